@@ -1,1 +1,27 @@
+//! stylize: real-time video stylization with Johnson-style feed-forward networks on ONNX Runtime.
+//!
+//! Data flows one way: a source yields [`frame::Frame`]s, the [`engine::Engine`] stylizes them,
+//! a sink writes them. Each module has one job:
+//! - [`engine`]: loads a model into ONNX Runtime, picks the execution provider, stylizes frames.
+//! - [`images`]: reads and writes still images.
+//! - [`decode`], [`encode`], [`pipeline`]: video files through FFmpeg (feature `video`).
+//! - [`models`]: finds the models and their model cards.
+//! - [`output`]: temporary files that become the output only when complete, Ctrl-C.
 
+pub mod engine;
+pub mod error;
+pub mod frame;
+pub mod images;
+pub mod models;
+pub mod output;
+pub mod progress;
+#[cfg(feature = "video")]
+pub mod decode;
+#[cfg(feature = "video")]
+pub mod encode;
+#[cfg(feature = "video")]
+pub mod pipeline;
+
+pub use engine::{Device, Engine, EngineOptions};
+pub use error::{Error, Result};
+pub use frame::Frame;

@@ -1,1 +1,352 @@
-fn main() {}
+//! `stylize`: the command line. It parses arguments, calls the library and reports errors in one line.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use stylize::engine::{self, Device, Engine, EngineOptions};
+use stylize::{images, models, Frame};
+
+#[derive(Parser)]
+#[command(name = "stylize", version, about = "Paint images, video files and webcams in the style of an artwork")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct EngineArgs {
+    /// Execution provider: auto tries TensorRT, then CUDA, then CPU
+    #[arg(long, default_value = "auto", global = true)]
+    device: Device,
+    /// Inference threads (default: all cores)
+    #[arg(long, global = true)]
+    threads: Option<usize>,
+    /// Path of libonnxruntime.so (default: $ORT_DYLIB_PATH, beside the binary, .deps/)
+    #[arg(long, global = true)]
+    ort_lib: Option<PathBuf>,
+    /// Extra folder with models (searched before onnx/)
+    #[arg(long, global = true)]
+    models_dir: Option<PathBuf>,
+    /// No progress bar or notes
+    #[arg(short, long, global = true)]
+    quiet: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Stylize images (PNG/JPEG; any size, EXIF orientation respected)
+    Image {
+        /// Model: a path to an .onnx file or the name of one in onnx/
+        #[arg(short, long)]
+        model: String,
+        /// Input images
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// Output file (one input) or directory; the format follows the extension (.png, .jpg)
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        engine: EngineArgs,
+    },
+    /// Stylize a video file (audio, frame rate, rotation and metadata kept)
+    #[cfg(feature = "video")]
+    Video {
+        #[arg(short, long)]
+        model: String,
+        input: PathBuf,
+        #[arg(short, long)]
+        output: PathBuf,
+        #[command(flatten)]
+        video: VideoArgs,
+        #[command(flatten)]
+        engine: EngineArgs,
+    },
+    /// Stylize the bundled demo clip with the default model into demo_out.mp4
+    #[cfg(feature = "video")]
+    Demo {
+        #[arg(short, long, default_value = models::DEFAULT_MODEL)]
+        model: String,
+        #[arg(short, long, default_value = "demo_out.mp4")]
+        output: PathBuf,
+        #[command(flatten)]
+        video: VideoArgs,
+        #[command(flatten)]
+        engine: EngineArgs,
+    },
+    /// List the installed models with their model-card summaries
+    Models {
+        #[command(flatten)]
+        engine: EngineArgs,
+    },
+    /// ONNX Runtime version, library path and execution providers; a model's inputs, outputs and metadata
+    Info {
+        #[arg(short, long)]
+        model: Option<String>,
+        #[command(flatten)]
+        engine: EngineArgs,
+    },
+    /// Time the engine alone on synthetic frames (ms per frame and fps per size)
+    Bench {
+        #[arg(short, long)]
+        model: String,
+        /// Frame sizes, WxH, comma separated
+        #[arg(long, default_value = "640x360", value_delimiter = ',', value_parser = parse_size)]
+        sizes: Vec<(u32, u32)>,
+        /// Timed frames per size (after 2 warm-up frames)
+        #[arg(long, default_value_t = 10)]
+        frames: usize,
+        /// Print JSON instead of a table
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        engine: EngineArgs,
+    },
+}
+
+#[cfg(feature = "video")]
+#[derive(Args, Clone)]
+struct VideoArgs {
+    /// Output size WxH (odd sides are rounded down to even)
+    #[arg(long, value_parser = parse_size, conflicts_with = "scale")]
+    size: Option<(u32, u32)>,
+    /// Output size as a factor of the input's (e.g. 0.5)
+    #[arg(long)]
+    scale: Option<f64>,
+    /// H.264 constant rate factor (x264/x265)
+    #[arg(long, default_value_t = 18)]
+    crf: u8,
+    /// FFmpeg encoder (default libx264, else mpeg4)
+    #[arg(long)]
+    codec: Option<String>,
+    /// x264 preset
+    #[arg(long, default_value = "veryfast")]
+    preset: String,
+    /// On a corrupt input keep the frames before the damage (as NAME.partial.EXT)
+    #[arg(long)]
+    keep_partial: bool,
+    /// Stop after this many frames
+    #[arg(long)]
+    frames: Option<u64>,
+}
+
+fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let (w, h) = s.split_once(['x', 'X']).ok_or_else(|| format!("size {s:?} is not WxH (e.g. 640x360)"))?;
+    let w: u32 = w.trim().parse().map_err(|_| format!("bad width in {s:?}"))?;
+    let h: u32 = h.trim().parse().map_err(|_| format!("bad height in {s:?}"))?;
+    if w == 0 || h == 0 || w > 16384 || h > 16384 {
+        return Err(format!("size {s:?} out of range (1..16384)"));
+    }
+    Ok((w, h))
+}
+
+impl EngineArgs {
+    fn options(&self) -> EngineOptions {
+        EngineOptions { device: self.device, threads: self.threads, ort_lib: self.ort_lib.clone(), trt_cache: None }
+    }
+
+    fn load(&self, model: &str) -> Result<Engine> {
+        let path = models::resolve(model, self.models_dir.as_deref());
+        let engine = Engine::load(&path, &self.options())?;
+        if !self.quiet {
+            let notes = engine.device_notes();
+            let why = if notes.is_empty() { String::new() } else { format!(" (skipped {})", notes.join("; ")) };
+            eprintln!("model {} on {}{why}", path.display(), engine.device().name());
+        }
+        Ok(engine)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Image { model, inputs, output, engine } => image_cmd(&model, &inputs, output.as_deref(), &engine),
+        #[cfg(feature = "video")]
+        Command::Video { model, input, output, video, engine } => video_cmd(&model, &input, &output, &video, &engine),
+        #[cfg(feature = "video")]
+        Command::Demo { model, output, video, engine } => {
+            let input = demo_clip().context("the bundled demo clip assets/bigbuckbunny.mp4 is missing; run from the stylize checkout")?;
+            video_cmd(&model, &input, &output, &video, &engine)?;
+            println!("demo: wrote {} (stylized {} with its audio)", output.display(), input.display());
+            Ok(())
+        }
+        Command::Models { engine } => models_cmd(&engine),
+        Command::Info { model, engine } => info_cmd(model.as_deref(), &engine),
+        Command::Bench { model, sizes, frames, json, engine } => bench_cmd(&model, &sizes, frames, json, &engine),
+    }
+}
+
+fn image_cmd(model: &str, inputs: &[PathBuf], output: Option<&Path>, args: &EngineArgs) -> Result<()> {
+    // Fail on a bad output before the (slow) model load.
+    let out_is_dir = output.is_some_and(|o| o.is_dir() || o.as_os_str().to_string_lossy().ends_with('/'));
+    if inputs.len() > 1 && output.is_some() && !out_is_dir {
+        bail!("{} inputs need an output directory, and {} is not one", inputs.len(), output.unwrap().display());
+    }
+    if let Some(o) = output.filter(|_| !out_is_dir) {
+        images::output_format(o)?;
+    }
+    if let Some(o) = output.filter(|_| out_is_dir) {
+        if !o.is_dir() {
+            bail!("output directory {} does not exist; create it first", o.display());
+        }
+    }
+    let mut engine = args.load(model)?;
+    let style = Path::new(model).file_stem().unwrap_or_default().to_string_lossy().to_string();
+    for input in inputs {
+        let dest = match output {
+            Some(o) if !out_is_dir => o.to_path_buf(),
+            dir => {
+                let stem = input.file_stem().unwrap_or_default().to_string_lossy();
+                let ext = match input.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).as_deref() {
+                    Some("jpg" | "jpeg") => "jpg",
+                    _ => "png",
+                };
+                dir.unwrap_or(Path::new(".")).join(format!("{stem}-{style}.{ext}"))
+            }
+        };
+        let loaded = images::load(input)?;
+        let mut frame: Frame = loaded.frame;
+        let t = Instant::now();
+        engine.stylize(&mut frame).with_context(|| format!("stylizing {}", input.display()))?;
+        let took = t.elapsed();
+        images::save(&frame, &dest, &[input.as_path()])?;
+        if !args.quiet {
+            for note in &loaded.notes {
+                eprintln!("note: {}: {note}", input.display());
+            }
+        }
+        println!("{} -> {} ({}x{}, {:.0} ms)", input.display(), dest.display(), frame.width, frame.height, took.as_secs_f64() * 1e3);
+    }
+    Ok(())
+}
+
+#[cfg(feature = "video")]
+fn video_cmd(model: &str, input: &Path, output: &Path, video: &VideoArgs, args: &EngineArgs) -> Result<()> {
+    use stylize::decode::SizeRequest;
+    use stylize::encode::EncodeOptions;
+    use stylize::pipeline::{transcode, TranscodeOptions};
+    if !input.exists() {
+        bail!("input {} not found", input.display());
+    }
+    stylize::output::check_not_input(output, &[input])?;
+    let mut engine = args.load(model)?;
+    let opts = TranscodeOptions {
+        size: SizeRequest { scale: video.scale, size: video.size },
+        encode: EncodeOptions { codec: video.codec.clone(), crf: video.crf, preset: video.preset.clone() },
+        keep_partial: video.keep_partial,
+        quiet: args.quiet,
+        max_frames: video.frames,
+    };
+    let summary = transcode(&mut engine, input, output, &opts)?;
+    if !args.quiet {
+        for note in &summary.notes {
+            eprintln!("note: {note}");
+        }
+    }
+    println!("{} -> {}: {}", input.display(), summary.output.display(), summary.line());
+    Ok(())
+}
+
+/// The clip `stylize demo` uses: assets/ in the working directory or the checkout the binary was built in.
+#[cfg(feature = "video")]
+fn demo_clip() -> Option<PathBuf> {
+    let rel = Path::new("assets/bigbuckbunny.mp4");
+    let exe = std::env::current_exe().ok()?;
+    std::iter::once(rel.to_path_buf()).chain(exe.ancestors().skip(1).take(3).map(|d| d.join(rel))).find(|p| p.is_file())
+}
+
+fn models_cmd(args: &EngineArgs) -> Result<()> {
+    let list = models::list(args.models_dir.as_deref());
+    if list.is_empty() {
+        bail!("no models found in {:?}; pass --models-dir or train one with stylize-train", models::model_dirs(args.models_dir.as_deref()));
+    }
+    for m in list {
+        println!("{:<20} {}  {}", m.name, m.path.display(), m.summary.as_deref().unwrap_or("(no model card)"));
+    }
+    Ok(())
+}
+
+fn info_cmd(model: Option<&str>, args: &EngineArgs) -> Result<()> {
+    let (_, lib) = engine::ort_environment(args.ort_lib.as_deref())?;
+    println!("stylize {}", env!("CARGO_PKG_VERSION"));
+    println!("ONNX Runtime: {}", lib.display());
+    println!("  {}", ort::info());
+    println!("execution providers:");
+    for (name, status) in engine::provider_status() {
+        match status {
+            Ok(()) => println!("  {name:<9} available"),
+            Err(why) => println!("  {name:<9} unavailable: {why}"),
+        }
+    }
+    if let Some(model) = model {
+        let engine = args.load(model)?;
+        let info = engine.info();
+        println!("model {}", info.path.display());
+        println!("  device:  {}", engine.device().name());
+        println!("  input:   {} (float32 NCHW RGB, 0..{})", info.input, info.range_max);
+        println!("  output:  {}", info.output);
+        println!("  sizes:   {}", info.size_policy());
+        for (name, shape) in &info.extra_inputs {
+            println!("  extra input: {name} {shape:?}");
+        }
+        for (k, v) in &info.metadata {
+            println!("  {k} = {v}");
+        }
+    }
+    Ok(())
+}
+
+fn bench_cmd(model: &str, sizes: &[(u32, u32)], frames: usize, json: bool, args: &EngineArgs) -> Result<()> {
+    let mut engine = args.load(model)?;
+    let mut rows = Vec::new();
+    for &(w, h) in sizes {
+        // A smooth gradient with some texture, so the network has something to do.
+        let mut frame = Frame::new(w as usize, h as usize);
+        for (i, px) in frame.data.chunks_exact_mut(3).enumerate() {
+            let (x, y) = (i % w as usize, i / w as usize);
+            px.copy_from_slice(&[(x * 255 / w as usize) as u8, (y * 255 / h as usize) as u8, ((x ^ y) & 0xff) as u8]);
+        }
+        let pristine = frame.data.clone();
+        for _ in 0..2 {
+            engine.stylize(&mut frame)?;
+            frame.data.copy_from_slice(&pristine);
+        }
+        let mut times = Vec::with_capacity(frames);
+        for _ in 0..frames.max(1) {
+            frame.data.copy_from_slice(&pristine);
+            let t = Instant::now();
+            engine.stylize(&mut frame)?;
+            times.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        times.sort_by(f64::total_cmp);
+        let pct = |p: f64| times[((times.len() - 1) as f64 * p).round() as usize];
+        let mean = times.iter().sum::<f64>() / times.len() as f64;
+        rows.push((w, h, pct(0.5), pct(0.95), mean, 1e3 / mean));
+    }
+    if json {
+        let items: Vec<String> = rows
+            .iter()
+            .map(|(w, h, p50, p95, mean, fps)| format!("{{\"size\":\"{w}x{h}\",\"p50_ms\":{p50:.3},\"p95_ms\":{p95:.3},\"mean_ms\":{mean:.3},\"fps\":{fps:.3}}}"))
+            .collect();
+        println!("{{\"model\":{:?},\"device\":\"{}\",\"frames\":{frames},\"warmup\":2,\"results\":[{}]}}", model, engine.device().name(), items.join(","));
+    } else {
+        println!("engine only, {} on {}, {frames} timed frames per size after 2 warm-up frames", model, engine.device().name());
+        println!("{:>11} {:>9} {:>9} {:>9} {:>8}", "size", "p50 ms", "p95 ms", "mean ms", "fps");
+        for (w, h, p50, p95, mean, fps) in rows {
+            println!("{:>11} {p50:>9.1} {p95:>9.1} {mean:>9.1} {fps:>8.2}", format!("{w}x{h}"));
+        }
+    }
+    Ok(())
+}

@@ -1,1 +1,20 @@
-//! stub, being written
+//! The model contract of `stylize`: the Johnson et al. (2016) feed-forward style-transfer
+//! network exactly as pytorch/examples `fast_neural_style` builds it (`TransformerNet`), so
+//! that its `state_dict` names are our parameter names.
+//!
+//! Shared by the runtime (which never links libtorch) and the trainer:
+//! - [`JohnsonSpec`]: widths, residual blocks, end kernel; parameter names and shapes.
+//! - [`Weights`]: tensors by parameter name; [`random_weights`], [`check_weights`].
+//! - [`onnx::johnson_to_onnx`]: a pure-Rust ONNX writer (opset 17).
+//! - [`reference::forward`]: a plain ndarray forward pass to check ONNX Runtime against.
+
+pub mod error;
+pub mod meta;
+pub mod onnx;
+pub mod reference;
+pub mod spec;
+pub mod weights;
+
+pub use error::ModelError;
+pub use spec::{JohnsonSpec, ParamInfo};
+pub use weights::{check_weights, random_weights, Weights};

@@ -1,0 +1,50 @@
+//! Keys and values of the ONNX `metadata_props` that describe a stylize model file.
+
+use crate::{JohnsonSpec, ModelError};
+
+/// Value range of input and output pixels; always [`RANGE_0_255`] for Johnson nets.
+pub const RANGE: &str = "stylize.range";
+/// Human-readable style name, e.g. `"mosaic"`.
+pub const STYLE: &str = "stylize.style";
+/// Architecture family; [`ARCH_JOHNSON`] for [`JohnsonSpec`] nets.
+pub const ARCH: &str = "stylize.arch";
+/// JSON of the [`JohnsonSpec`] the file was written from.
+pub const SPEC: &str = "stylize.spec";
+
+pub const RANGE_0_255: &str = "0-255";
+pub const ARCH_JOHNSON: &str = "johnson";
+
+/// The standard metadata of a Johnson model file: range, style, arch and spec JSON.
+pub fn standard(spec: &JohnsonSpec, style: &str) -> Vec<(String, String)> {
+    let spec_json = serde_json::to_string(spec).expect("JohnsonSpec serialises");
+    vec![
+        (RANGE.to_string(), RANGE_0_255.to_string()),
+        (STYLE.to_string(), style.to_string()),
+        (ARCH.to_string(), ARCH_JOHNSON.to_string()),
+        (SPEC.to_string(), spec_json),
+    ]
+}
+
+/// Parses and validates the [`SPEC`] value.
+pub fn parse_spec(json: &str) -> Result<JohnsonSpec, ModelError> {
+    let spec: JohnsonSpec = serde_json::from_str(json)
+        .map_err(|e| ModelError::BadMetadata(format!("{SPEC}: {e}: {json}")))?;
+    spec.validate()?;
+    Ok(spec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn standard_round_trips_the_spec() {
+        let m = standard(&JohnsonSpec::half(), "mosaic");
+        let get = |k: &str| m.iter().find(|(a, _)| a == k).map(|(_, v)| v.as_str());
+        assert_eq!(get(RANGE), Some("0-255"));
+        assert_eq!(get(STYLE), Some("mosaic"));
+        assert_eq!(get(ARCH), Some("johnson"));
+        assert_eq!(parse_spec(get(SPEC).unwrap()).unwrap(), JohnsonSpec::half());
+        assert!(parse_spec("{\"widths\":[1,2]}").is_err());
+    }
+}

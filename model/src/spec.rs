@@ -1,0 +1,270 @@
+//! The network spec: layer widths, parameter names and shapes, cost.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ModelError;
+
+/// Hyper-parameters of a Johnson transformer net (pytorch/examples `TransformerNet`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JohnsonSpec {
+    /// Channel widths of the full-, half- and quarter-resolution stages (full net: 32, 64, 128).
+    pub widths: [usize; 3],
+    /// Number of residual blocks at quarter resolution (full net: 5).
+    pub res_blocks: usize,
+    /// Kernel size of the first and the last convolution (full net: 9).
+    pub end_kernel: usize,
+}
+
+/// One named parameter tensor of the network.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParamInfo {
+    pub name: String,
+    pub shape: Vec<usize>,
+}
+
+/// One `ConvLayer` (reflection pad + conv with bias) of the network, as laid out in `forward`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ConvDef {
+    /// Module name, e.g. `conv1`, `res3.conv2`, `deconv1`.
+    pub name: String,
+    pub c_in: usize,
+    pub c_out: usize,
+    pub kernel: usize,
+    pub stride: usize,
+    /// Nearest x2 upsampling before the conv (the decoder's `UpsampleConvLayer`).
+    pub upsample: bool,
+    /// Name of the instance norm after the conv, if any (only the output conv has none).
+    pub norm: Option<String>,
+}
+
+impl JohnsonSpec {
+    /// The network of Johnson et al. / pytorch examples.
+    pub fn full() -> Self {
+        Self {
+            widths: [32, 64, 128],
+            res_blocks: 5,
+            end_kernel: 9,
+        }
+    }
+
+    /// Half the channels everywhere: about a quarter of the multiply-adds.
+    pub fn half() -> Self {
+        Self {
+            widths: [16, 32, 64],
+            res_blocks: 5,
+            end_kernel: 9,
+        }
+    }
+
+    /// `"full"` or `"half"`.
+    pub fn by_name(name: &str) -> Option<Self> {
+        match name {
+            "full" => Some(Self::full()),
+            "half" => Some(Self::half()),
+            _ => None,
+        }
+    }
+
+    /// Rejects specs no network can be built from (specs also arrive as JSON from model files).
+    pub fn validate(&self) -> Result<(), ModelError> {
+        if self.widths.contains(&0) {
+            return Err(ModelError::InvalidSpec(format!(
+                "zero width in {:?}",
+                self.widths
+            )));
+        }
+        // An even kernel with pad k/2 would change the image size.
+        if self.end_kernel.is_multiple_of(2) {
+            return Err(ModelError::InvalidSpec(format!(
+                "end_kernel must be odd, got {}",
+                self.end_kernel
+            )));
+        }
+        Ok(())
+    }
+
+    /// Every conv layer in network order; the single source of names, shapes and cost.
+    pub(crate) fn convs(&self) -> Vec<ConvDef> {
+        let [w0, w1, w2] = self.widths;
+        let k = self.end_kernel;
+        let conv =
+            |name: &str, c_in, c_out, kernel, stride, upsample, norm: Option<&str>| ConvDef {
+                name: name.to_string(),
+                c_in,
+                c_out,
+                kernel,
+                stride,
+                upsample,
+                norm: norm.map(str::to_string),
+            };
+        let mut v = vec![
+            conv("conv1", 3, w0, k, 1, false, Some("in1")),
+            conv("conv2", w0, w1, 3, 2, false, Some("in2")),
+            conv("conv3", w1, w2, 3, 2, false, Some("in3")),
+        ];
+        for i in 1..=self.res_blocks {
+            let p = format!("res{i}");
+            v.push(conv(
+                &format!("{p}.conv1"),
+                w2,
+                w2,
+                3,
+                1,
+                false,
+                Some(&format!("{p}.in1")),
+            ));
+            v.push(conv(
+                &format!("{p}.conv2"),
+                w2,
+                w2,
+                3,
+                1,
+                false,
+                Some(&format!("{p}.in2")),
+            ));
+        }
+        v.push(conv("deconv1", w2, w1, 3, 1, true, Some("in4")));
+        v.push(conv("deconv2", w1, w0, 3, 1, true, Some("in5")));
+        v.push(conv("deconv3", w0, 3, k, 1, false, None));
+        v
+    }
+
+    /// All parameters in network order, named as in the PyTorch `state_dict`.
+    pub fn params(&self) -> Vec<ParamInfo> {
+        let p = |name: String, shape: Vec<usize>| ParamInfo { name, shape };
+        let mut out = Vec::new();
+        for c in self.convs() {
+            out.push(p(
+                format!("{}.conv2d.weight", c.name),
+                vec![c.c_out, c.c_in, c.kernel, c.kernel],
+            ));
+            out.push(p(format!("{}.conv2d.bias", c.name), vec![c.c_out]));
+            if let Some(n) = &c.norm {
+                out.push(p(format!("{n}.weight"), vec![c.c_out]));
+                out.push(p(format!("{n}.bias"), vec![c.c_out]));
+            }
+        }
+        out
+    }
+
+    /// Total number of scalar parameters.
+    pub fn param_count(&self) -> usize {
+        self.params()
+            .iter()
+            .map(|p| p.shape.iter().product::<usize>())
+            .sum()
+    }
+
+    /// Convolution multiply-adds per output pixel (norms, activations and adds are ignored).
+    pub fn macs_per_pixel(&self) -> f64 {
+        // Track the area of each layer's output relative to the network output.
+        let mut area = 1.0;
+        let mut macs = 0.0;
+        for c in self.convs() {
+            if c.upsample {
+                area *= 4.0;
+            }
+            area /= (c.stride * c.stride) as f64;
+            macs += area * (c.c_in * c.c_out * c.kernel * c.kernel) as f64;
+        }
+        macs
+    }
+
+    /// Input sides that are a multiple of this give an output of the same size.
+    pub fn size_multiple(&self) -> usize {
+        4
+    }
+
+    /// Smallest input side the reflection pads accept (pad must be smaller than the side).
+    pub fn min_size(&self) -> usize {
+        (self.end_kernel / 2 + 1).max(2)
+    }
+
+    /// Output side for an input side: two stride-2 convs (ceil) then two x2 upsamplings.
+    pub fn output_size(&self, side: usize) -> usize {
+        4 * side.div_ceil(2).div_ceil(2)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_params() {
+        let s = JohnsonSpec::full();
+        let p = s.params();
+        // 3 down convs + 10 res convs + 3 up convs = 16 convs, 15 of them normed.
+        assert_eq!(p.len(), 16 * 2 + 15 * 2);
+        assert_eq!(
+            p[0],
+            ParamInfo {
+                name: "conv1.conv2d.weight".into(),
+                shape: vec![32, 3, 9, 9]
+            }
+        );
+        assert_eq!(p[1].name, "conv1.conv2d.bias");
+        assert_eq!(
+            p[2],
+            ParamInfo {
+                name: "in1.weight".into(),
+                shape: vec![32]
+            }
+        );
+        let find = |n: &str| p.iter().find(|x| x.name == n).unwrap().shape.clone();
+        assert_eq!(find("conv2.conv2d.weight"), vec![64, 32, 3, 3]);
+        assert_eq!(find("conv3.conv2d.weight"), vec![128, 64, 3, 3]);
+        assert_eq!(find("res5.conv2.conv2d.weight"), vec![128, 128, 3, 3]);
+        assert_eq!(find("res5.in2.bias"), vec![128]);
+        assert_eq!(find("deconv1.conv2d.weight"), vec![64, 128, 3, 3]);
+        assert_eq!(find("in5.weight"), vec![32]);
+        assert_eq!(find("deconv3.conv2d.weight"), vec![3, 32, 9, 9]);
+        assert_eq!(
+            p.last().unwrap(),
+            &ParamInfo {
+                name: "deconv3.conv2d.bias".into(),
+                shape: vec![3]
+            }
+        );
+        // pytorch/examples TransformerNet has 1,679,235 parameters.
+        assert_eq!(s.param_count(), 1_679_235);
+    }
+
+    #[test]
+    fn half_params() {
+        let s = JohnsonSpec::half();
+        let p = s.params();
+        assert_eq!(p.len(), 62);
+        assert_eq!(p[0].shape, vec![16, 3, 9, 9]);
+        let find = |n: &str| p.iter().find(|x| x.name == n).unwrap().shape.clone();
+        assert_eq!(find("res1.conv1.conv2d.weight"), vec![64, 64, 3, 3]);
+        assert_eq!(find("deconv3.conv2d.weight"), vec![3, 16, 9, 9]);
+    }
+
+    #[test]
+    fn macs() {
+        let full = JohnsonSpec::full().macs_per_pixel();
+        assert!((150e3..160e3).contains(&full), "{full}");
+        let half = JohnsonSpec::half().macs_per_pixel();
+        assert!(half < full / 3.0, "{half}");
+    }
+
+    #[test]
+    fn names_and_json() {
+        assert_eq!(JohnsonSpec::by_name("full"), Some(JohnsonSpec::full()));
+        assert_eq!(JohnsonSpec::by_name("half"), Some(JohnsonSpec::half()));
+        assert_eq!(JohnsonSpec::by_name("huge"), None);
+        let s = JohnsonSpec::half();
+        let j = serde_json::to_string(&s).unwrap();
+        assert_eq!(serde_json::from_str::<JohnsonSpec>(&j).unwrap(), s);
+        assert_eq!(JohnsonSpec::full().size_multiple(), 4);
+        assert_eq!(JohnsonSpec::full().output_size(37), 40);
+        assert_eq!(JohnsonSpec::full().output_size(64), 64);
+        assert!(JohnsonSpec {
+            end_kernel: 4,
+            ..JohnsonSpec::full()
+        }
+        .validate()
+        .is_err());
+    }
+}

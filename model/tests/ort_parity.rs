@@ -1,0 +1,76 @@
+//! The exported ONNX, run by ONNX Runtime, must match the ndarray reference forward pass.
+
+use std::path::PathBuf;
+
+use ndarray::{Array, Array4};
+use ort::session::Session;
+use ort::value::Tensor;
+use stylize_model::{meta, onnx, random_weights, reference, JohnsonSpec};
+
+/// The ONNX Runtime shared library, or why the test cannot run here.
+fn ort_library() -> Result<PathBuf, String> {
+    let path = std::env::var_os("ORT_DYLIB_PATH").ok_or("ORT_DYLIB_PATH is not set")?;
+    let path = PathBuf::from(path);
+    if !path.is_file() {
+        return Err(format!("ORT_DYLIB_PATH={} does not exist", path.display()));
+    }
+    Ok(path)
+}
+
+/// Deterministic pseudo-random image on the 0..255 scale.
+fn image(h: usize, w: usize, seed: u64) -> Array4<f32> {
+    let mut s = seed;
+    Array::from_shape_fn((1, 3, h, w), |_| {
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((s >> 40) as f32 / (1u64 << 24) as f32) * 255.0
+    })
+}
+
+#[test]
+fn onnx_runtime_matches_reference() -> Result<(), Box<dyn std::error::Error>> {
+    let lib = match ort_library() {
+        Ok(p) => p,
+        Err(why) => {
+            eprintln!("skipping: {why}");
+            return Ok(());
+        }
+    };
+    let env = ort::init_from(&lib)?.build()?;
+
+    for (name, spec) in [("full", JohnsonSpec::full()), ("half", JohnsonSpec::half())] {
+        let w = random_weights(&spec, 42);
+        let bytes = onnx::johnson_to_onnx(&spec, &w, &meta::standard(&spec, "random"))?;
+        let mut session = Session::builder(&env)?.commit_from_memory(&bytes)?;
+
+        let x = image(37, 53, 9);
+        let want = reference::forward(&spec, &w, x.view())?;
+
+        let outputs = session.run(ort::inputs![onnx::INPUT => Tensor::from_array(x.clone())?])?;
+        let got = outputs[onnx::OUTPUT].try_extract_array::<f32>()?;
+        assert_eq!(got.shape(), want.shape(), "{name}");
+        assert_eq!(got.shape(), [1, 3, 40, 56], "{name}");
+
+        let max_diff = got
+            .iter()
+            .zip(want.iter())
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        let (lo, hi) = want
+            .iter()
+            .fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+        eprintln!("{name}: max |ort - reference| = {max_diff:e}, reference range {lo:.1}..{hi:.1}");
+        assert!(max_diff < 1e-3, "{name}: max abs diff {max_diff}");
+
+        // A meaningful comparison: the output is an image, not a constant or the input.
+        assert!(
+            hi - lo > 10.0,
+            "{name}: output nearly constant ({lo}..{hi})"
+        );
+        let same_region = want.slice(ndarray::s![.., .., ..37, ..53]);
+        let vs_input = (&same_region - &x).mapv(f32::abs).mean().unwrap();
+        assert!(vs_input > 1.0, "{name}: output equals the input");
+    }
+    Ok(())
+}

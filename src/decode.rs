@@ -1,0 +1,203 @@
+//! Video decoding: demux a file, decode its video stream to RGB24 frames at the output size, and pass the
+//! packets of the streams that are copied unchanged (audio) along in file order.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+use ffmpeg_next as ffmpeg;
+use ffmpeg::{codec, format, media, software::scaling, util::frame, Packet, Rational};
+
+use crate::error::{Error, Result};
+use crate::frame::Frame;
+use crate::output::interrupted;
+
+/// What flows from the decoder through the engine to the encoder.
+pub enum Item {
+    /// A decoded frame with its presentation timestamp in the video stream's time base.
+    Video { frame: Frame, pts: Option<i64> },
+    /// A packet of a stream that is copied unchanged (audio), in the input stream's numbering.
+    Packet(Packet),
+}
+
+/// How big the output frames are.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SizeRequest {
+    pub scale: Option<f64>,
+    pub size: Option<(u32, u32)>,
+}
+
+#[derive(Clone, Debug)]
+pub struct VideoInfo {
+    pub path: PathBuf,
+    pub video_index: usize,
+    pub width: u32,
+    pub height: u32,
+    pub out_width: u32,
+    pub out_height: u32,
+    pub time_base: Rational,
+    pub frame_rate: Rational,
+    /// Frame count from the container, or estimated from duration and rate.
+    pub frames_hint: Option<u64>,
+    /// Input streams copied unchanged to the output (audio).
+    pub copied_streams: Vec<usize>,
+    pub notes: Vec<String>,
+}
+
+pub(crate) fn init() -> Result<()> {
+    ffmpeg::init().map_err(|e| Error::Invalid(format!("FFmpeg failed to initialise: {e}")))?;
+    ffmpeg::util::log::set_level(ffmpeg::util::log::Level::Fatal);
+    Ok(())
+}
+
+/// `FFmpeg`'s YUV 4:2:0 needs even sides: odd ones are rounded down (one pixel cropped by the scaler).
+fn even(n: u32) -> u32 {
+    (n & !1).max(2)
+}
+
+pub struct VideoSource {
+    ictx: format::context::Input,
+    decoder: ffmpeg::decoder::Video,
+    info: VideoInfo,
+}
+
+impl VideoSource {
+    pub fn open(path: &Path, size: SizeRequest) -> Result<VideoSource> {
+        init()?;
+        if !path.exists() {
+            return Err(Error::InputMissing { path: path.to_path_buf() });
+        }
+        let not_video = |reason: String| Error::NotAVideo { path: path.to_path_buf(), reason };
+        let ictx = format::input(path).map_err(|e| not_video(e.to_string()))?;
+        let stream = ictx.streams().best(media::Type::Video).ok_or_else(|| not_video("no video stream".into()))?;
+        let video_index = stream.index();
+        let decoder = codec::context::Context::from_parameters(stream.parameters())
+            .and_then(|c| c.decoder().video())
+            .map_err(|e| not_video(format!("cannot decode its video: {e}")))?;
+        let (width, height) = (decoder.width(), decoder.height());
+        if width == 0 || height == 0 {
+            return Err(not_video("video stream has no frame size".into()));
+        }
+        let mut notes = Vec::new();
+        let (want_w, want_h) = match (size.size, size.scale) {
+            (Some((w, h)), _) => (w, h),
+            (None, Some(s)) => (((width as f64 * s).round() as u32).max(2), ((height as f64 * s).round() as u32).max(2)),
+            (None, None) => (width, height),
+        };
+        let (out_width, out_height) = (even(want_w), even(want_h));
+        if (out_width, out_height) != (want_w, want_h) {
+            notes.push(format!("{want_w}x{want_h} has an odd side; writing {out_width}x{out_height} (YUV 4:2:0 needs even sizes)"));
+        }
+        let frame_rate = [stream.avg_frame_rate(), stream.rate()].into_iter().find(|r| r.numerator() > 0 && r.denominator() > 0).unwrap_or(Rational(25, 1));
+        let time_base = stream.time_base();
+        let frames_hint = if stream.frames() > 0 {
+            Some(stream.frames() as u64)
+        } else if ictx.duration() > 0 {
+            Some((ictx.duration() as f64 / 1e6 * f64::from(frame_rate)).round() as u64)
+        } else {
+            None
+        };
+        let mut copied_streams = Vec::new();
+        for s in ictx.streams() {
+            if s.index() == video_index {
+                continue;
+            }
+            match s.parameters().medium() {
+                media::Type::Audio => copied_streams.push(s.index()),
+                media::Type::Subtitle => notes.push(format!("dropped subtitle stream #{}", s.index())),
+                media::Type::Video => notes.push(format!("dropped extra video stream #{} (only the best one is stylized)", s.index())),
+                other => notes.push(format!("dropped {other:?} stream #{}", s.index()).to_lowercase()),
+            }
+        }
+        let info = VideoInfo { path: path.to_path_buf(), video_index, width, height, out_width, out_height, time_base, frame_rate, frames_hint, copied_streams, notes };
+        Ok(VideoSource { ictx, decoder, info })
+    }
+
+    pub fn info(&self) -> &VideoInfo {
+        &self.info
+    }
+
+    pub fn input(&self) -> &format::context::Input {
+        &self.ictx
+    }
+
+    /// Decodes everything, sending frames (buffers taken from `pool` when it has any) and copied packets to `out`.
+    /// Returns the number of frames and the time spent decoding. Stops early, without error, when `out` closes.
+    pub fn run(mut self, out: &Sender<Item>, pool: &Receiver<Frame>) -> Result<(u64, Duration)> {
+        // Busy time = wall time minus the time spent waiting for the next stage to take a frame.
+        let start = Instant::now();
+        let mut blocked = Duration::ZERO;
+        let mut decoded = frame::Video::empty();
+        let mut rgb = frame::Video::empty();
+        let mut scaler: Option<(scaling::Context, (format::Pixel, u32, u32))> = None;
+        let mut frames = 0u64;
+        let video_index = self.info.video_index;
+        let corrupt = |frame: u64, reason: String| Error::Corrupt { path: self.info.path.clone(), frame, reason, kept: String::new() };
+        let mut packet = Packet::empty();
+        let mut at_eof = false;
+        loop {
+            if interrupted() {
+                return Err(Error::Interrupted(String::new()));
+            }
+            if !at_eof {
+                match packet.read(&mut self.ictx) {
+                    Ok(()) => {}
+                    Err(ffmpeg::Error::Eof) => {
+                        at_eof = true;
+                        let _ = self.decoder.send_eof();
+                    }
+                    Err(e) => return Err(corrupt(frames, format!("reading the file failed: {e}"))),
+                }
+                if !at_eof && packet.stream() != video_index {
+                    if self.info.copied_streams.contains(&packet.stream()) && !timed_send(out, Item::Packet(std::mem::replace(&mut packet, Packet::empty())), &mut blocked) {
+                        return Ok((frames, start.elapsed() - blocked));
+                    }
+                    continue;
+                }
+                if !at_eof {
+                    if packet.is_corrupt() {
+                        return Err(corrupt(frames, "a video packet is flagged corrupt".into()));
+                    }
+                    match self.decoder.send_packet(&packet) {
+                        Ok(()) => {}
+                        Err(ffmpeg::Error::Other { errno }) if errno == ffmpeg::error::EAGAIN => {}
+                        Err(e) => return Err(corrupt(frames, format!("the video decoder failed: {e}"))),
+                    }
+                }
+            }
+            // Drain every frame the decoder has ready.
+            loop {
+                match self.decoder.receive_frame(&mut decoded) {
+                    Ok(()) => {}
+                    Err(ffmpeg::Error::Eof) => return if frames == 0 { Err(Error::NoFrames { path: self.info.path.clone() }) } else { Ok((frames, start.elapsed() - blocked)) },
+                    Err(ffmpeg::Error::Other { errno }) if errno == ffmpeg::error::EAGAIN => break,
+                    Err(e) => return Err(corrupt(frames, format!("the video decoder failed: {e}"))),
+                }
+                let key = (decoded.format(), decoded.width(), decoded.height());
+                if scaler.as_ref().is_none_or(|(_, k)| *k != key) {
+                    let ctx = scaling::Context::get(key.0, key.1, key.2, format::Pixel::RGB24, self.info.out_width, self.info.out_height, scaling::Flags::BICUBIC)
+                        .map_err(|e| corrupt(frames, format!("cannot convert {:?} frames to RGB: {e}", key.0)))?;
+                    scaler = Some((ctx, key));
+                }
+                let (ctx, _) = scaler.as_mut().expect("scaler set above");
+                ctx.run(&decoded, &mut rgb).map_err(|e| corrupt(frames, format!("colour conversion failed: {e}")))?;
+                let mut frame = pool.try_recv().unwrap_or_else(|_| Frame::new(0, 0));
+                frame.resize(self.info.out_width as usize, self.info.out_height as usize);
+                frame.copy_from_strided(rgb.data(0), rgb.stride(0));
+                let pts = decoded.timestamp().or(decoded.pts());
+                frames += 1;
+                if !timed_send(out, Item::Video { frame, pts }, &mut blocked) {
+                    return Ok((frames, start.elapsed() - blocked));
+                }
+            }
+        }
+    }
+}
+
+/// Sends to the next stage, adding the time spent waiting for it to `blocked`; false when it has hung up.
+pub(crate) fn timed_send<T>(out: &Sender<T>, item: T, blocked: &mut Duration) -> bool {
+    let t = Instant::now();
+    let ok = out.send(item).is_ok();
+    *blocked += t.elapsed();
+    ok
+}

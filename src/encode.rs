@@ -1,0 +1,188 @@
+//! Video encoding and muxing: RGB24 frames become H.264 (libx264 when FFmpeg has it), the input's audio
+//! packets are copied unchanged, and frame rate, time base, rotation and container metadata are kept.
+
+use std::path::Path;
+
+use ffmpeg_next as ffmpeg;
+use ffmpeg::{codec, encoder, format, software::scaling, util::frame, Dictionary, Packet, Rational};
+
+use crate::decode::VideoSource;
+use crate::error::{Error, Result};
+use crate::frame::Frame;
+
+#[derive(Clone, Debug)]
+pub struct EncodeOptions {
+    /// FFmpeg encoder name; default libx264, else mpeg4.
+    pub codec: Option<String>,
+    /// Constant rate factor for x264/x265 (lower is better; 18 is visually lossless).
+    pub crf: u8,
+    /// x264 preset.
+    pub preset: String,
+}
+
+impl Default for EncodeOptions {
+    fn default() -> Self {
+        EncodeOptions { codec: None, crf: 18, preset: "veryfast".into() }
+    }
+}
+
+/// swscale contexts hold no thread-bound state; the sink is built on one thread and runs on another.
+struct Scaler(scaling::Context);
+// SAFETY: the context is used by one thread at a time (it moves with the sink and is never shared).
+unsafe impl Send for Scaler {}
+
+pub struct VideoSink {
+    octx: format::context::Output,
+    encoder: encoder::Video,
+    video_out: usize,
+    enc_time_base: Rational,
+    /// For each input stream: its output index and time base, when it is copied.
+    stream_map: Vec<Option<(usize, Rational)>>,
+    scaler: Option<Scaler>,
+    rgb: frame::Video,
+    yuv: frame::Video,
+    packet: Packet,
+    /// Next pts for frames that arrive without one.
+    next_pts: i64,
+    pts_step: i64,
+    pub codec_name: String,
+}
+
+fn enc_err(e: impl std::fmt::Display) -> Error {
+    Error::Encoder(e.to_string())
+}
+
+impl VideoSink {
+    /// Opens `path` (a temporary file whose extension names the container) for the video of `src`.
+    pub fn create(path: &Path, dest: &Path, src: &VideoSource, opts: &EncodeOptions) -> Result<VideoSink> {
+        let info = src.info();
+        let ictx = src.input();
+        let mut octx = format::output(path).map_err(|e| Error::output(dest, format!("unsupported container ({e}); use .mp4, .mkv or .mov")))?;
+        let global_header = octx.format().flags().contains(format::Flags::GLOBAL_HEADER);
+
+        let codec = match &opts.codec {
+            Some(name) => encoder::find_by_name(name).ok_or_else(|| Error::Encoder(format!("FFmpeg has no encoder {name:?}; try libx264 or mpeg4")))?,
+            None => encoder::find_by_name("libx264").or_else(|| encoder::find(codec::Id::MPEG4)).ok_or_else(|| Error::Encoder("FFmpeg has neither libx264 nor mpeg4".into()))?,
+        };
+        let codec_name = codec.name().to_string();
+        let in_video = ictx.stream(info.video_index).expect("video stream exists");
+        let time_base = info.time_base;
+
+        let mut enc = codec::context::Context::new_with_codec(codec).encoder().video().map_err(enc_err)?;
+        enc.set_width(info.out_width);
+        enc.set_height(info.out_height);
+        enc.set_format(format::Pixel::YUV420P);
+        enc.set_time_base(time_base);
+        enc.set_frame_rate(Some(info.frame_rate));
+        if global_header {
+            enc.set_flags(codec::Flags::GLOBAL_HEADER);
+        }
+        let mut dict = Dictionary::new();
+        if codec_name.starts_with("libx26") {
+            dict.set("crf", &opts.crf.to_string());
+            dict.set("preset", &opts.preset);
+        } else {
+            // Codecs without CRF: a generous bit rate (about 0.2 bits per pixel per frame).
+            let bps = f64::from(info.out_width * info.out_height) * f64::from(info.frame_rate) * 0.2;
+            enc.set_bit_rate(bps as usize);
+        }
+        let encoder = enc.open_with(dict).map_err(|e| Error::Encoder(format!("cannot open {codec_name}: {e}")))?;
+
+        let mut ost = octx.add_stream(codec).map_err(enc_err)?;
+        let video_out = ost.index();
+        ost.set_parameters(&encoder);
+        ost.set_time_base(time_base);
+        ost.set_avg_frame_rate(info.frame_rate);
+        ost.set_rate(info.frame_rate);
+        ost.set_metadata(in_video.metadata().to_owned());
+        copy_display_matrix(&in_video, &mut ost);
+
+        let mut stream_map = vec![None; ictx.nb_streams() as usize];
+        for &index in &info.copied_streams {
+            let ist = ictx.stream(index).expect("copied stream exists");
+            let mut ost = octx.add_stream(encoder::find(codec::Id::None)).map_err(enc_err)?;
+            ost.set_parameters(ist.parameters());
+            // The input container's codec tag may mean something else in the output container.
+            unsafe { (*(*ost.as_mut_ptr()).codecpar).codec_tag = 0 };
+            ost.set_time_base(ist.time_base());
+            ost.set_metadata(ist.metadata().to_owned());
+            stream_map[index] = Some((ost.index(), ist.time_base()));
+        }
+        octx.set_metadata(ictx.metadata().to_owned());
+        octx.write_header().map_err(|e| Error::output(dest, format!("cannot write the container header ({e}); the audio codec may not fit this container, try .mkv")))?;
+        let pts_step = (f64::from(time_base.invert()) / f64::from(info.frame_rate)).round().max(1.0) as i64;
+        Ok(VideoSink {
+            octx,
+            encoder,
+            video_out,
+            enc_time_base: time_base,
+            stream_map,
+            scaler: None,
+            rgb: frame::Video::new(format::Pixel::RGB24, info.out_width, info.out_height),
+            yuv: frame::Video::empty(),
+            packet: Packet::empty(),
+            next_pts: 0,
+            pts_step,
+            codec_name,
+        })
+    }
+
+    pub fn push_frame(&mut self, frame: &Frame, pts: Option<i64>) -> Result<()> {
+        let (w, h) = (self.rgb.width(), self.rgb.height());
+        if self.scaler.is_none() {
+            let ctx = scaling::Context::get(format::Pixel::RGB24, w, h, format::Pixel::YUV420P, w, h, scaling::Flags::BICUBIC).map_err(enc_err)?;
+            self.scaler = Some(Scaler(ctx));
+        }
+        let stride = self.rgb.stride(0);
+        frame.copy_to_strided(self.rgb.data_mut(0), stride);
+        let scaler = self.scaler.as_mut().expect("scaler set above");
+        scaler.0.run(&self.rgb, &mut self.yuv).map_err(enc_err)?;
+        let pts = pts.unwrap_or(self.next_pts);
+        self.next_pts = pts + self.pts_step;
+        self.yuv.set_pts(Some(pts));
+        self.encoder.send_frame(&self.yuv).map_err(enc_err)?;
+        self.write_encoded()
+    }
+
+    /// Writes a copied packet (audio) into its output stream.
+    pub fn push_packet(&mut self, mut packet: Packet) -> Result<()> {
+        let Some(Some((out, in_tb))) = self.stream_map.get(packet.stream()).copied() else { return Ok(()) };
+        let out_tb = self.octx.stream(out).expect("output stream exists").time_base();
+        packet.rescale_ts(in_tb, out_tb);
+        packet.set_stream(out);
+        packet.set_position(-1);
+        packet.write_interleaved(&mut self.octx).map_err(enc_err)
+    }
+
+    fn write_encoded(&mut self) -> Result<()> {
+        let out_tb = self.octx.stream(self.video_out).expect("video stream exists").time_base();
+        while self.encoder.receive_packet(&mut self.packet).is_ok() {
+            self.packet.set_stream(self.video_out);
+            self.packet.rescale_ts(self.enc_time_base, out_tb);
+            self.packet.write_interleaved(&mut self.octx).map_err(enc_err)?;
+        }
+        Ok(())
+    }
+
+    /// Flushes the encoder and writes the trailer: the file is complete after this.
+    pub fn finish(mut self) -> Result<()> {
+        self.encoder.send_eof().map_err(enc_err)?;
+        self.write_encoded()?;
+        self.octx.write_trailer().map_err(enc_err)
+    }
+}
+
+/// Rotation lives in the stream's display matrix: copying it keeps phone videos upright.
+fn copy_display_matrix(ist: &format::stream::Stream, ost: &mut format::stream::StreamMut) {
+    for side in ist.side_data() {
+        if side.kind() == codec::packet::side_data::Type::DisplayMatrix {
+            let data = side.data();
+            unsafe {
+                let dst = ffmpeg::ffi::av_stream_new_side_data(ost.as_mut_ptr(), ffmpeg::ffi::AVPacketSideDataType::AV_PKT_DATA_DISPLAYMATRIX, data.len() as _);
+                if !dst.is_null() {
+                    std::ptr::copy_nonoverlapping(data.as_ptr(), dst, data.len());
+                }
+            }
+        }
+    }
+}

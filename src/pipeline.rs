@@ -1,0 +1,178 @@
+//! The video transcode: decode, stylize and encode on three threads joined by bounded channels, so the three
+//! stages overlap and at most a few frames are in flight. Frame buffers go back from the encoder to the decoder
+//! and are reused.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::bounded;
+
+use crate::decode::{timed_send, Item, SizeRequest, VideoSource};
+use crate::encode::{EncodeOptions, VideoSink};
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::frame::Frame;
+use crate::output::PendingOutput;
+use crate::progress::frames_bar;
+
+#[derive(Clone, Debug, Default)]
+pub struct TranscodeOptions {
+    pub size: SizeRequest,
+    pub encode: EncodeOptions,
+    /// Keep what was written when the input turns out corrupt (as `<name>.partial.<ext>`).
+    pub keep_partial: bool,
+    /// No progress bar.
+    pub quiet: bool,
+    /// Stop after this many frames.
+    pub max_frames: Option<u64>,
+}
+
+/// What a transcode did, for the end-of-job line and for benchmarks.
+#[derive(Clone, Debug)]
+pub struct Summary {
+    pub output: PathBuf,
+    pub frames: u64,
+    pub width: u32,
+    pub height: u32,
+    pub wall: Duration,
+    pub decode: Duration,
+    pub infer: Duration,
+    pub encode: Duration,
+    pub codec: String,
+    pub notes: Vec<String>,
+}
+
+impl Summary {
+    pub fn fps(&self) -> f64 {
+        self.frames as f64 / self.wall.as_secs_f64().max(1e-9)
+    }
+
+    /// One line: frames, time, fps, and each stage's busy time as a share of the wall time.
+    pub fn line(&self) -> String {
+        let share = |d: Duration| 100.0 * d.as_secs_f64() / self.wall.as_secs_f64().max(1e-9);
+        format!(
+            "{} frames {}x{} in {:.2} s: {:.2} fps (busy: decode {:.0}%, stylize {:.0}%, encode {:.0}%; {})",
+            self.frames,
+            self.width,
+            self.height,
+            self.wall.as_secs_f64(),
+            self.fps(),
+            share(self.decode),
+            share(self.infer),
+            share(self.encode),
+            self.codec
+        )
+    }
+}
+
+/// Stylizes the video `input` into `output` with `engine`.
+pub fn transcode(engine: &mut Engine, input: &Path, output: &Path, opts: &TranscodeOptions) -> Result<Summary> {
+    crate::output::catch_ctrl_c();
+    let source = VideoSource::open(input, opts.size)?;
+    let pending = PendingOutput::new(output, &[input])?;
+    let sink = VideoSink::create(pending.path(), output, &source, &opts.encode)?;
+    let info = source.info().clone();
+    let codec = sink.codec_name.clone();
+    let total = match (info.frames_hint, opts.max_frames) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    let bar = frames_bar(total, opts.quiet);
+    let max_frames = opts.max_frames.unwrap_or(u64::MAX);
+
+    // Small queues: enough to keep every stage busy, few enough to bound memory and latency.
+    let (dec_tx, dec_rx) = bounded::<Item>(4);
+    let (inf_tx, inf_rx) = bounded::<Item>(4);
+    let (pool_tx, pool_rx) = bounded::<Frame>(12);
+    let start = Instant::now();
+
+    let (decoded, inferred, encoded) = std::thread::scope(|s| {
+        let decoder = s.spawn(move || {
+            let _ = max_frames;
+            source.run(&dec_tx, &pool_rx)
+        });
+        let infer_bar = bar.clone();
+        let stylizer = s.spawn(move || -> Result<(u64, Duration)> {
+            let mut busy = Duration::ZERO;
+            let mut frames = 0u64;
+            let mut blocked = Duration::ZERO;
+            for item in dec_rx.iter() {
+                let item = match item {
+                    Item::Video { mut frame, pts } => {
+                        if frames >= max_frames {
+                            break;
+                        }
+                        let t = Instant::now();
+                        engine.stylize(&mut frame)?;
+                        busy += t.elapsed();
+                        frames += 1;
+                        infer_bar.inc(1);
+                        Item::Video { frame, pts }
+                    }
+                    packet => packet,
+                };
+                if !timed_send(&inf_tx, item, &mut blocked) {
+                    break;
+                }
+            }
+            Ok((frames, busy))
+        });
+        let encoder = s.spawn(move || -> Result<(u64, Duration)> {
+            let mut sink = sink;
+            let mut busy = Duration::ZERO;
+            let mut frames = 0u64;
+            for item in inf_rx.iter() {
+                let t = Instant::now();
+                match item {
+                    Item::Video { frame, pts } => {
+                        sink.push_frame(&frame, pts)?;
+                        frames += 1;
+                        let _ = pool_tx.try_send(frame);
+                    }
+                    Item::Packet(p) => sink.push_packet(p)?,
+                }
+                busy += t.elapsed();
+            }
+            let t = Instant::now();
+            sink.finish()?;
+            Ok((frames, busy + t.elapsed()))
+        });
+        (decoder.join(), stylizer.join(), encoder.join())
+    });
+    bar.finish_and_clear();
+    let joined = |r: std::thread::Result<Result<(u64, Duration)>>| r.unwrap_or_else(|_| Err(Error::Invalid("a pipeline thread panicked".into())));
+    let (decoded, inferred, encoded) = (joined(decoded), joined(inferred), joined(encoded));
+
+    // The first stage's error explains the others' (a closed channel downstream).
+    let (frames, decode_busy) = match decoded {
+        Ok(v) => v,
+        Err(Error::Corrupt { path, frame, reason, .. }) if opts.keep_partial && encoded.is_ok() => {
+            let kept = pending.keep_partial()?;
+            return Err(Error::Corrupt { path, frame, reason, kept: format!("; kept the {frame} frames before it in {}", kept.display()) });
+        }
+        Err(Error::Corrupt { path, frame, reason, .. }) => {
+            return Err(Error::Corrupt { path, frame, reason, kept: "; no output written (--keep-partial keeps the frames before it)".into() });
+        }
+        Err(Error::Interrupted(_)) => return Err(Error::Interrupted(format!("; removed the unfinished {}", output.display()))),
+        Err(e) => return Err(e),
+    };
+    let (styled, infer_busy) = inferred?;
+    let (written, encode_busy) = encoded?;
+    if written == 0 {
+        return Err(Error::NoFrames { path: input.to_path_buf() });
+    }
+    debug_assert!(styled >= written && (frames >= styled || max_frames < u64::MAX));
+    let output = pending.commit()?;
+    Ok(Summary {
+        output,
+        frames: written,
+        width: info.out_width,
+        height: info.out_height,
+        wall: start.elapsed(),
+        decode: decode_busy,
+        infer: infer_busy,
+        encode: encode_busy,
+        codec,
+        notes: info.notes,
+    })
+}
