@@ -39,6 +39,8 @@ pub struct VideoInfo {
     pub frame_rate: Rational,
     /// Frame count from the container, or estimated from duration and rate.
     pub frames_hint: Option<u64>,
+    /// Frame count from the container's index (exact where present, e.g. MP4): fewer decoded means truncated.
+    pub frames_in_index: Option<u64>,
     /// Input streams copied unchanged to the output (audio).
     pub copied_streams: Vec<usize>,
     pub notes: Vec<String>,
@@ -97,6 +99,7 @@ impl VideoSource {
         } else {
             None
         };
+        let frames_in_index = (stream.frames() > 0).then_some(stream.frames() as u64);
         let mut copied_streams = Vec::new();
         for s in ictx.streams() {
             if s.index() == video_index {
@@ -109,7 +112,7 @@ impl VideoSource {
                 other => notes.push(format!("dropped {other:?} stream #{}", s.index()).to_lowercase()),
             }
         }
-        let info = VideoInfo { path: path.to_path_buf(), video_index, width, height, out_width, out_height, time_base, frame_rate, frames_hint, copied_streams, notes };
+        let info = VideoInfo { path: path.to_path_buf(), video_index, width, height, out_width, out_height, time_base, frame_rate, frames_hint, frames_in_index, copied_streams, notes };
         Ok(VideoSource { ictx, decoder, info })
     }
 
@@ -169,7 +172,14 @@ impl VideoSource {
             loop {
                 match self.decoder.receive_frame(&mut decoded) {
                     Ok(()) => {}
-                    Err(ffmpeg::Error::Eof) => return if frames == 0 { Err(Error::NoFrames { path: self.info.path.clone() }) } else { Ok((frames, start.elapsed() - blocked)) },
+                    Err(ffmpeg::Error::Eof) => {
+                        return match self.info.frames_in_index {
+                            _ if frames == 0 => Err(Error::NoFrames { path: self.info.path.clone() }),
+                            // One frame of slack: some muxers count a frame the decoder drops.
+                            Some(n) if frames + 1 < n => Err(corrupt(frames, format!("the file ends after {frames} of its {n} frames"))),
+                            _ => Ok((frames, start.elapsed() - blocked)),
+                        };
+                    }
                     Err(ffmpeg::Error::Other { errno }) if errno == ffmpeg::error::EAGAIN => break,
                     Err(e) => return Err(corrupt(frames, format!("the video decoder failed: {e}"))),
                 }

@@ -176,7 +176,11 @@ fn run(cli: Cli) -> Result<()> {
         #[cfg(feature = "video")]
         Command::Video { model, input, output, video, engine } => video_cmd(&model, &input, &output, &video, &engine),
         #[cfg(feature = "video")]
-        Command::Demo { model, output, video, engine } => {
+        Command::Demo { model, output, mut video, engine } => {
+            // Half size keeps the demo to a minute or two on a laptop CPU; --scale 1 for the full 1280x720.
+            if video.size.is_none() && video.scale.is_none() {
+                video.scale = Some(0.5);
+            }
             let input = demo_clip().context("the bundled demo clip assets/bigbuckbunny.mp4 is missing; run from the stylize checkout")?;
             video_cmd(&model, &input, &output, &video, &engine)?;
             println!("demo: wrote {} (stylized {} with its audio)", output.display(), input.display());

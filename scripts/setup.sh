@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian 12 / Ubuntu machine for stylize, then optionally runs something. Idempotent and
+# cache-friendly: every step is skipped when its result is already there.
+#
+#   scripts/setup.sh              # system packages, Rust, the ONNX Runtime library (CPU) into .deps/
+#   scripts/setup.sh demo         # ... then build and run `stylize demo` (writes demo_out.mp4)
+#   scripts/setup.sh test         # ... plus the trainer's libtorch, then `cargo test --workspace`
+#   scripts/setup.sh --train      # ... plus libtorch for the trainer (scripts/setup_train.sh)
+#   scripts/setup.sh --gpu        # ... plus the CUDA build of ONNX Runtime and its CUDA libraries
+set -euo pipefail
+
+ORT_VERSION=1.31.1
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/stylize"
+cd "$ROOT"
+
+GPU=0 TRAIN=0 ACTION=""
+for arg in "$@"; do
+    case "$arg" in
+        --gpu) GPU=1 ;;
+        --train) TRAIN=1 ;;
+        demo|test) ACTION="$arg" ;;
+        -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+        *) echo "setup: unknown argument $arg (see --help)" >&2; exit 2 ;;
+    esac
+done
+[[ "$ACTION" == test ]] && TRAIN=1
+log() { echo "setup: $*" >&2; }
+
+# 1. Debian packages: FFmpeg's libraries and CLI, clang for the bindings, X11/Xvfb tools for the live window tests.
+PACKAGES=(pkg-config clang libclang-dev libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
+    libswresample-dev libavfilter-dev libavdevice-dev ffmpeg xvfb xauth imagemagick xdotool
+    unzip curl ca-certificates python3 python3-pip python3-venv)
+missing=()
+for p in "${PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if ((${#missing[@]})); then
+    SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+    log "installing ${missing[*]}"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# 2. Rust (rustup) when there is no cargo.
+[[ -f "$HOME/.cargo/env" ]] && . "$HOME/.cargo/env"
+if ! command -v cargo >/dev/null; then
+    log "installing Rust with rustup"
+    curl -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal >&2
+    . "$HOME/.cargo/env"
+fi
+
+# 3. The ONNX Runtime shared library from its PyPI wheel (pinned), into .deps/ (cargo finds it through
+#    .cargo/config.toml; the binary also looks beside itself and in .deps/).
+fetch_wheel() { # name version -> path of the cached wheel
+    local name=$1 version=$2 dir="$CACHE/wheels"
+    mkdir -p "$dir"
+    local whl; whl=$(ls "$dir/${name//-/_}-$version-"*.whl 2>/dev/null | head -n1 || true)
+    if [[ -z "$whl" ]]; then
+        log "downloading $name==$version from PyPI"
+        python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.11 \
+            --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
+            -d "$dir" "$name==$version" >&2
+        whl=$(ls "$dir/${name//-/_}-$version-"*.whl | head -n1)
+    fi
+    echo "$whl"
+}
+ORT_LIB=".deps/onnxruntime/lib/libonnxruntime.so.$ORT_VERSION"
+if [[ ! -f "$ORT_LIB" ]]; then
+    whl=$(fetch_wheel onnxruntime "$ORT_VERSION")
+    mkdir -p .deps/onnxruntime/lib
+    unzip -q -o -j "$whl" 'onnxruntime/capi/libonnxruntime*' -d .deps/onnxruntime/lib
+    log "ONNX Runtime $ORT_VERSION (CPU) in .deps/onnxruntime/lib"
+fi
+
+# 4. GPU: the CUDA build of ONNX Runtime plus the CUDA 13 runtime, cuBLAS and cuDNN 9 from PyPI (no system CUDA).
+if ((GPU)); then
+    if ! [[ -e /proc/driver/nvidia/version ]] && ! command -v nvidia-smi >/dev/null; then
+        log "no NVIDIA driver found (no /proc/driver/nvidia/version, no nvidia-smi): install the NVIDIA driver first; stylize keeps running on the CPU"
+        exit 1
+    fi
+    GPU_LIB=".deps/onnxruntime-gpu/lib/libonnxruntime.so.$ORT_VERSION"
+    if [[ ! -f "$GPU_LIB" ]]; then
+        whl=$(fetch_wheel onnxruntime-gpu "$ORT_VERSION")
+        mkdir -p .deps/onnxruntime-gpu/lib
+        unzip -q -o -j "$whl" 'onnxruntime/capi/libonnxruntime*' -d .deps/onnxruntime-gpu/lib
+    fi
+    if [[ ! -d .deps/nvidia ]]; then
+        log "installing the CUDA 13 runtime, cuBLAS and cuDNN 9 (PyPI nvidia-* packages) into .deps/nvidia"
+        python3 -m pip install -q --target .deps/nvidia-tmp "nvidia-cuda-runtime==13.*" "nvidia-cublas==13.*" "nvidia-cudnn-cu13==9.*" "nvidia-cufft==12.*" "nvidia-curand==10.*" >&2
+        mv .deps/nvidia-tmp/nvidia .deps/nvidia && rm -rf .deps/nvidia-tmp
+    fi
+    libdirs=$(find "$ROOT/.deps/nvidia" -name 'lib*.so*' -printf '%h\n' | sort -u | tr '\n' ':')
+    cat > .deps/gpu.env <<EOF
+# written by scripts/setup.sh --gpu: source it to run stylize on the GPU
+export ORT_DYLIB_PATH="$ROOT/$GPU_LIB"
+export LD_LIBRARY_PATH="$ROOT/.deps/onnxruntime-gpu/lib:${libdirs}\${LD_LIBRARY_PATH:-}"
+EOF
+    log "GPU libraries ready: source .deps/gpu.env, then stylize info lists CUDA"
+fi
+
+# 5. The trainer's libtorch.
+if ((TRAIN)); then
+    bash scripts/setup_train.sh
+fi
+
+case "$ACTION" in
+    demo)
+        cargo build --release --bin stylize
+        exec ./target/release/stylize demo
+        ;;
+    test)
+        exec cargo test --workspace
+        ;;
+esac
+log "ready: cargo run --release -- --help"

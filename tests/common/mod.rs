@@ -1,0 +1,103 @@
+//! Helpers shared by the integration tests: run the real binary, make models and inputs.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use stylize_model::{meta, onnx, random_weights, JohnsonSpec};
+
+pub fn stylize(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_stylize")).args(args).output().expect("run stylize")
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+/// Asserts a clean failure: non-zero exit, no panic, an `error:` line that mentions each of `needles`.
+pub fn assert_fails_with(o: &Output, needles: &[&str]) {
+    let err = stderr(o);
+    assert!(!o.status.success(), "expected failure, got success; stderr: {err}");
+    assert!(!err.contains("panicked"), "panicked: {err}");
+    let line = err.lines().find(|l| l.starts_with("error:")).unwrap_or_else(|| panic!("no error line in: {err}"));
+    for n in needles {
+        assert!(line.to_lowercase().contains(&n.to_lowercase()), "error line {line:?} does not mention {n:?}");
+    }
+}
+
+/// A random-weight Johnson net written through our ONNX writer (half width: fast in tests).
+pub fn random_model(dir: &Path, arch: &str, seed: u64) -> PathBuf {
+    let spec = JohnsonSpec::by_name(arch).expect("known arch");
+    let weights = random_weights(&spec, seed);
+    let bytes = onnx::johnson_to_onnx(&spec, &weights, &meta::standard(&spec, "random")).expect("write onnx");
+    let path = dir.join(format!("{arch}-{seed}.onnx"));
+    std::fs::write(&path, bytes).expect("write model");
+    path
+}
+
+/// Writes an RGB PNG with a pattern.
+pub fn write_png(path: &Path, w: u32, h: u32) {
+    let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x * 7 % 256) as u8, (y * 5 % 256) as u8, ((x + y) * 3 % 256) as u8]));
+    img.save(path).expect("write png");
+}
+
+pub fn have(tool: &str) -> bool {
+    Command::new(tool).arg("-version").output().map(|o| o.status.success()).unwrap_or(false)
+}
+
+/// Runs ffmpeg with `args` (quiet, overwrite).
+pub fn ffmpeg(args: &[&str]) {
+    let o = Command::new("ffmpeg").args(["-v", "error", "-y"]).args(args).output().expect("run ffmpeg");
+    assert!(o.status.success(), "ffmpeg {args:?} failed: {}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// A test clip: moving test pattern plus a sine tone, H.264 + AAC, index at the front.
+pub fn make_clip(path: &Path, size: &str, rate: u32, seconds: f32) {
+    let src = format!("testsrc2=size={size}:rate={rate}");
+    let t = seconds.to_string();
+    ffmpeg(&["-f", "lavfi", "-i", &src, "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100", "-t", &t, "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-movflags", "+faststart", path.to_str().unwrap()]);
+}
+
+/// ffprobe one value of the first video stream (e.g. "nb_frames", "r_frame_rate").
+pub fn probe_video(path: &Path, entry: &str) -> String {
+    let o = Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v:0", "-count_packets", "-show_entries", &format!("stream={entry}"), "-of", "default=nw=1:nk=1"])
+        .arg(path)
+        .output()
+        .expect("ffprobe");
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+/// MD5 of all audio packets, as copied (`-c copy`): equal means bit-identical audio.
+pub fn audio_md5(path: &Path) -> String {
+    let o = Command::new("ffmpeg").args(["-v", "error", "-i"]).arg(path).args(["-map", "0:a", "-c", "copy", "-f", "md5", "-"]).output().expect("ffmpeg md5");
+    assert!(o.status.success(), "no audio in {}: {}", path.display(), String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+/// Decodes the first video frame to raw RGB.
+pub fn first_frame_rgb(path: &Path) -> Vec<u8> {
+    let o = Command::new("ffmpeg").args(["-v", "error", "-i"]).arg(path).args(["-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]).output().expect("ffmpeg");
+    o.stdout
+}
+
+pub fn shared_data() -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
+    if p.is_dir() {
+        Some(p)
+    } else {
+        eprintln!("skipping: ../shared/data is absent");
+        None
+    }
+}
+
+/// Files in `dir` (names), sorted: to check that nothing half-written is left behind.
+pub fn files_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().to_string()).collect();
+    v.sort();
+    v
+}

@@ -1,0 +1,202 @@
+//! `stylize image`, `info`, `models` and their bad inputs, through the real binary.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use stylize_model::onnx::{model_proto, Dim, GraphBuilder};
+use stylize_model::Weights;
+
+/// An ONNX model with one Identity node and the given input/output dims (for contract checks).
+fn identity_model(path: &Path, dims: &[Dim]) {
+    let weights = Weights::new();
+    let mut g = GraphBuilder::new("identity", &weights);
+    let x = g.input("input", dims);
+    let y = g.node("Identity", "id", &[&x], vec![]);
+    g.output(&y, "output", dims);
+    let bytes = protobuf::Message::write_to_bytes(&model_proto(g.finish(), &[])).unwrap();
+    std::fs::write(path, bytes).unwrap();
+}
+
+fn mean_abs_diff(a: &[u8], b: &[u8]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| (*x as f64 - *y as f64).abs()).sum::<f64>() / a.len() as f64
+}
+
+#[test]
+fn stylizes_images_of_any_size_keeping_their_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = random_model(dir.path(), "half", 7);
+    for (w, h) in [(1, 1), (37, 53), (64, 48), (3, 4097), (301, 17)] {
+        let input = dir.path().join(format!("in-{w}x{h}.png"));
+        write_png(&input, w, h);
+        let out = dir.path().join(format!("out-{w}x{h}.png"));
+        let o = stylize(&["image", "-q", "-m", model.to_str().unwrap(), input.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+        assert!(o.status.success(), "{w}x{h}: {}", stderr(&o));
+        let styled = image::open(&out).unwrap().into_rgb8();
+        assert_eq!(styled.dimensions(), (w, h), "output size for {w}x{h}");
+        if w * h > 100 {
+            let original = image::open(&input).unwrap().into_rgb8();
+            assert!(mean_abs_diff(original.as_raw(), styled.as_raw()) > 5.0, "{w}x{h}: output looks like the input");
+        }
+    }
+}
+
+#[test]
+fn several_inputs_go_to_a_directory_and_formats_follow_extensions() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = random_model(dir.path(), "half", 1);
+    let a = dir.path().join("a.png");
+    write_png(&a, 40, 30);
+    let b = dir.path().join("b.jpg");
+    image::RgbImage::from_pixel(20, 50, image::Rgb([200, 30, 90])).save(&b).unwrap();
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let o = stylize(&["image", "-q", "-m", model.to_str().unwrap(), a.to_str().unwrap(), b.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(files_in(&out), vec!["a-half-1.png", "b-half-1.jpg"]);
+    assert_eq!(image::ImageReader::open(out.join("b-half-1.jpg")).unwrap().with_guessed_format().unwrap().format(), Some(image::ImageFormat::Jpeg));
+    assert_eq!(image::open(out.join("b-half-1.jpg")).unwrap().into_rgb8().dimensions(), (20, 50));
+}
+
+#[test]
+fn alpha_is_dropped_with_a_note() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = random_model(dir.path(), "half", 2);
+    let input = dir.path().join("rgba.png");
+    image::RgbaImage::from_pixel(33, 21, image::Rgba([10, 200, 30, 128])).save(&input).unwrap();
+    let out = dir.path().join("out.png");
+    let o = stylize(&["image", "-m", model.to_str().unwrap(), input.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("alpha"), "no note about alpha: {}", stderr(&o));
+    assert_eq!(image::open(&out).unwrap().color(), image::ColorType::Rgb8);
+}
+
+/// Inserts a minimal EXIF block (APP1, big-endian TIFF, one IFD entry: Orientation) after the JPEG's SOI.
+fn with_exif_orientation(jpeg: &[u8], orientation: u8) -> Vec<u8> {
+    let mut exif = b"Exif\0\0MM\0\x2a\0\0\0\x08\0\x01".to_vec();
+    exif.extend_from_slice(&[0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, orientation, 0, 0, 0, 0, 0, 0]);
+    let mut out = jpeg[..2].to_vec();
+    out.extend_from_slice(&[0xFF, 0xE1]);
+    out.extend_from_slice(&((exif.len() + 2) as u16).to_be_bytes());
+    out.extend_from_slice(&exif);
+    out.extend_from_slice(&jpeg[2..]);
+    out
+}
+
+#[test]
+fn exif_orientation_is_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = random_model(dir.path(), "half", 3);
+    let plain = dir.path().join("plain.jpg");
+    image::RgbImage::from_pixel(60, 20, image::Rgb([90, 90, 90])).save(&plain).unwrap();
+    // Orientation 6 (rotate 90 degrees clockwise to display): stored 60x20, shown 20x60.
+    let rotated = dir.path().join("rotated.jpg");
+    std::fs::write(&rotated, with_exif_orientation(&std::fs::read(&plain).unwrap(), 6)).unwrap();
+    let out = dir.path().join("out.png");
+    let o = stylize(&["image", "-m", model.to_str().unwrap(), rotated.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(image::open(&out).unwrap().into_rgb8().dimensions(), (20, 60));
+    assert!(stderr(&o).contains("orientation"));
+    // the same pixels without the tag keep their stored size
+    let o = stylize(&["image", "-q", "-m", model.to_str().unwrap(), plain.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(image::open(&out).unwrap().into_rgb8().dimensions(), (60, 20));
+}
+
+#[test]
+fn fixed_size_models_without_metadata_are_resized_and_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("zoo.onnx");
+    identity_model(&model, &[Dim::Fixed(1), Dim::Fixed(3), Dim::Fixed(224), Dim::Fixed(224)]);
+    let info = stylize(&["info", "-q", "-m", model.to_str().unwrap()]);
+    assert!(info.status.success(), "{}", stderr(&info));
+    assert!(stdout(&info).contains("fixed input 224x224"), "{}", stdout(&info));
+    let input = dir.path().join("in.png");
+    image::RgbImage::from_fn(100, 70, |x, _| image::Rgb([(x * 2) as u8, 100, 150])).save(&input).unwrap();
+    let out = dir.path().join("out.png");
+    let o = stylize(&["image", "-q", "-m", model.to_str().unwrap(), input.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (a, b) = (image::open(&input).unwrap().into_rgb8(), image::open(&out).unwrap().into_rgb8());
+    assert_eq!(b.dimensions(), (100, 70));
+    // identity through a resize down and back up: close to the input
+    assert!(mean_abs_diff(a.as_raw(), b.as_raw()) < 3.0);
+}
+
+#[test]
+fn info_and_models_describe_models() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = random_model(dir.path(), "full", 5);
+    std::fs::write(dir.path().join("full-5.md"), "# Random\n\nA random full net for tests.\n").unwrap();
+    let o = stylize(&["info", "-q", "-m", model.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    for needle in ["ONNX Runtime", "cpu", "input:", "stylize.range = 0-255", "stylize.spec"] {
+        assert!(text.contains(needle), "info lacks {needle:?}: {text}");
+    }
+    let o = stylize(&["models", "--models-dir", dir.path().to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("full-5") && stdout(&o).contains("A random full net for tests."), "{}", stdout(&o));
+    // a model named by its name in --models-dir
+    let input = dir.path().join("in.png");
+    write_png(&input, 16, 16);
+    let out = dir.path().join("o.png");
+    let o = stylize(&["image", "-q", "--models-dir", dir.path().to_str().unwrap(), "-m", "full-5", input.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
+fn bad_inputs_fail_cleanly_without_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let model = random_model(d, "half", 9);
+    let m = model.to_str().unwrap();
+    let input = d.join("in.png");
+    write_png(&input, 20, 20);
+    let i = input.to_str().unwrap();
+    let out = d.join("out.png");
+    let o_ = out.to_str().unwrap();
+
+    assert_fails_with(&stylize(&["image", "-m", m, "missing.png", "-o", o_]), &["missing.png", "not found"]);
+    let text = d.join("text.png");
+    std::fs::write(&text, "not an image").unwrap();
+    assert_fails_with(&stylize(&["image", "-m", m, text.to_str().unwrap(), "-o", o_]), &["not an image"]);
+    assert_fails_with(&stylize(&["image", "-m", "nope.onnx", i, "-o", o_]), &["nope.onnx", "not found"]);
+    let garbage = d.join("garbage.onnx");
+    std::fs::write(&garbage, b"\x08\x01garbage that is not protobuf").unwrap();
+    assert_fails_with(&stylize(&["image", "-m", garbage.to_str().unwrap(), i, "-o", o_]), &["not a usable onnx model"]);
+    let gray = d.join("gray.onnx");
+    identity_model(&gray, &[Dim::Fixed(1), Dim::Fixed(1), Dim::Named("H"), Dim::Named("W")]);
+    assert_fails_with(&stylize(&["image", "-m", gray.to_str().unwrap(), i, "-o", o_]), &["1 channels", "expected 3"]);
+    let rank2 = d.join("rank2.onnx");
+    identity_model(&rank2, &[Dim::Named("N"), Dim::Fixed(3)]);
+    assert_fails_with(&stylize(&["image", "-m", rank2.to_str().unwrap(), i, "-o", o_]), &["rank 2", "expected 4"]);
+    assert_fails_with(&stylize(&["image", "-m", m, i, "-o", d.join("no/such/dir/o.png").to_str().unwrap()]), &["does not exist"]);
+    assert_fails_with(&stylize(&["image", "-m", m, i, "-o", i]), &["is the input"]);
+    assert_fails_with(&stylize(&["image", "-m", m, i, "-o", d.join("o.gif").to_str().unwrap()]), &["unsupported output format"]);
+    assert_fails_with(&stylize(&["image", "--ort-lib", "/nonexistent/libonnxruntime.so", "-m", m, i, "-o", o_]), &["onnx runtime library not found", "setup.sh"]);
+    assert!(!out.exists());
+    assert_eq!(files_in(d), vec!["garbage.onnx", "gray.onnx", "half-9.onnx", "in.png", "rank2.onnx", "text.png"]);
+}
+
+#[test]
+fn unavailable_gpu_is_a_clear_error_and_auto_falls_back() {
+    let info = stylize(&["info"]);
+    if stdout(&info).lines().any(|l| l.trim_start().starts_with("cuda") && l.contains(" available")) {
+        eprintln!("skipping: this machine has CUDA");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let model = random_model(dir.path(), "half", 4);
+    let input = dir.path().join("in.png");
+    write_png(&input, 20, 20);
+    let out = dir.path().join("out.png");
+    let args = |dev: &'static str| vec!["image", "--device", dev, "-m", model.to_str().unwrap(), input.to_str().unwrap(), "-o", out.to_str().unwrap()].into_iter().map(String::from).collect::<Vec<_>>();
+    let run = |a: Vec<String>| stylize(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_fails_with(&run(args("cuda")), &["cuda", "not available", "setup.sh --gpu"]);
+    assert!(!out.exists());
+    let o = run(args("auto"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("on cpu") && stderr(&o).contains("skipped"), "auto should say why it fell back: {}", stderr(&o));
+}

@@ -1,0 +1,148 @@
+//! `stylize video` through the real binary: what is kept (frames, duration, fps, audio, rotation), what is
+//! refused (bad inputs), and that nothing half-written is left behind.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::*;
+
+fn skip_without_ffmpeg() -> bool {
+    if have("ffmpeg") && have("ffprobe") {
+        return false;
+    }
+    eprintln!("skipping: the ffmpeg/ffprobe CLIs are not installed (scripts/setup.sh installs them)");
+    true
+}
+
+fn duration(path: &Path) -> f64 {
+    let o = std::process::Command::new("ffprobe").args(["-v", "error", "-show_entries", "format=duration", "-of", "default=nw=1:nk=1"]).arg(path).output().unwrap();
+    String::from_utf8_lossy(&o.stdout).trim().parse().unwrap()
+}
+
+#[test]
+fn transcode_keeps_frames_duration_rate_and_audio() {
+    if skip_without_ffmpeg() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let model = random_model(dir.path(), "half", 11);
+    let input = dir.path().join("clip.mp4");
+    make_clip(&input, "160x120", 30, 1.5);
+    let out = dir.path().join("styled.mp4");
+    let o = stylize(&["video", "-m", model.to_str().unwrap(), input.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("45 frames") && stdout(&o).contains("fps"), "summary: {}", stdout(&o));
+    assert_eq!(probe_video(&out, "nb_read_packets"), probe_video(&input, "nb_read_packets"));
+    assert_eq!(probe_video(&out, "r_frame_rate"), "30/1");
+    assert!((duration(&out) - duration(&input)).abs() <= 1.0 / 30.0 + 1e-3, "durations {} vs {}", duration(&out), duration(&input));
+    assert_eq!(audio_md5(&out), audio_md5(&input), "audio packets changed");
+    let (a, b) = (first_frame_rgb(&input), first_frame_rgb(&out));
+    assert_eq!(a.len(), b.len());
+    let diff = a.iter().zip(&b).map(|(x, y)| (*x as i32 - *y as i32).abs() as f64).sum::<f64>() / a.len() as f64;
+    assert!(diff > 5.0, "stylized video looks like the input (mean diff {diff})");
+    assert_eq!(files_in(dir.path()), vec!["clip.mp4", "half-11.onnx", "styled.mp4"]);
+}
+
+#[test]
+fn rotation_is_kept_and_odd_sizes_are_made_even() {
+    if skip_without_ffmpeg() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let model = random_model(dir.path(), "half", 12);
+    let plain = dir.path().join("plain.mp4");
+    make_clip(&plain, "96x64", 25, 0.4);
+    let rotated = dir.path().join("rotated.mp4");
+    ffmpeg(&["-i", plain.to_str().unwrap(), "-c", "copy", "-metadata:s:v:0", "rotate=90", rotated.to_str().unwrap()]);
+    let out = dir.path().join("out.mp4");
+    let o = stylize(&["video", "-m", model.to_str().unwrap(), rotated.to_str().unwrap(), "-o", out.to_str().unwrap(), "--size", "81x45"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("odd"), "no note about the odd size: {}", stderr(&o));
+    let side = std::process::Command::new("ffprobe").args(["-v", "error", "-show_streams"]).arg(&out).output().unwrap();
+    assert!(String::from_utf8_lossy(&side.stdout).contains("rotation=90"), "rotation lost");
+    assert_eq!(probe_video(&out, "width"), "80");
+    assert_eq!(probe_video(&out, "height"), "44");
+}
+
+#[test]
+fn bad_videos_fail_cleanly_without_output() {
+    if skip_without_ffmpeg() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let model = random_model(d, "half", 13);
+    let m = model.to_str().unwrap();
+    let out = d.join("out.mp4");
+    let o_ = out.to_str().unwrap();
+    assert_fails_with(&stylize(&["video", "-m", m, "nope.mp4", "-o", o_]), &["nope.mp4", "not found"]);
+    let text = d.join("text.mp4");
+    std::fs::write(&text, "hello").unwrap();
+    assert_fails_with(&stylize(&["video", "-m", m, text.to_str().unwrap(), "-o", o_]), &["not a video file"]);
+    let audio = d.join("audio.m4a");
+    ffmpeg(&["-f", "lavfi", "-i", "sine", "-t", "0.5", audio.to_str().unwrap()]);
+    assert_fails_with(&stylize(&["video", "-m", m, audio.to_str().unwrap(), "-o", o_]), &["no video stream"]);
+
+    let clip = d.join("clip.mp4");
+    make_clip(&clip, "128x96", 25, 2.0);
+    assert_fails_with(&stylize(&["video", "-m", m, clip.to_str().unwrap(), "-o", clip.to_str().unwrap()]), &["is the input"]);
+    assert_fails_with(&stylize(&["video", "-m", m, clip.to_str().unwrap(), "-o", d.join("none/out.mp4").to_str().unwrap()]), &["does not exist"]);
+    assert_fails_with(&stylize(&["video", "-m", m, clip.to_str().unwrap(), "-o", d.join("out.xyz").to_str().unwrap()]), &["unsupported container"]);
+
+    // Truncated: the first 55% of the file.
+    let bytes = std::fs::read(&clip).unwrap();
+    let cut = d.join("cut.mp4");
+    std::fs::write(&cut, &bytes[..bytes.len() * 55 / 100]).unwrap();
+    assert_fails_with(&stylize(&["video", "-m", m, cut.to_str().unwrap(), "-o", o_]), &["truncated at frame", "no output"]);
+    assert!(!out.exists());
+    assert_eq!(files_in(d), vec!["audio.m4a", "clip.mp4", "cut.mp4", "half-13.onnx", "text.mp4"]);
+    // --keep-partial keeps the frames before the damage, under another name.
+    let o = stylize(&["video", "-m", m, cut.to_str().unwrap(), "-o", o_, "--keep-partial"]);
+    assert!(!o.status.success());
+    let partial = d.join("out.partial.mp4");
+    assert!(partial.exists(), "{}", stderr(&o));
+    let kept: u64 = probe_video(&partial, "nb_read_packets").parse().unwrap();
+    assert!(kept > 5 && kept < 50, "kept {kept} frames");
+}
+
+#[test]
+fn ctrl_c_removes_the_unfinished_output() {
+    if skip_without_ffmpeg() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let model = random_model(dir.path(), "full", 14);
+    let clip = dir.path().join("long.mp4");
+    make_clip(&clip, "320x240", 25, 20.0);
+    let out = dir.path().join("out.mp4");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_stylize"))
+        .args(["video", "-q", "-m", model.to_str().unwrap(), clip.to_str().unwrap(), "-o", out.to_str().unwrap()])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    let sent = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(sent.success());
+    let o = child.wait_with_output().unwrap();
+    assert_fails_with(&o, &["interrupted"]);
+    assert_eq!(files_in(dir.path()), vec!["full-14.onnx", "long.mp4"], "leftovers after Ctrl-C");
+}
+
+#[test]
+fn shared_clip_keeps_its_audio() {
+    let Some(data) = shared_data() else { return };
+    if skip_without_ffmpeg() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let model = random_model(dir.path(), "half", 15);
+    let input = data.join("video/bigbuckbunny.mp4");
+    let out = dir.path().join("bbb.mp4");
+    let o = stylize(&["video", "-q", "-m", model.to_str().unwrap(), input.to_str().unwrap(), "-o", out.to_str().unwrap(), "--scale", "0.125"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(probe_video(&out, "nb_read_packets"), probe_video(&input, "nb_read_packets"));
+    assert_eq!(probe_video(&out, "width"), "160");
+    assert_eq!(audio_md5(&out), audio_md5(&input));
+}
