@@ -101,6 +101,10 @@ enum Command {
         /// Print JSON instead of a table
         #[arg(long)]
         json: bool,
+        /// Time on the decoded frames of this video (at its own size) instead of synthetic frames
+        #[cfg(feature = "video")]
+        #[arg(long, conflicts_with = "sizes")]
+        input: Option<PathBuf>,
         #[command(flatten)]
         engine: EngineArgs,
     },
@@ -188,7 +192,12 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Models { engine } => models_cmd(&engine),
         Command::Info { model, engine } => info_cmd(model.as_deref(), &engine),
-        Command::Bench { model, sizes, frames, json, engine } => bench_cmd(&model, &sizes, frames, json, &engine),
+        #[cfg(feature = "video")]
+        Command::Bench { model, input: Some(input), frames, json, engine, .. } => {
+            let clip = decode_all(&input, frames + 2)?;
+            bench_cmd(&model, BenchFrames::Clip(clip), frames, json, &engine)
+        }
+        Command::Bench { model, sizes, frames, json, engine, .. } => bench_cmd(&model, BenchFrames::Synthetic(sizes), frames, json, &engine),
     }
 }
 
@@ -312,24 +321,64 @@ fn info_cmd(model: Option<&str>, args: &EngineArgs) -> Result<()> {
     Ok(())
 }
 
-fn bench_cmd(model: &str, sizes: &[(u32, u32)], frames: usize, json: bool, args: &EngineArgs) -> Result<()> {
+/// The frames `stylize bench` times: synthetic ones per size, or a decoded clip.
+enum BenchFrames {
+    Synthetic(Vec<(u32, u32)>),
+    #[cfg_attr(not(feature = "video"), allow(dead_code))]
+    Clip(Vec<Frame>),
+}
+
+/// Decodes up to `max` frames of a video into memory.
+#[cfg(feature = "video")]
+fn decode_all(input: &Path, max: usize) -> Result<Vec<Frame>> {
+    let source = stylize::decode::VideoSource::open(input, Default::default())?;
+    let (tx, rx) = crossbeam_channel::bounded(max);
+    let (_pool_tx, pool_rx) = crossbeam_channel::bounded(1);
+    let decoder = std::thread::spawn(move || source.run(&tx, &pool_rx));
+    let frames: Vec<Frame> = rx
+        .iter()
+        .filter_map(|item| match item {
+            stylize::decode::Item::Video { frame, .. } => Some(frame),
+            _ => None,
+        })
+        .take(max)
+        .collect();
+    drop(rx);
+    let _ = decoder.join();
+    if frames.is_empty() {
+        bail!("{} has no video frames", input.display());
+    }
+    Ok(frames)
+}
+
+fn bench_cmd(model: &str, input: BenchFrames, frames: usize, json: bool, args: &EngineArgs) -> Result<()> {
     let mut engine = args.load(model)?;
     let mut rows = Vec::new();
-    for &(w, h) in sizes {
-        // A smooth gradient with some texture, so the network has something to do.
-        let mut frame = Frame::new(w as usize, h as usize);
-        for (i, px) in frame.data.chunks_exact_mut(3).enumerate() {
-            let (x, y) = (i % w as usize, i / w as usize);
-            px.copy_from_slice(&[(x * 255 / w as usize) as u8, (y * 255 / h as usize) as u8, ((x ^ y) & 0xff) as u8]);
-        }
-        let pristine = frame.data.clone();
-        for _ in 0..2 {
+    let sets: Vec<Vec<Frame>> = match input {
+        BenchFrames::Clip(clip) => vec![clip],
+        BenchFrames::Synthetic(sizes) => sizes
+            .iter()
+            .map(|&(w, h)| {
+                // A gradient with some texture, so the network has something to do.
+                let mut frame = Frame::new(w as usize, h as usize);
+                for (i, px) in frame.data.chunks_exact_mut(3).enumerate() {
+                    let (x, y) = (i % w as usize, i / w as usize);
+                    px.copy_from_slice(&[(x * 255 / w as usize) as u8, (y * 255 / h as usize) as u8, ((x ^ y) & 0xff) as u8]);
+                }
+                vec![frame]
+            })
+            .collect(),
+    };
+    for set in sets {
+        let (w, h) = (set[0].width, set[0].height);
+        let mut frame = set[0].clone();
+        for i in 0..2 {
+            frame.data.copy_from_slice(&set[i % set.len()].data);
             engine.stylize(&mut frame)?;
-            frame.data.copy_from_slice(&pristine);
         }
         let mut times = Vec::with_capacity(frames);
-        for _ in 0..frames.max(1) {
-            frame.data.copy_from_slice(&pristine);
+        for i in 0..frames.max(1) {
+            frame.data.copy_from_slice(&set[(i + 2) % set.len()].data);
             let t = Instant::now();
             engine.stylize(&mut frame)?;
             times.push(t.elapsed().as_secs_f64() * 1e3);
