@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# stylize against what users would write instead, in one run on one clip: `stylize bench` (engine only),
+# `stylize video` (decode + stylize + encode), a python onnxruntime + OpenCV loop and PyTorch eager on the
+# same ONNX file and frames, with the same thread count. Prints a table and the ratios.
+#
+#   scripts/bench_all.sh MODEL.onnx [SIZE=640x360] [FRAMES=30] [THREADS=nproc]
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+MODEL=${1:?usage: scripts/bench_all.sh MODEL.onnx [SIZE] [FRAMES] [THREADS]}
+SIZE=${2:-640x360} FRAMES=${3:-30} THREADS=${4:-$(nproc)}
+[[ -f "$MODEL" ]] || MODEL="onnx/$MODEL.onnx"
+[[ -f "$MODEL" ]] || { echo "error: model $1 not found" >&2; exit 1; }
+
+# The baselines' Python: the trainer's torch venv plus onnxruntime, OpenCV and onnx (pinned like ours).
+scripts/setup.sh --train >/dev/null
+VENV="${STYLIZE_TORCH_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/stylize/torch-2.11}"
+"$VENV/bin/python" -c "import onnxruntime, cv2, onnx" 2>/dev/null ||
+    "$VENV/bin/python" -m pip install -q onnxruntime==1.31.1 opencv-python-headless onnx >&2
+cargo build -q --release --bin stylize
+BIN=./target/release/stylize
+
+WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT
+CLIP="$WORK/clip.mp4"
+ffmpeg -v error -y -f lavfi -i "testsrc2=size=$SIZE:rate=25" -frames:v "$FRAMES" -c:v libx264 -pix_fmt yuv420p "$CLIP"
+
+engine_ms=$($BIN bench -q --threads "$THREADS" -m "$MODEL" --input "$CLIP" --frames "$FRAMES" --json | sed 's/.*"mean_ms":\([0-9.]*\).*/\1/')
+video_fps=$($BIN video -q --threads "$THREADS" -m "$MODEL" "$CLIP" -o "$WORK/out.mp4" | sed 's/.* \([0-9.]*\) fps.*/\1/')
+baselines=$("$VENV/bin/python" scripts/bench_baselines.py --model "$MODEL" --clip "$CLIP" --out "$WORK/py.mp4" --threads "$THREADS")
+ort_fps=$(echo "$baselines" | grep onnxruntime | sed 's/.*"fps": \([0-9.]*\).*/\1/')
+torch_fps=$(echo "$baselines" | grep pytorch | sed 's/.*"fps": \([0-9.]*\).*/\1/')
+
+echo "model $MODEL, $SIZE, $FRAMES frames, $THREADS threads, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+awk -v e="$engine_ms" -v v="$video_fps" -v o="$ort_fps" -v t="$torch_fps" 'BEGIN {
+    ef = 1000 / e
+    printf "%-40s %8s\n", "pipeline", "fps"
+    printf "%-40s %8.2f\n", "stylize bench (engine only)", ef
+    printf "%-40s %8.2f\n", "stylize video (decode+stylize+encode)", v
+    printf "%-40s %8.2f\n", "python onnxruntime + opencv loop", o
+    printf "%-40s %8.2f\n", "pytorch eager + opencv loop", t
+    printf "ratios: video/engine %.2f, video/python-ort %.2f, video/pytorch %.2f\n", v / ef, v / o, v / t
+}'
