@@ -1,1 +1,228 @@
-fn main() {}
+//! `stylize-train`: train, export and per-image-optimise Johnson style-transfer networks.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use stylize_model::JohnsonSpec;
+use stylize_train::{export, loss, optimize, parse_device, train, vgg::Convention};
+
+#[derive(Parser)]
+#[command(name = "stylize-train", version, about = "Perceptual-loss training of Johnson style-transfer networks (tch/libtorch), ONNX export")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Train a feed-forward network for one style (resumable; checkpoints into the run folder).
+    Train(TrainArgs),
+    /// Export a run's latest checkpoint to ONNX through the runtime's writer.
+    Export {
+        /// The run folder (`-o` of `train`).
+        run_dir: PathBuf,
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Per-image style transfer by optimising the pixels (Gatys et al.).
+    Optimize(OptimizeArgs),
+}
+
+#[derive(Args)]
+struct LossArgs {
+    /// VGG16 loss network (safetensors, torchvision `features.N` names).
+    #[arg(long, default_value = "../shared/data/vgg16/vgg16_relu4_3.safetensors")]
+    vgg: PathBuf,
+    /// Input convention of the VGG weights: auto (from the file's metadata), caffe, torchvision.
+    #[arg(long, default_value = "auto")]
+    vgg_convention: String,
+    /// Weight of the (scale-free) content loss.
+    #[arg(long, default_value_t = 1.0)]
+    content_weight: f64,
+    /// Weight of the (scale-free) style loss.
+    #[arg(long, default_value_t = 10.0)]
+    style_weight: f64,
+    /// Weight of the total-variation loss (0..1 scale).
+    #[arg(long, default_value_t = 1.0)]
+    tv_weight: f64,
+    /// VGG layer of the content loss: relu1_2, relu2_2, relu3_3, relu4_3.
+    #[arg(long, default_value = "relu2_2")]
+    content_layer: String,
+    /// Resize the style image to this long side (default: as is, like pytorch/examples).
+    #[arg(long)]
+    style_size: Option<u32>,
+    /// cpu, cuda, cuda:N or auto.
+    #[arg(long, default_value = "auto")]
+    device: String,
+    /// libtorch intra-op threads (default: libtorch's choice, the number of cores).
+    #[arg(long)]
+    threads: Option<i32>,
+}
+
+impl LossArgs {
+    fn convention(&self) -> Result<Option<Convention>> {
+        match self.vgg_convention.as_str() {
+            "auto" => Ok(None),
+            s => Convention::by_name(s).map(Some).with_context(|| format!("--vgg-convention {s}: auto, caffe or torchvision")),
+        }
+    }
+    fn weights(&self) -> loss::Weights {
+        loss::Weights { content: self.content_weight, style: self.style_weight, tv: self.tv_weight }
+    }
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    /// Style image.
+    #[arg(long)]
+    style: PathBuf,
+    /// Folder of content images (recursive); repeat for more folders or single files.
+    #[arg(long = "content-dir", required = true)]
+    content_dir: Vec<PathBuf>,
+    /// Run folder: checkpoint, metrics.csv, samples/, loss.png.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Network: full (32/64/128 channels) or half (16/32/64); --widths etc. override.
+    #[arg(long, default_value = "full")]
+    arch: String,
+    /// Channel widths, e.g. 16,32,64.
+    #[arg(long, value_delimiter = ',')]
+    widths: Option<Vec<usize>>,
+    #[arg(long)]
+    res_blocks: Option<usize>,
+    #[arg(long)]
+    end_kernel: Option<usize>,
+    /// Training crop side.
+    #[arg(long, default_value_t = 256)]
+    size: u32,
+    /// Largest crop before resizing to --size, as a multiple of --size (scale augmentation).
+    #[arg(long, default_value_t = 3.0)]
+    max_crop_scale: f32,
+    #[arg(long, default_value_t = 4)]
+    batch: usize,
+    /// Total iterations (a resumed run continues up to this).
+    #[arg(long, default_value_t = 40000)]
+    iters: u64,
+    #[arg(long, default_value_t = 1e-3)]
+    lr: f64,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Continue from the run folder's checkpoint (if any).
+    #[arg(long)]
+    resume: bool,
+    #[arg(long, default_value_t = 500)]
+    checkpoint_every: u64,
+    /// Plain log line interval when stderr is not a terminal.
+    #[arg(long, default_value_t = 10)]
+    log_every: u64,
+    /// Number of fixed content images in the sample grids.
+    #[arg(long, default_value_t = 3)]
+    samples: usize,
+    #[arg(long, default_value_t = 256)]
+    sample_size: u32,
+    /// Data loader threads.
+    #[arg(long, default_value_t = 1)]
+    workers: usize,
+    #[command(flatten)]
+    loss: LossArgs,
+}
+
+#[derive(Args)]
+struct OptimizeArgs {
+    #[arg(long)]
+    content: PathBuf,
+    #[arg(long)]
+    style: PathBuf,
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Long side of the output image.
+    #[arg(long, default_value_t = 512)]
+    size: u32,
+    #[arg(long, default_value_t = 300)]
+    iters: u64,
+    /// Adam step on the 0..255 pixel scale.
+    #[arg(long, default_value_t = 2.0)]
+    lr: f64,
+    #[command(flatten)]
+    loss: LossArgs,
+}
+
+fn spec(a: &TrainArgs) -> Result<JohnsonSpec> {
+    let mut s = JohnsonSpec::by_name(&a.arch).with_context(|| format!("--arch {}: full or half", a.arch))?;
+    if let Some(w) = &a.widths {
+        let [a0, a1, a2] = w[..] else { bail!("--widths needs three numbers, e.g. 16,32,64") };
+        s.widths = [a0, a1, a2];
+    }
+    s.res_blocks = a.res_blocks.unwrap_or(s.res_blocks);
+    s.end_kernel = a.end_kernel.unwrap_or(s.end_kernel);
+    s.validate()?;
+    Ok(s)
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().cmd {
+        Cmd::Train(a) => {
+            if let Some(n) = a.loss.threads {
+                tch::set_num_threads(n);
+            }
+            let cfg = train::TrainConfig {
+                style: a.style.clone(),
+                style_size: a.loss.style_size,
+                content: a.content_dir.clone(),
+                vgg: a.loss.vgg.clone(),
+                vgg_convention: a.loss.convention()?,
+                out: a.output.clone(),
+                arch: a.arch.clone(),
+                spec: spec(&a)?,
+                size: a.size,
+                max_crop_scale: a.max_crop_scale,
+                batch: a.batch,
+                iters: a.iters,
+                lr: a.lr,
+                weights: a.loss.weights(),
+                content_layer: a.loss.content_layer.clone(),
+                seed: a.seed,
+                resume: a.resume,
+                checkpoint_every: a.checkpoint_every.max(1),
+                log_every: a.log_every.max(1),
+                samples: a.samples,
+                sample_size: a.sample_size,
+                workers: a.workers,
+                device: parse_device(&a.loss.device)?,
+                progress: std::io::stderr().is_terminal(),
+            };
+            eprintln!("training on {} ({} threads)", train::device_name(cfg.device), tch::get_num_threads());
+            let s = train::train(&cfg)?;
+            eprintln!(
+                "done: {} iterations in {:.0} s; loss {:.4} (content {:.4}, style {:.4}, tv {:.5}); checkpoint in {}",
+                s.iteration, s.elapsed_s, s.losses.total, s.losses.content, s.losses.style, s.losses.tv, cfg.out.display()
+            );
+        }
+        Cmd::Export { run_dir, output } => {
+            let s = export::export(&run_dir, &output)?;
+            eprintln!("exported {} ({} iterations, {:?}) to {}", run_dir.display(), s.iteration, s.spec, output.display());
+        }
+        Cmd::Optimize(a) => {
+            if let Some(n) = a.loss.threads {
+                tch::set_num_threads(n);
+            }
+            optimize::optimize(&optimize::OptimizeConfig {
+                content: a.content,
+                style: a.style,
+                vgg: a.loss.vgg.clone(),
+                vgg_convention: a.loss.convention()?,
+                out: a.output,
+                size: a.size,
+                style_size: a.loss.style_size,
+                iters: a.iters,
+                lr: a.lr,
+                weights: a.loss.weights(),
+                content_layer: a.loss.content_layer.clone(),
+                device: parse_device(&a.loss.device)?,
+            })?;
+        }
+    }
+    Ok(())
+}

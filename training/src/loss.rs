@@ -1,0 +1,88 @@
+//! The perceptual loss of Johnson et al. (2016) on VGG16 features, made scale-free.
+//!
+//! Each term is divided by its target's energy, so that the weights do not depend on the loss
+//! network's convention (Caffe 0..255 vs torchvision 0..1 features differ by orders of
+//! magnitude), on the feature layer or on the image size:
+//! - content = MSE(φ_c(y), φ_c(x)) / mean(φ_c(x)²), φ_c = relu2_2 by default;
+//! - style   = mean over relu1_2, relu2_2, relu3_3, relu4_3 of MSE(G(y), G_s) / mean(G_s²),
+//!   with G the Gram matrix F Fᵀ / (C H W) and G_s that of the style image;
+//! - tv      = mean squared difference of neighbouring pixels, on the 0..1 scale.
+//!
+//! total = content_weight·content + style_weight·style + tv_weight·tv. With content 1, style
+//! 10 and tv 1 a full net carries the style strongly after ~1000 iterations of batch 4 (see
+//! the notes in training/README.md).
+
+use anyhow::{bail, Result};
+use tch::Tensor;
+
+use crate::vgg::{gram, Vgg, LAYERS};
+
+/// Loss weights.
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
+pub struct Weights {
+    pub content: f64,
+    pub style: f64,
+    pub tv: f64,
+}
+
+/// One evaluation's terms (unweighted) and the weighted total.
+#[derive(Clone, Copy, Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct Terms {
+    pub total: f64,
+    pub content: f64,
+    pub style: f64,
+    pub tv: f64,
+}
+
+pub struct Perceptual {
+    pub vgg: Vgg,
+    /// Index into LAYERS of the content layer.
+    pub content_layer: usize,
+    /// Gram matrices of the style image, (1, C, C) per layer.
+    style_grams: Vec<Tensor>,
+    style_energy: Vec<Tensor>,
+    pub weights: Weights,
+}
+
+impl Perceptual {
+    /// `style` is the style image, (1, 3, H, W) on 0..255, on the VGG's device.
+    pub fn new(vgg: Vgg, style: &Tensor, content_layer: &str, weights: Weights) -> Result<Self> {
+        let Some(content_layer) = LAYERS.iter().position(|l| *l == content_layer) else {
+            bail!("unknown content layer {content_layer}; one of {LAYERS:?}")
+        };
+        let style_grams: Vec<Tensor> = tch::no_grad(|| vgg.forward(style, 4).iter().map(gram).collect());
+        let style_energy = style_grams.iter().map(|g| g.square().mean(None)).collect();
+        Ok(Self { vgg, content_layer, style_grams, style_energy, weights })
+    }
+
+    /// Loss of stylized `y` against content `x` (both (B, 3, H, W), 0..255).
+    pub fn loss(&self, y: &Tensor, x: &Tensor) -> (Tensor, Tensor, Tensor, Tensor) {
+        let fy = self.vgg.forward(y, 4);
+        let c = self.content_layer;
+        let fx = tch::no_grad(|| self.vgg.forward(x, c + 1).pop().expect("content feature"));
+        let content = (&fy[c] - &fx).square().mean(None) / fx.square().mean(None);
+        let style = fy
+            .iter()
+            .zip(self.style_grams.iter().zip(&self.style_energy))
+            .map(|(f, (gs, e))| (gram(f) - gs).square().mean(None) / e)
+            .fold(Tensor::from(0f32).to_device(y.device()), |a, b| a + b)
+            / self.style_grams.len() as f64;
+        let tv = tv_loss(y);
+        let w = self.weights;
+        let total = &content * w.content + &style * w.style + &tv * w.tv;
+        (total, content, style, tv)
+    }
+}
+
+/// Mean squared neighbour difference on the 0..1 scale.
+pub fn tv_loss(y: &Tensor) -> Tensor {
+    let (_, _, h, w) = y.size4().expect("NCHW");
+    let dy = y.narrow(2, 1, h - 1) - y.narrow(2, 0, h - 1);
+    let dx = y.narrow(3, 1, w - 1) - y.narrow(3, 0, w - 1);
+    (dy.square().mean(None) + dx.square().mean(None)) / (255.0 * 255.0)
+}
+
+pub fn terms(t: &(Tensor, Tensor, Tensor, Tensor)) -> Terms {
+    let f = |x: &Tensor| x.double_value(&[]);
+    Terms { total: f(&t.0), content: f(&t.1), style: f(&t.2), tv: f(&t.3) }
+}

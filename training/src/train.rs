@@ -1,0 +1,186 @@
+//! The training loop (pytorch/examples fast_neural_style `train`, in tch).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use stylize_model::JohnsonSpec;
+use tch::{nn, Device, Tensor};
+
+use crate::ckpt::{self, RunState};
+use crate::data::{self, CropConfig, Loader};
+use crate::loss::{self, Perceptual, Terms};
+use crate::optim::Adam;
+use crate::report::{self, Row};
+use crate::transformer::{self, Transformer};
+use crate::vgg::{Convention, Vgg};
+
+/// Everything `stylize-train train` takes.
+#[derive(Clone, Debug)]
+pub struct TrainConfig {
+    pub style: PathBuf,
+    /// Resize the style image so its long side is this (None: as is, like pytorch/examples).
+    pub style_size: Option<u32>,
+    pub content: Vec<PathBuf>,
+    pub vgg: PathBuf,
+    pub vgg_convention: Option<Convention>,
+    pub out: PathBuf,
+    pub arch: String,
+    pub spec: JohnsonSpec,
+    pub size: u32,
+    pub max_crop_scale: f32,
+    pub batch: usize,
+    pub iters: u64,
+    pub lr: f64,
+    pub weights: loss::Weights,
+    pub content_layer: String,
+    pub seed: u64,
+    pub resume: bool,
+    pub checkpoint_every: u64,
+    pub log_every: u64,
+    pub samples: usize,
+    pub sample_size: u32,
+    pub workers: usize,
+    pub device: Device,
+    /// Show an indicatif bar (else plain log lines every `log_every` iterations).
+    pub progress: bool,
+}
+
+pub fn device_name(d: Device) -> String {
+    match d {
+        Device::Cpu => "cpu".into(),
+        Device::Cuda(i) => format!("cuda:{i}"),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Trains (or resumes) a run; returns its final state.
+pub fn train(cfg: &TrainConfig) -> Result<RunState> {
+    let dev = cfg.device;
+    tch::manual_seed(cfg.seed as i64);
+    let files = data::list_images(&cfg.content)?;
+    let vgg = Vgg::load(&cfg.vgg, dev, cfg.vgg_convention.clone())?;
+    let convention = format!("{:?}", vgg.convention);
+    let mut style_img = data::load_rgb(&cfg.style)?;
+    if let Some(s) = cfg.style_size {
+        let (w, h) = style_img.dimensions();
+        let k = s as f64 / w.max(h) as f64;
+        let (w, h) = ((w as f64 * k).round().max(1.0) as u32, (h as f64 * k).round().max(1.0) as u32);
+        style_img = image::imageops::resize(&style_img, w, h, image::imageops::FilterType::Triangle);
+    }
+    let (sw, sh) = style_img.dimensions();
+    let style_t = Tensor::from_slice(&data::to_nchw(&[style_img])).view([1, 3, sh as i64, sw as i64]).to_device(dev);
+    let loss = Perceptual::new(vgg, &style_t, &cfg.content_layer, cfg.weights)?;
+
+    let vs = nn::VarStore::new(dev);
+    let net = Transformer::new(&vs.root(), &cfg.spec)?;
+    transformer::check_names(&vs, &cfg.spec)?;
+    let mut opt = Adam::new(&vs, cfg.lr);
+    std::fs::create_dir_all(cfg.out.join("samples")).with_context(|| format!("creating {}", cfg.out.display()))?;
+
+    let mut state = RunState {
+        iteration: 0,
+        adam_step: 0,
+        arch: cfg.arch.clone(),
+        spec: cfg.spec.clone(),
+        style: cfg.style.display().to_string(),
+        style_name: cfg.style.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+        style_size: cfg.style_size,
+        content: cfg.content.iter().map(|p| p.display().to_string()).collect(),
+        content_images: files.len(),
+        vgg: cfg.vgg.display().to_string(),
+        vgg_convention: convention,
+        content_layer: cfg.content_layer.clone(),
+        size: cfg.size,
+        batch: cfg.batch,
+        lr: cfg.lr,
+        weights: cfg.weights,
+        seed: cfg.seed,
+        device: device_name(dev),
+        losses: Terms::default(),
+        elapsed_s: 0.0,
+        trainer: format!("stylize-train {}", env!("CARGO_PKG_VERSION")),
+        updated: crate::io::utc_now(),
+    };
+    if cfg.resume && ckpt::checkpoint_path(&cfg.out).exists() {
+        let (saved, tensors) = ckpt::load(&cfg.out)?;
+        if saved.spec != cfg.spec {
+            bail!("{} was trained with {:?}, not {:?}", cfg.out.display(), saved.spec, cfg.spec);
+        }
+        ckpt::restore(&mut opt, &saved, &tensors)?;
+        (state.iteration, state.adam_step, state.elapsed_s, state.losses) = (saved.iteration, saved.adam_step, saved.elapsed_s, saved.losses);
+        eprintln!("resuming {} at iteration {}", cfg.out.display(), state.iteration);
+    } else if cfg.resume {
+        eprintln!("--resume: no checkpoint in {}, starting from scratch", cfg.out.display());
+    }
+    let metrics_path = cfg.out.join("metrics.csv");
+    let mut rows = if state.iteration > 0 { report::read_metrics(&metrics_path, state.iteration) } else { Vec::new() };
+    let samples = report::sample_inputs(&files, cfg.samples, cfg.sample_size)?;
+    let crop = CropConfig { size: cfg.size, max_scale: cfg.max_crop_scale };
+    let mut loader = Loader::new(files, crop, cfg.batch, cfg.seed, state.iteration, cfg.workers);
+    std::fs::write(cfg.out.join("config.txt"), format!("{cfg:#?}\n"))?;
+
+    let pb = progress_bar(cfg, state.iteration);
+    let (t0, elapsed0, start) = (Instant::now(), state.elapsed_s, state.iteration);
+    while state.iteration < cfg.iters {
+        let x = loader.next_batch()?.to_device(dev);
+        let y = net.forward(&x);
+        let l = loss.loss(&y, &x);
+        opt.zero_grad();
+        l.0.backward();
+        opt.step();
+        state.iteration += 1;
+        state.adam_step = opt.step;
+        state.elapsed_s = elapsed0 + t0.elapsed().as_secs_f64();
+        let t = loss::terms(&l);
+        if !t.total.is_finite() {
+            bail!("loss is {} at iteration {}: lower --lr", t.total, state.iteration);
+        }
+        rows.push(Row { iteration: state.iteration, elapsed_s: state.elapsed_s, terms: t });
+        state.losses = mean_terms(&rows[rows.len().saturating_sub(cfg.log_every as usize)..]);
+        let msg = format!("loss {:.4} content {:.4} style {:.4} tv {:.5}", t.total, t.content, t.style, t.tv);
+        pb.set_position(state.iteration);
+        pb.set_message(msg.clone());
+        if !cfg.progress && (state.iteration % cfg.log_every == 0 || state.iteration == cfg.iters) {
+            let rate = (state.iteration - start) as f64 / t0.elapsed().as_secs_f64();
+            let eta = (cfg.iters - state.iteration) as f64 / rate;
+            eprintln!("iter {}/{} {:.3} s/it ETA {:.0} s {msg}", state.iteration, cfg.iters, 1.0 / rate, eta);
+        }
+        if state.iteration % cfg.checkpoint_every == 0 || state.iteration == cfg.iters {
+            state.updated = crate::io::utc_now();
+            ckpt::save(&cfg.out, &state, &opt)?;
+            report::write_metrics(&metrics_path, &rows)?;
+            report::write_samples(&cfg.out.join("samples").join(format!("iter_{:06}.png", state.iteration)), &net, &samples, dev)?;
+            if let Err(e) = report::write_loss_plot(&cfg.out.join("loss.png"), &rows, &cfg.weights) {
+                eprintln!("loss plot: {e:#}");
+            }
+        }
+    }
+    pb.finish();
+    Ok(state)
+}
+
+fn mean_terms(rows: &[Row]) -> Terms {
+    let n = rows.len().max(1) as f64;
+    rows.iter().fold(Terms::default(), |a, r| Terms {
+        total: a.total + r.terms.total / n,
+        content: a.content + r.terms.content / n,
+        style: a.style + r.terms.style / n,
+        tv: a.tv + r.terms.tv / n,
+    })
+}
+
+fn progress_bar(cfg: &TrainConfig, pos: u64) -> indicatif::ProgressBar {
+    if !cfg.progress {
+        return indicatif::ProgressBar::hidden();
+    }
+    let pb = indicatif::ProgressBar::new(cfg.iters);
+    pb.set_style(
+        indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {per_sec} ETA {eta} {msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    pb.set_position(pos);
+    pb.reset_eta();
+    pb
+}

@@ -1,0 +1,156 @@
+//! The Johnson et al. (2016) transformer network in tch, laid out exactly like pytorch/examples
+//! `fast_neural_style` `TransformerNet`, so that the `VarStore` names are the parameter names
+//! of `stylize_model::JohnsonSpec::params()` (`conv1.conv2d.weight`, `in1.weight`, ...) and the
+//! ONNX export is by name.
+
+use anyhow::{bail, Result};
+use stylize_model::JohnsonSpec;
+use tch::{nn, Tensor};
+
+/// Instance-norm epsilon (PyTorch `InstanceNorm2d` default, as in the reference forward pass).
+pub const EPS: f64 = 1e-5;
+
+/// `ConvLayer`: reflection pad by k/2, then a conv with bias (optionally after nearest x2
+/// upsampling: the decoder's `UpsampleConvLayer`).
+#[derive(Debug)]
+struct ConvLayer {
+    weight: Tensor,
+    bias: Tensor,
+    stride: i64,
+    pad: i64,
+    upsample: bool,
+}
+
+impl ConvLayer {
+    fn new(p: nn::Path, c_in: usize, c_out: usize, k: usize, stride: i64, upsample: bool) -> Self {
+        let p = p / "conv2d";
+        let (c_in, c_out, k) = (c_in as i64, c_out as i64, k as i64);
+        // PyTorch's default Conv2d init: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weight and bias.
+        let bound = 1.0 / ((c_in * k * k) as f64).sqrt();
+        let weight = p.uniform("weight", &[c_out, c_in, k, k], -bound, bound);
+        let bias = p.uniform("bias", &[c_out], -bound, bound);
+        Self { weight, bias, stride, pad: k / 2, upsample }
+    }
+
+    fn forward(&self, x: &Tensor) -> Tensor {
+        let up;
+        let x = if self.upsample {
+            let (_, _, h, w) = x.size4().expect("NCHW input");
+            up = x.upsample_nearest2d([2 * h, 2 * w], 2.0, 2.0);
+            &up
+        } else {
+            x
+        };
+        let p = self.pad;
+        x.reflection_pad2d([p, p, p, p])
+            .conv2d(&self.weight, Some(&self.bias), [self.stride, self.stride], [0, 0], [1, 1], 1)
+    }
+}
+
+/// `InstanceNorm2d(affine=True)`.
+#[derive(Debug)]
+struct Norm {
+    weight: Tensor,
+    bias: Tensor,
+}
+
+impl Norm {
+    fn new(p: nn::Path, c: usize) -> Self {
+        Self { weight: p.ones("weight", &[c as i64]), bias: p.zeros("bias", &[c as i64]) }
+    }
+
+    fn forward(&self, x: &Tensor) -> Tensor {
+        x.instance_norm(Some(&self.weight), Some(&self.bias), None, None, true, 0.1, EPS, true)
+    }
+}
+
+/// `ResidualBlock`: relu(in1(conv1 x)) -> in2(conv2 .) + x.
+#[derive(Debug)]
+struct Residual {
+    conv1: ConvLayer,
+    in1: Norm,
+    conv2: ConvLayer,
+    in2: Norm,
+}
+
+/// The transformer net; input and output NCHW RGB on the 0..255 scale (output unclamped).
+#[derive(Debug)]
+pub struct Transformer {
+    conv1: ConvLayer,
+    in1: Norm,
+    conv2: ConvLayer,
+    in2: Norm,
+    conv3: ConvLayer,
+    in3: Norm,
+    res: Vec<Residual>,
+    deconv1: ConvLayer,
+    in4: Norm,
+    deconv2: ConvLayer,
+    in5: Norm,
+    deconv3: ConvLayer,
+}
+
+impl Transformer {
+    /// Creates the parameters under `p` (use the VarStore root so names match the spec).
+    pub fn new(p: &nn::Path, spec: &JohnsonSpec) -> Result<Self> {
+        spec.validate()?;
+        let [w0, w1, w2] = spec.widths;
+        let k = spec.end_kernel;
+        let res = (1..=spec.res_blocks)
+            .map(|i| {
+                let r = p / format!("res{i}");
+                Residual {
+                    conv1: ConvLayer::new(&r / "conv1", w2, w2, 3, 1, false),
+                    in1: Norm::new(&r / "in1", w2),
+                    conv2: ConvLayer::new(&r / "conv2", w2, w2, 3, 1, false),
+                    in2: Norm::new(&r / "in2", w2),
+                }
+            })
+            .collect();
+        let net = Self {
+            conv1: ConvLayer::new(p / "conv1", 3, w0, k, 1, false),
+            in1: Norm::new(p / "in1", w0),
+            conv2: ConvLayer::new(p / "conv2", w0, w1, 3, 2, false),
+            in2: Norm::new(p / "in2", w1),
+            conv3: ConvLayer::new(p / "conv3", w1, w2, 3, 2, false),
+            in3: Norm::new(p / "in3", w2),
+            res,
+            deconv1: ConvLayer::new(p / "deconv1", w2, w1, 3, 1, true),
+            in4: Norm::new(p / "in4", w1),
+            deconv2: ConvLayer::new(p / "deconv2", w1, w0, 3, 1, true),
+            in5: Norm::new(p / "in5", w0),
+            deconv3: ConvLayer::new(p / "deconv3", w0, 3, k, 1, false),
+        };
+        Ok(net)
+    }
+
+    pub fn forward(&self, x: &Tensor) -> Tensor {
+        let y = self.in1.forward(&self.conv1.forward(x)).relu();
+        let y = self.in2.forward(&self.conv2.forward(&y)).relu();
+        let mut y = self.in3.forward(&self.conv3.forward(&y)).relu();
+        for r in &self.res {
+            let z = r.in1.forward(&r.conv1.forward(&y)).relu();
+            y = r.in2.forward(&r.conv2.forward(&z)) + y;
+        }
+        let y = self.in4.forward(&self.deconv1.forward(&y)).relu();
+        let y = self.in5.forward(&self.deconv2.forward(&y)).relu();
+        self.deconv3.forward(&y)
+    }
+}
+
+/// Checks that a VarStore holds exactly the spec's parameters, with the spec's shapes.
+pub fn check_names(vs: &nn::VarStore, spec: &JohnsonSpec) -> Result<()> {
+    let vars = vs.variables();
+    let params = spec.params();
+    for p in &params {
+        let Some(t) = vars.get(&p.name) else { bail!("transformer lacks parameter {}", p.name) };
+        let shape: Vec<usize> = t.size().iter().map(|&d| d as usize).collect();
+        if shape != p.shape {
+            bail!("parameter {} has shape {shape:?}, spec says {:?}", p.name, p.shape);
+        }
+    }
+    if vars.len() != params.len() {
+        bail!("transformer has {} parameters, spec has {}", vars.len(), params.len());
+    }
+    Ok(())
+}

@@ -1,0 +1,171 @@
+//! Smoke training on generated data: a few iterations at 64x64 with a tiny fake VGG (and with
+//! the shared VGG16 when ../shared/data is present): the loss goes down, a checkpoint resumes
+//! to exactly the state of an uninterrupted run, and the run exports to ONNX.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use image::{Rgb, RgbImage};
+use stylize_model::JohnsonSpec;
+use stylize_train::train::{train, TrainConfig};
+use stylize_train::{ckpt, loss, report, vgg};
+
+/// libtorch's global RNG seeds the init: one training at a time.
+static LOCK: Mutex<()> = Mutex::new(());
+
+fn tmp(name: &str) -> PathBuf {
+    // Small tensors: one libtorch thread is as fast and does not fight a busy CI machine.
+    tch::set_num_threads(1);
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join("stylize-train").join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Content images: gradients with a few rectangles; the style: diagonal colour stripes.
+fn make_data(dir: &Path) -> (PathBuf, PathBuf) {
+    let content = dir.join("content");
+    std::fs::create_dir_all(&content).unwrap();
+    for i in 0..5u32 {
+        let img = RgbImage::from_fn(120 + 8 * i, 96, |x, y| {
+            let inside = (x / 30 + y / 24 + i) % 3 == 0;
+            let base = [(x * 2 + i * 40) as u8, (y * 2) as u8, ((x + y) as u8).wrapping_mul(3)];
+            if inside { Rgb([255 - base[0], 200, base[2] / 2]) } else { Rgb(base) }
+        });
+        img.save(content.join(format!("c{i}.png"))).unwrap();
+    }
+    let style = dir.join("style.png");
+    RgbImage::from_fn(96, 96, |x, y| match ((x + y) / 6) % 3 {
+        0 => Rgb([230, 40, 90]),
+        1 => Rgb([30, 200, 220]),
+        _ => Rgb([250, 220, 30]),
+    })
+    .save(&style)
+    .unwrap();
+    (content, style)
+}
+
+fn config(dir: &Path, vgg: &Path, iters: u64) -> TrainConfig {
+    let (content, style) = make_data(dir);
+    TrainConfig {
+        style,
+        style_size: None,
+        content: vec![content],
+        vgg: vgg.to_path_buf(),
+        vgg_convention: None,
+        out: dir.join("run"),
+        arch: "half".into(),
+        spec: JohnsonSpec::half(),
+        size: 64,
+        max_crop_scale: 1.5,
+        batch: 2,
+        iters,
+        lr: 1e-2,
+        weights: loss::Weights { content: 1.0, style: 10.0, tv: 1.0 },
+        content_layer: "relu2_2".into(),
+        seed: 5,
+        resume: false,
+        checkpoint_every: 3,
+        log_every: 5,
+        samples: 2,
+        sample_size: 64,
+        workers: 2,
+        device: tch::Device::Cpu,
+        progress: false,
+    }
+}
+
+fn fake_vgg(dir: &Path) -> PathBuf {
+    let p = dir.join("fake_vgg.safetensors");
+    vgg::write_fake_vgg(&p, [8, 16, 16, 16], 3).unwrap();
+    p
+}
+
+fn mean_total(rows: &[report::Row]) -> f64 {
+    rows.iter().map(|r| r.terms.total).sum::<f64>() / rows.len() as f64
+}
+
+#[test]
+fn loss_goes_down_and_exports() {
+    let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tmp("loss");
+    let cfg = config(&dir, &fake_vgg(&dir), 24);
+    let state = train(&cfg).unwrap();
+    assert_eq!(state.iteration, 24);
+    let rows = report::read_metrics(&cfg.out.join("metrics.csv"), u64::MAX);
+    assert_eq!(rows.len(), 24);
+    let (first, last) = (mean_total(&rows[..4]), mean_total(&rows[20..]));
+    eprintln!("loss: first 4 iterations {first:.4}, last 4 {last:.4}");
+    assert!(last < 0.8 * first, "loss did not go down: {first} -> {last}");
+    assert!(cfg.out.join("samples/iter_000024.png").exists());
+    assert!(cfg.out.join("loss.png").exists());
+
+    let onnx = dir.join("out.onnx");
+    stylize_train::export::export(&cfg.out, &onnx).unwrap();
+    assert!(std::fs::metadata(&onnx).unwrap().len() > 100_000);
+}
+
+#[test]
+fn resume_reproduces_the_same_state() {
+    let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tmp("resume");
+    let vgg = fake_vgg(&dir);
+    let straight = config(&dir.join("a"), &vgg, 6);
+    train(&straight).unwrap();
+
+    let mut first = config(&dir.join("b"), &vgg, 3);
+    train(&first).unwrap();
+    first.iters = 6;
+    first.resume = true;
+    train(&first).unwrap();
+
+    let (sa, ta) = ckpt::load(&straight.out).unwrap();
+    let (sb, tb) = ckpt::load(&first.out).unwrap();
+    assert_eq!((sa.iteration, sa.adam_step), (6, 6));
+    assert_eq!((sb.iteration, sb.adam_step), (6, 6));
+    assert_eq!(ta.len(), tb.len());
+    let mut worst = 0f32;
+    for (k, a) in &ta {
+        let b = &tb[k];
+        let d = a.iter().zip(b.iter()).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+        worst = worst.max(d);
+    }
+    eprintln!("max |straight - resumed| over model and Adam state: {worst:e}");
+    assert!(worst <= 1e-6, "resumed run differs by {worst}");
+    let ra = report::read_metrics(&straight.out.join("metrics.csv"), 99);
+    let rb = report::read_metrics(&first.out.join("metrics.csv"), 99);
+    assert_eq!(ra.len(), 6);
+    assert_eq!(rb.len(), 6);
+}
+
+#[test]
+fn shared_vgg16_loads_with_caffe_convention() {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/vgg16/vgg16_relu4_3.safetensors");
+    if !p.exists() {
+        eprintln!("skipped: {} is absent", p.display());
+        return;
+    }
+    let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let v = vgg::Vgg::load(&p, tch::Device::Cpu, None).unwrap();
+    assert_eq!(v.convention, vgg::Convention::Caffe { mean: vgg::Convention::CAFFE_MEAN });
+    let x = tch::Tensor::full([1, 3, 32, 32], 128.0, (tch::Kind::Float, tch::Device::Cpu));
+    let f = v.forward(&x, 4);
+    assert_eq!(f.iter().map(|t| t.size()[1]).collect::<Vec<_>>(), vec![64, 128, 256, 512]);
+    // A few real iterations with it.
+    let dir = tmp("real-vgg");
+    let cfg = TrainConfig { checkpoint_every: 100, ..config(&dir, &p, 3) };
+    let s = train(&cfg).unwrap();
+    assert!(s.losses.total.is_finite());
+}
+
+#[test]
+fn convention_from_metadata() {
+    use std::collections::HashMap;
+    use vgg::Convention;
+    let m = |k: &str, v: &str| HashMap::from([(k.to_string(), v.to_string())]);
+    let caffe = m("input", "RGB, values 0..255, minus per-channel mean (123.68, 116.779, 103.939); no division by std");
+    assert_eq!(Convention::from_metadata(&caffe).unwrap(), Convention::Caffe { mean: [123.68, 116.779, 103.939] });
+    let tv = m("input_range", "0-1");
+    assert!(matches!(Convention::from_metadata(&tv).unwrap(), Convention::Torchvision { .. }));
+    assert!(Convention::from_metadata(&HashMap::new()).is_err());
+}
