@@ -57,45 +57,15 @@ impl VideoSink {
     pub fn create(path: &Path, dest: &Path, src: &VideoSource, opts: &EncodeOptions) -> Result<VideoSink> {
         let info = src.info();
         let ictx = src.input();
-        let mut octx = format::output(path).map_err(|e| Error::output(dest, format!("unsupported container ({e}); use .mp4, .mkv or .mov")))?;
-        let global_header = octx.format().flags().contains(format::Flags::GLOBAL_HEADER);
-
-        let codec = match &opts.codec {
-            Some(name) => encoder::find_by_name(name).ok_or_else(|| Error::Encoder(format!("FFmpeg has no encoder {name:?}; try libx264 or mpeg4")))?,
-            None => encoder::find_by_name("libx264").or_else(|| encoder::find(codec::Id::MPEG4)).ok_or_else(|| Error::Encoder("FFmpeg has neither libx264 nor mpeg4".into()))?,
-        };
-        let codec_name = codec.name().to_string();
+        let mut octx = open_output(path, dest)?;
         let in_video = ictx.stream(info.video_index).expect("video stream exists");
         let time_base = info.time_base;
-
-        let mut enc = codec::context::Context::new_with_codec(codec).encoder().video().map_err(enc_err)?;
-        enc.set_width(info.out_width);
-        enc.set_height(info.out_height);
-        enc.set_format(format::Pixel::YUV420P);
-        enc.set_time_base(time_base);
-        enc.set_frame_rate(Some(info.frame_rate));
-        if global_header {
-            enc.set_flags(codec::Flags::GLOBAL_HEADER);
+        let (encoder, video_out, codec_name) = add_video_stream(&mut octx, info.out_width, info.out_height, time_base, info.frame_rate, opts)?;
+        {
+            let mut ost = octx.stream_mut(video_out).expect("video stream just added");
+            ost.set_metadata(in_video.metadata().to_owned());
+            copy_display_matrix(&in_video, &mut ost);
         }
-        let mut dict = Dictionary::new();
-        if codec_name.starts_with("libx26") {
-            dict.set("crf", &opts.crf.to_string());
-            dict.set("preset", &opts.preset);
-        } else {
-            // Codecs without CRF: a generous bit rate (about 0.2 bits per pixel per frame).
-            let bps = f64::from(info.out_width * info.out_height) * f64::from(info.frame_rate) * 0.2;
-            enc.set_bit_rate(bps as usize);
-        }
-        let encoder = enc.open_with(dict).map_err(|e| Error::Encoder(format!("cannot open {codec_name}: {e}")))?;
-
-        let mut ost = octx.add_stream(codec).map_err(enc_err)?;
-        let video_out = ost.index();
-        ost.set_parameters(&encoder);
-        ost.set_time_base(time_base);
-        ost.set_avg_frame_rate(info.frame_rate);
-        ost.set_rate(info.frame_rate);
-        ost.set_metadata(in_video.metadata().to_owned());
-        copy_display_matrix(&in_video, &mut ost);
 
         let mut stream_map = vec![None; ictx.nb_streams() as usize];
         for &index in &info.copied_streams {
@@ -110,21 +80,45 @@ impl VideoSink {
         }
         octx.set_metadata(ictx.metadata().to_owned());
         octx.write_header().map_err(|e| Error::output(dest, format!("cannot write the container header ({e}); the audio codec may not fit this container, try .mkv")))?;
-        let pts_step = (f64::from(time_base.invert()) / f64::from(info.frame_rate)).round().max(1.0) as i64;
-        Ok(VideoSink {
+        Ok(Self::assemble(octx, encoder, video_out, time_base, stream_map, (info.out_width, info.out_height), info.frame_rate, codec_name))
+    }
+
+    /// A video-only sink without an input to copy from (live recording): `width`x`height` frames (even sides),
+    /// timestamps in `time_base` units, `frame_rate` the nominal rate.
+    pub fn create_plain(path: &Path, dest: &Path, width: u32, height: u32, frame_rate: Rational, time_base: Rational, opts: &EncodeOptions) -> Result<VideoSink> {
+        crate::decode::init()?;
+        let mut octx = open_output(path, dest)?;
+        let (encoder, video_out, codec_name) = add_video_stream(&mut octx, width, height, time_base, frame_rate, opts)?;
+        octx.write_header().map_err(|e| Error::output(dest, format!("cannot write the container header ({e})")))?;
+        Ok(Self::assemble(octx, encoder, video_out, time_base, Vec::new(), (width, height), frame_rate, codec_name))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn assemble(
+        octx: format::context::Output,
+        encoder: encoder::Video,
+        video_out: usize,
+        time_base: Rational,
+        stream_map: Vec<Option<(usize, Rational)>>,
+        (width, height): (u32, u32),
+        frame_rate: Rational,
+        codec_name: String,
+    ) -> VideoSink {
+        let pts_step = (f64::from(time_base.invert()) / f64::from(frame_rate)).round().max(1.0) as i64;
+        VideoSink {
             octx,
             encoder,
             video_out,
             enc_time_base: time_base,
             stream_map,
             scaler: None,
-            rgb: frame::Video::new(format::Pixel::RGB24, info.out_width, info.out_height),
+            rgb: frame::Video::new(format::Pixel::RGB24, width, height),
             yuv: frame::Video::empty(),
             packet: Packet::empty(),
             next_pts: 0,
             pts_step,
             codec_name,
-        })
+        }
     }
 
     pub fn push_frame(&mut self, frame: &Frame, pts: Option<i64>) -> Result<()> {
@@ -170,6 +164,47 @@ impl VideoSink {
         self.write_encoded()?;
         self.octx.write_trailer().map_err(enc_err)
     }
+}
+
+fn open_output(path: &Path, dest: &Path) -> Result<format::context::Output> {
+    format::output(path).map_err(|e| Error::output(dest, format!("unsupported container ({e}); use .mp4, .mkv or .mov")))
+}
+
+/// Adds the encoded video stream (libx264 when FFmpeg has it, else mpeg4): the encoder, its stream index and name.
+fn add_video_stream(octx: &mut format::context::Output, width: u32, height: u32, time_base: Rational, frame_rate: Rational, opts: &EncodeOptions) -> Result<(encoder::Video, usize, String)> {
+    let global_header = octx.format().flags().contains(format::Flags::GLOBAL_HEADER);
+    let codec = match &opts.codec {
+        Some(name) => encoder::find_by_name(name).ok_or_else(|| Error::Encoder(format!("FFmpeg has no encoder {name:?}; try libx264 or mpeg4")))?,
+        None => encoder::find_by_name("libx264").or_else(|| encoder::find(codec::Id::MPEG4)).ok_or_else(|| Error::Encoder("FFmpeg has neither libx264 nor mpeg4".into()))?,
+    };
+    let codec_name = codec.name().to_string();
+    let mut enc = codec::context::Context::new_with_codec(codec).encoder().video().map_err(enc_err)?;
+    enc.set_width(width);
+    enc.set_height(height);
+    enc.set_format(format::Pixel::YUV420P);
+    enc.set_time_base(time_base);
+    enc.set_frame_rate(Some(frame_rate));
+    if global_header {
+        enc.set_flags(codec::Flags::GLOBAL_HEADER);
+    }
+    let mut dict = Dictionary::new();
+    if codec_name.starts_with("libx26") {
+        dict.set("crf", &opts.crf.to_string());
+        dict.set("preset", &opts.preset);
+    } else {
+        // Codecs without CRF: a generous bit rate (about 0.2 bits per pixel per frame).
+        let bps = f64::from(width * height) * f64::from(frame_rate) * 0.2;
+        enc.set_bit_rate(bps as usize);
+    }
+    let encoder = enc.open_with(dict).map_err(|e| Error::Encoder(format!("cannot open {codec_name}: {e}")))?;
+
+    let mut ost = octx.add_stream(codec).map_err(enc_err)?;
+    let video_out = ost.index();
+    ost.set_parameters(&encoder);
+    ost.set_time_base(time_base);
+    ost.set_avg_frame_rate(frame_rate);
+    ost.set_rate(frame_rate);
+    Ok((encoder, video_out, codec_name))
 }
 
 /// Rotation lives in the stream's display matrix: copying it keeps phone videos upright.

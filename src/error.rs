@@ -42,6 +42,11 @@ pub enum Error {
     Encoder(String),
     #[error("interrupted (Ctrl-C){0}")]
     Interrupted(String),
+    /// A webcam problem; the message lists the devices or modes there are.
+    #[error("{0}")]
+    Camera(String),
+    #[error("cannot open the live window: {reason}; run with --no-window to stylize headless")]
+    Display { reason: String },
     #[error("{0}")]
     Invalid(String),
 }

@@ -7,6 +7,7 @@
 //! - [`decode`], [`encode`], [`pipeline`]: video files through FFmpeg (feature `video`).
 //! - [`models`]: finds the models and their model cards.
 //! - [`output`]: temporary files that become the output only when complete, Ctrl-C.
+//! - [`live`]: `stylize live` (feature `live`): [`camera`], [`window`] and [`hud`] around the engine.
 
 pub mod engine;
 pub mod error;
@@ -21,6 +22,14 @@ pub mod decode;
 pub mod encode;
 #[cfg(feature = "video")]
 pub mod pipeline;
+#[cfg(feature = "live")]
+pub mod camera;
+#[cfg(feature = "live")]
+pub mod hud;
+#[cfg(feature = "live")]
+pub mod live;
+#[cfg(feature = "live")]
+pub mod window;
 
 pub use engine::{Device, Engine, EngineOptions};
 pub use error::{Error, Result};

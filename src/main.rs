@@ -76,6 +76,9 @@ enum Command {
         #[command(flatten)]
         engine: EngineArgs,
     },
+    /// Stylize a webcam, a video file or a test pattern live in a window
+    #[cfg(feature = "live")]
+    Live(stylize::live::LiveArgs),
     /// List the installed models with their model-card summaries
     Models {
         #[command(flatten)]
@@ -190,6 +193,8 @@ fn run(cli: Cli) -> Result<()> {
             println!("demo: wrote {} (stylized {} with its audio)", output.display(), input.display());
             Ok(())
         }
+        #[cfg(feature = "live")]
+        Command::Live(args) => Ok(stylize::live::run(args)?),
         Command::Models { engine } => models_cmd(&engine),
         Command::Info { model, engine } => info_cmd(model.as_deref(), &engine),
         #[cfg(feature = "video")]
