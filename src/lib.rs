@@ -9,6 +9,7 @@
 //! - [`output`]: temporary files that become the output only when complete, Ctrl-C.
 //! - [`live`]: `stylize live` (feature `live`): [`camera`], [`window`] and [`hud`] around the engine.
 
+pub mod effects;
 pub mod engine;
 pub mod error;
 pub mod frame;
@@ -31,6 +32,7 @@ pub mod live;
 #[cfg(feature = "live")]
 pub mod window;
 
+pub use effects::Effects;
 pub use engine::{Device, Engine, EngineOptions};
 pub use error::{Error, Result};
 pub use frame::Frame;

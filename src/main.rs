@@ -35,6 +35,25 @@ struct EngineArgs {
     quiet: bool,
 }
 
+#[derive(Args, Clone)]
+struct EffectArgs {
+    /// Blend with the input: 0 = the input, 1 = fully stylized
+    #[arg(long, default_value_t = 1.0)]
+    strength: f32,
+    /// Keep the input's colours: take only the luminance (the strokes) from the style
+    #[arg(long)]
+    preserve_color: bool,
+}
+
+impl EffectArgs {
+    fn effects(&self) -> Result<stylize::Effects> {
+        if !(0.0..=1.0).contains(&self.strength) {
+            bail!("--strength {} is out of range; use 0 (the input) to 1 (fully stylized)", self.strength);
+        }
+        Ok(stylize::Effects { strength: self.strength, preserve_color: self.preserve_color })
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Stylize images (PNG/JPEG; any size, EXIF orientation respected)
@@ -49,6 +68,8 @@ enum Command {
         #[arg(short, long)]
         output: Option<PathBuf>,
         #[command(flatten)]
+        effects: EffectArgs,
+        #[command(flatten)]
         engine: EngineArgs,
     },
     /// Stylize a video file (audio, frame rate, rotation and metadata kept)
@@ -62,6 +83,8 @@ enum Command {
         #[command(flatten)]
         video: VideoArgs,
         #[command(flatten)]
+        effects: EffectArgs,
+        #[command(flatten)]
         engine: EngineArgs,
     },
     /// Stylize the bundled demo clip with the default model into demo_out.mp4
@@ -73,6 +96,8 @@ enum Command {
         output: PathBuf,
         #[command(flatten)]
         video: VideoArgs,
+        #[command(flatten)]
+        effects: EffectArgs,
         #[command(flatten)]
         engine: EngineArgs,
     },
@@ -179,17 +204,17 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Image { model, inputs, output, engine } => image_cmd(&model, &inputs, output.as_deref(), &engine),
+        Command::Image { model, inputs, output, effects, engine } => image_cmd(&model, &inputs, output.as_deref(), effects.effects()?, &engine),
         #[cfg(feature = "video")]
-        Command::Video { model, input, output, video, engine } => video_cmd(&model, &input, &output, &video, &engine),
+        Command::Video { model, input, output, video, effects, engine } => video_cmd(&model, &input, &output, &video, effects.effects()?, &engine),
         #[cfg(feature = "video")]
-        Command::Demo { model, output, mut video, engine } => {
+        Command::Demo { model, output, mut video, effects, engine } => {
             // Half size keeps the demo to a minute or two on a laptop CPU; --scale 1 for the full 1280x720.
             if video.size.is_none() && video.scale.is_none() {
                 video.scale = Some(0.5);
             }
             let input = demo_clip().context("the bundled demo clip assets/bigbuckbunny.mp4 is missing; run from the stylize checkout")?;
-            video_cmd(&model, &input, &output, &video, &engine)?;
+            video_cmd(&model, &input, &output, &video, effects.effects()?, &engine)?;
             println!("demo: wrote {} (stylized {} with its audio)", output.display(), input.display());
             Ok(())
         }
@@ -206,7 +231,7 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
-fn image_cmd(model: &str, inputs: &[PathBuf], output: Option<&Path>, args: &EngineArgs) -> Result<()> {
+fn image_cmd(model: &str, inputs: &[PathBuf], output: Option<&Path>, effects: stylize::Effects, args: &EngineArgs) -> Result<()> {
     // Fail on a bad output before the (slow) model load.
     let out_is_dir = output.is_some_and(|o| o.is_dir() || o.as_os_str().to_string_lossy().ends_with('/'));
     if inputs.len() > 1 && output.is_some() && !out_is_dir {
@@ -235,9 +260,11 @@ fn image_cmd(model: &str, inputs: &[PathBuf], output: Option<&Path>, args: &Engi
             }
         };
         let loaded = images::load(input)?;
-        let mut frame: Frame = loaded.frame;
+        let original: Frame = loaded.frame;
+        let mut frame = original.clone();
         let t = Instant::now();
         engine.stylize(&mut frame).with_context(|| format!("stylizing {}", input.display()))?;
+        effects.apply(&original, &mut frame);
         let took = t.elapsed();
         images::save(&frame, &dest, &[input.as_path()])?;
         if !args.quiet {
@@ -251,7 +278,7 @@ fn image_cmd(model: &str, inputs: &[PathBuf], output: Option<&Path>, args: &Engi
 }
 
 #[cfg(feature = "video")]
-fn video_cmd(model: &str, input: &Path, output: &Path, video: &VideoArgs, args: &EngineArgs) -> Result<()> {
+fn video_cmd(model: &str, input: &Path, output: &Path, video: &VideoArgs, effects: stylize::Effects, args: &EngineArgs) -> Result<()> {
     use stylize::decode::SizeRequest;
     use stylize::encode::EncodeOptions;
     use stylize::pipeline::{transcode, TranscodeOptions};
@@ -266,6 +293,7 @@ fn video_cmd(model: &str, input: &Path, output: &Path, video: &VideoArgs, args: 
         keep_partial: video.keep_partial,
         quiet: args.quiet,
         max_frames: video.frames,
+        effects,
     };
     let summary = transcode(&mut engine, input, output, &opts)?;
     if !args.quiet {

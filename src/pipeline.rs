@@ -9,6 +9,7 @@ use crossbeam_channel::bounded;
 
 use crate::decode::{timed_send, Item, SizeRequest, VideoSource};
 use crate::encode::{EncodeOptions, VideoSink};
+use crate::effects::Effects;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::frame::Frame;
@@ -25,6 +26,8 @@ pub struct TranscodeOptions {
     pub quiet: bool,
     /// Stop after this many frames.
     pub max_frames: Option<u64>,
+    /// Strength and colour preservation.
+    pub effects: Effects,
 }
 
 /// What a transcode did, for the end-of-job line and for benchmarks.
@@ -79,6 +82,7 @@ pub fn transcode(engine: &mut Engine, input: &Path, output: &Path, opts: &Transc
     };
     let bar = frames_bar(total, opts.quiet);
     let max_frames = opts.max_frames.unwrap_or(u64::MAX);
+    let effects = opts.effects;
 
     // Small queues: enough to keep every stage busy, few enough to bound memory and latency.
     let (dec_tx, dec_rx) = bounded::<Item>(4);
@@ -96,6 +100,8 @@ pub fn transcode(engine: &mut Engine, input: &Path, output: &Path, opts: &Transc
             let mut busy = Duration::ZERO;
             let mut frames = 0u64;
             let mut blocked = Duration::ZERO;
+            // The input of the current frame, kept only when an effect needs it (one reused buffer).
+            let mut original = Frame::new(0, 0);
             for item in dec_rx.iter() {
                 let item = match item {
                     Item::Video { mut frame, pts } => {
@@ -103,7 +109,12 @@ pub fn transcode(engine: &mut Engine, input: &Path, output: &Path, opts: &Transc
                             break;
                         }
                         let t = Instant::now();
+                        if !effects.is_identity() {
+                            original.resize(frame.width, frame.height);
+                            original.data.copy_from_slice(&frame.data);
+                        }
                         engine.stylize(&mut frame)?;
+                        effects.apply(&original, &mut frame);
                         busy += t.elapsed();
                         frames += 1;
                         infer_bar.inc(1);

@@ -200,3 +200,50 @@ fn unavailable_gpu_is_a_clear_error_and_auto_falls_back() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("on cpu") && stderr(&o).contains("skipped"), "auto should say why it fell back: {}", stderr(&o));
 }
+
+#[test]
+fn strength_and_preserve_color() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = random_model(dir.path(), "half", 21);
+    let m = model.to_str().unwrap();
+    let input = dir.path().join("in.png");
+    write_png(&input, 48, 40);
+    let i = input.to_str().unwrap();
+    let original = image::open(&input).unwrap().into_rgb8();
+
+    let zero = dir.path().join("zero.png");
+    let o = stylize(&["image", "-q", "-m", m, i, "-o", zero.to_str().unwrap(), "--strength", "0"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(image::open(&zero).unwrap().into_rgb8(), original, "strength 0 must return the input");
+
+    let full = dir.path().join("full.png");
+    assert!(stylize(&["image", "-q", "-m", m, i, "-o", full.to_str().unwrap()]).status.success());
+    let half = dir.path().join("half.png");
+    assert!(stylize(&["image", "-q", "-m", m, i, "-o", half.to_str().unwrap(), "--strength", "0.5"]).status.success());
+    let (full, half) = (image::open(&full).unwrap().into_rgb8(), image::open(&half).unwrap().into_rgb8());
+    let d_full = mean_abs_diff(original.as_raw(), full.as_raw());
+    let d_half = mean_abs_diff(original.as_raw(), half.as_raw());
+    assert!((d_half - d_full / 2.0).abs() < 2.0, "strength 0.5 halfway: {d_half} vs {d_full}");
+
+    let kept = dir.path().join("kept.png");
+    let o = stylize(&["image", "-q", "-m", m, i, "-o", kept.to_str().unwrap(), "--preserve-color"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let kept = image::open(&kept).unwrap().into_rgb8();
+    // chroma (R-Y, B-Y) of the output is the input's wherever nothing clipped; luma is the stylized frame's
+    let luma = |p: &image::Rgb<u8>| 0.299 * p[0] as f64 + 0.587 * p[1] as f64 + 0.114 * p[2] as f64;
+    let (mut chroma_err, mut luma_err, mut n) = (0.0, 0.0, 0);
+    for ((o, k), s) in original.pixels().zip(kept.pixels()).zip(full.pixels()) {
+        if k.0.iter().any(|&v| v == 0 || v == 255) {
+            continue;
+        }
+        chroma_err += ((k[0] as f64 - luma(k)) - (o[0] as f64 - luma(o))).abs() + ((k[2] as f64 - luma(k)) - (o[2] as f64 - luma(o))).abs();
+        luma_err += (luma(k) - luma(s)).abs();
+        n += 1;
+    }
+    assert!(n > 500, "too many clipped pixels");
+    assert!(chroma_err / n as f64 <= 1.5, "chroma not kept: {}", chroma_err / n as f64);
+    assert!(luma_err / n as f64 <= 1.0, "luma not from the style: {}", luma_err / n as f64);
+    let bad = dir.path().join("bad.png");
+    assert_fails_with(&stylize(&["image", "-m", m, i, "-o", bad.to_str().unwrap(), "--strength", "1.5"]), &["--strength", "out of range"]);
+    assert!(!bad.exists());
+}
