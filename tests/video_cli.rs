@@ -117,7 +117,7 @@ fn ctrl_c_removes_the_unfinished_output() {
     let clip = dir.path().join("long.mp4");
     make_clip(&clip, "320x240", 25, 20.0);
     let out = dir.path().join("out.mp4");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_stylize"))
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_stylize"))
         .args(["video", "-q", "-m", model.to_str().unwrap(), clip.to_str().unwrap(), "-o", out.to_str().unwrap()])
         .stderr(std::process::Stdio::piped())
         .spawn()
