@@ -172,7 +172,7 @@ struct Buffers {
     height: usize,
     width: usize,
     input: Tensor<f32>,
-    /// Bound once the first run has told us the output's shape.
+    /// Bound once the first run has told us the output's shape; kept alive here, read through the run's outputs.
     output: Option<Tensor<f32>>,
 }
 
@@ -321,21 +321,12 @@ impl Engine {
             hint: if self.device == Device::Cpu { "" } else { " (too large for GPU memory? try --scale 0.5)" },
         })?;
         let unscale = 255.0 / self.info.range_max;
-        let buffers = self.buffers.as_mut().expect("buffers set above");
-        let first_run = buffers.output.is_none();
-        let out_dims: Vec<usize>;
-        if let Some(out) = buffers.output.as_ref() {
-            let (shape, data) = out.try_extract_tensor::<f32>().map_err(|e| Error::Invalid(e.to_string()))?;
-            out_dims = shape.iter().map(|&d| d as usize).collect();
-            check_output(&out_dims, h, w, &self.info.path)?;
-            planar_to_rgb(data, out_dims[2], out_dims[3], frame, unscale);
-        } else {
-            let value = &outputs[self.info.output.as_str()];
-            let (shape, data) = value.try_extract_tensor::<f32>().map_err(|e| Error::Invalid(e.to_string()))?;
-            out_dims = shape.iter().map(|&d| d as usize).collect();
-            check_output(&out_dims, h, w, &self.info.path)?;
-            planar_to_rgb(data, out_dims[2], out_dims[3], frame, unscale);
-        }
+        let first_run = self.buffers.as_ref().is_some_and(|b| b.output.is_none());
+        // The run's outputs hold the bound output tensor too, once it is bound.
+        let (shape, data) = outputs[self.info.output.as_str()].try_extract_tensor::<f32>().map_err(|e| Error::Invalid(e.to_string()))?;
+        let out_dims: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
+        check_output(&out_dims, h, w, &self.info.path)?;
+        planar_to_rgb(data, out_dims[2], out_dims[3], frame, unscale);
         drop(outputs);
         if first_run {
             // Now that the output shape is known, give ONNX Runtime a buffer to write every following frame into.
