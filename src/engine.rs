@@ -394,7 +394,6 @@ fn planar_to_rgb(src: &[f32], oh: usize, ow: usize, frame: &mut Frame, unscale: 
             px[2] = to_u8(b[x]);
         }
     }
-    let _ = oh;
 }
 
 /// Bilinear resize between frames (fast_image_resize, SIMD).

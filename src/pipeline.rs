@@ -91,10 +91,7 @@ pub fn transcode(engine: &mut Engine, input: &Path, output: &Path, opts: &Transc
     let start = Instant::now();
 
     let (decoded, inferred, encoded) = std::thread::scope(|s| {
-        let decoder = s.spawn(move || {
-            let _ = max_frames;
-            source.run(&dec_tx, &pool_rx)
-        });
+        let decoder = s.spawn(move || source.run(&dec_tx, &pool_rx));
         let infer_bar = bar.clone();
         let stylizer = s.spawn(move || -> Result<(u64, Duration)> {
             let mut busy = Duration::ZERO;
