@@ -1,15 +1,15 @@
 //! Writes a Johnson net with random weights as ONNX: a real model for tests and benchmarks, made without
-//! Python or libtorch. Usage: `cargo run -p stylize-model --example random_model -- full|half SEED OUT.onnx`
+//! Python or libtorch. Usage: `cargo run -p stylize-model --example random_model -- full|half|lite SEED OUT.onnx`
 use stylize_model::{meta, onnx, random_weights, JohnsonSpec};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [arch, seed, out] = args.as_slice() else {
-        eprintln!("usage: random_model full|half SEED OUT.onnx");
+        eprintln!("usage: random_model full|half|lite SEED OUT.onnx");
         std::process::exit(2);
     };
     let Some(spec) = JohnsonSpec::by_name(arch) else {
-        eprintln!("error: unknown architecture {arch:?} (full or half)");
+        eprintln!("error: unknown architecture {arch:?} (full, half or lite)");
         std::process::exit(2);
     };
     let seed: u64 = seed.parse().unwrap_or_else(|_| {

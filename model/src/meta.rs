@@ -46,5 +46,11 @@ mod tests {
         assert_eq!(get(ARCH), Some("johnson"));
         assert_eq!(parse_spec(get(SPEC).unwrap()).unwrap(), JohnsonSpec::half());
         assert!(parse_spec("{\"widths\":[1,2]}").is_err());
+        let m = standard(&JohnsonSpec::lite(), "lite");
+        let get = |k: &str| m.iter().find(|(a, _)| a == k).map(|(_, v)| v.as_str());
+        assert_eq!(parse_spec(get(SPEC).unwrap()).unwrap(), JohnsonSpec::lite());
+        // Files written before space-to-depth existed carry no such field.
+        let old = parse_spec(r#"{"widths":[16,32,64],"res_blocks":5,"end_kernel":9}"#).unwrap();
+        assert_eq!(old, JohnsonSpec::half());
     }
 }

@@ -1,7 +1,8 @@
 //! Pure-Rust ONNX export (IR 8, opset 17) through a small reusable graph builder.
 //!
 //! Only standard ops that every ONNX Runtime execution provider implements are used:
-//! Pad (reflect), Conv, InstanceNormalization, Relu, Add, Resize (nearest).
+//! Pad (reflect), Conv, InstanceNormalization, Relu, Add, Resize (nearest), and for
+//! space-to-depth specs SpaceToDepth and DepthToSpace (DCR).
 
 use std::collections::BTreeSet;
 
@@ -56,6 +57,13 @@ pub fn johnson_graph(spec: &JohnsonSpec, w: &Weights) -> Result<GraphProto, Mode
         ],
     );
 
+    let b = spec.block();
+    let x = if b > 1 {
+        g.space_to_depth(&x, "s2d", b)
+    } else {
+        x
+    };
+
     // Encoder.
     let x = g.conv_layer(&x, "conv1", 1)?;
     let x = g.instance_norm(&x, "in1")?;
@@ -82,6 +90,11 @@ pub fn johnson_graph(spec: &JohnsonSpec, w: &Weights) -> Result<GraphProto, Mode
     let x = g.instance_norm(&x, "in5")?;
     let x = g.relu(&x, "relu5");
     let y = g.conv_layer(&x, "deconv3", 1)?;
+    let y = if b > 1 {
+        g.depth_to_space(&y, "d2s", b)
+    } else {
+        y
+    };
 
     g.output(
         &y,
@@ -303,6 +316,21 @@ impl<'w> GraphBuilder<'w> {
         self.node("Resize", name, &[x, "", &scales], attrs)
     }
 
+    /// `SpaceToDepth`: `[N,C,H,W]` -> `[N,b*b*C,H/b,W/b]`, block row and column outermost.
+    pub fn space_to_depth(&mut self, x: &str, name: &str, block: usize) -> String {
+        let attrs = vec![attr_int("blocksize", block as i64)];
+        self.node("SpaceToDepth", name, &[x], attrs)
+    }
+
+    /// `DepthToSpace` in DCR mode: the inverse of [`Self::space_to_depth`].
+    pub fn depth_to_space(&mut self, x: &str, name: &str, block: usize) -> String {
+        let attrs = vec![
+            attr_int("blocksize", block as i64),
+            attr_string("mode", "DCR"),
+        ];
+        self.node("DepthToSpace", name, &[x], attrs)
+    }
+
     /// Renames a value everywhere it is produced or consumed.
     pub fn rename(&mut self, from: &str, to: &str) {
         for n in self.graph.node.iter_mut() {
@@ -448,6 +476,31 @@ mod tests {
         assert_eq!(count("Relu"), 10);
         assert_eq!(count("Add"), 5);
         assert_eq!(count("Resize"), 2);
+        assert_eq!(count("SpaceToDepth") + count("DepthToSpace"), 0);
+    }
+
+    #[test]
+    fn lite_is_wrapped_in_space_to_depth() {
+        let spec = JohnsonSpec::lite();
+        let w = random_weights(&spec, 11);
+        let bytes = johnson_to_onnx(&spec, &w, &meta::standard(&spec, "test")).unwrap();
+        let m = ModelProto::parse_from_bytes(&bytes).unwrap();
+        let g = m.graph.as_ref().unwrap();
+        assert_eq!(dims(&g.input[0]), ["N", "3", "H", "W"]);
+        assert_eq!(dims(&g.output[0]), ["N", "3", "H_out", "W_out"]);
+        let first = g.node.first().unwrap();
+        assert_eq!(first.op_type, "SpaceToDepth");
+        assert_eq!(first.input, [INPUT]);
+        let last = g.node.last().unwrap();
+        assert_eq!(last.op_type, "DepthToSpace");
+        assert_eq!(last.output, [OUTPUT]);
+        let attr = |n: &NodeProto, k: &str| n.attribute.iter().find(|a| a.name == k).cloned();
+        assert_eq!(attr(first, "blocksize").unwrap().i, 2);
+        assert_eq!(attr(last, "blocksize").unwrap().i, 2);
+        assert_eq!(attr(last, "mode").unwrap().s, b"DCR");
+        let count = |op: &str| g.node.iter().filter(|n| n.op_type == op).count();
+        assert_eq!(count("Conv"), 12);
+        assert_eq!(count("Add"), 3);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Reference forward pass in plain ndarray: slow, simple, and the ground truth that the
 //! ONNX export and the trainer are checked against.
 
-use ndarray::{s, Array2, Array4, ArrayD, ArrayView4, Ix1, Ix4};
+use ndarray::{s, Array2, Array4, ArrayD, ArrayView4, Ix1, Ix4, IxDyn};
 
 use crate::{check_weights, JohnsonSpec, ModelError, Weights};
 
@@ -10,7 +10,8 @@ pub const INSTANCE_NORM_EPS: f64 = 1e-5;
 
 /// Runs the network on an NCHW RGB batch on the 0..255 scale; output is unclamped.
 ///
-/// Output sides are `4 * ceil(ceil(side / 2) / 2)`, as in PyTorch.
+/// Output sides are [`JohnsonSpec::output_size`]: `4 * ceil(ceil(side / 2) / 2)` as in
+/// PyTorch, in blocks of 2 for space-to-depth nets (whose input sides must be even).
 pub fn forward(
     spec: &JohnsonSpec,
     w: &Weights,
@@ -29,7 +30,14 @@ pub fn forward(
             spec.min_size()
         )));
     }
+    let b = spec.block();
+    if h % b != 0 || wd % b != 0 {
+        return Err(ModelError::BadInput(format!(
+            "image {wd}x{h}: sides must be multiples of the space-to-depth block {b}"
+        )));
+    }
     let x = input.as_standard_layout().into_owned();
+    let x = if b > 1 { space_to_depth(&x, b) } else { x };
 
     // Encoder: full resolution, then two stride-2 downsamplings.
     let x = relu(instance_norm(conv_layer(&x, w, "conv1", 1)?, w, "in1")?);
@@ -52,7 +60,42 @@ pub fn forward(
         w,
         "in5",
     )?);
-    conv_layer(&x, w, "deconv3", 1)
+    let y = conv_layer(&x, w, "deconv3", 1)?;
+    Ok(if b > 1 { depth_to_space(&y, b) } else { y })
+}
+
+/// ONNX `SpaceToDepth`: each `b` x `b` block becomes `b * b` channels, block row and column
+/// outermost: `[N,C,H,W]` -> `[N,C,H/b,b,W/b,b]` -> permute `[0,3,5,1,2,4]` -> `[N,b*b*C,H/b,W/b]`.
+fn space_to_depth(x: &Array4<f32>, b: usize) -> Array4<f32> {
+    let (n, c, h, w) = x.dim();
+    let x = x.as_standard_layout();
+    let blocks = x
+        .view()
+        .into_shape_with_order(IxDyn(&[n, c, h / b, b, w / b, b]))
+        .expect("standard layout, sides divisible by b")
+        .permuted_axes(IxDyn(&[0, 3, 5, 1, 2, 4]));
+    blocks
+        .as_standard_layout()
+        .into_owned()
+        .into_shape_with_order((n, c * b * b, h / b, w / b))
+        .expect("standard layout")
+}
+
+/// ONNX `DepthToSpace`, mode DCR, the inverse of [`space_to_depth`]: `[N,C,H,W]` ->
+/// `[N,b,b,C/b²,H,W]` -> permute `[0,3,4,1,5,2]` -> `[N,C/b²,H*b,W*b]`.
+fn depth_to_space(x: &Array4<f32>, b: usize) -> Array4<f32> {
+    let (n, c, h, w) = x.dim();
+    let x = x.as_standard_layout();
+    let blocks = x
+        .view()
+        .into_shape_with_order(IxDyn(&[n, b, b, c / (b * b), h, w]))
+        .expect("standard layout, channels divisible by b*b")
+        .permuted_axes(IxDyn(&[0, 3, 4, 1, 5, 2]));
+    blocks
+        .as_standard_layout()
+        .into_owned()
+        .into_shape_with_order((n, c / (b * b), h * b, w * b))
+        .expect("standard layout")
 }
 
 /// `ResidualBlock`: conv-norm-relu-conv-norm, plus the identity.
@@ -239,6 +282,46 @@ mod tests {
             assert_eq!(y.dim(), (2, 3, spec.output_size(h), spec.output_size(wd)));
         }
         assert!(forward(&spec, &w, image(1, 4, 9, 1).view()).is_err());
+    }
+
+    #[test]
+    fn lite_output_shape_and_even_sides() {
+        let spec = JohnsonSpec::lite();
+        let w = random_weights(&spec, 3);
+        for (h, wd) in [(10, 10), (16, 12), (14, 42)] {
+            let y = forward(&spec, &w, image(1, h, wd, 1).view()).unwrap();
+            assert_eq!(y.dim(), (1, 3, spec.output_size(h), spec.output_size(wd)));
+        }
+        // Odd sides cannot be cut into 2x2 blocks; 8 is below the minimum of 10.
+        assert!(forward(&spec, &w, image(1, 16, 13, 1).view()).is_err());
+        assert!(forward(&spec, &w, image(1, 8, 16, 1).view()).is_err());
+    }
+
+    #[test]
+    fn space_to_depth_follows_onnx() {
+        // x[0, c, y, x] = 100c + 10y + x, 2 channels, 2x4.
+        let x = Array::from_shape_fn((1, 2, 2, 4), |(_, c, y, xx)| (100 * c + 10 * y + xx) as f32);
+        let d = space_to_depth(&x, 2);
+        assert_eq!(d.dim(), (1, 8, 1, 2));
+        // Output channel (by * 2 + bx) * C + c holds x[c, 2i + by, 2j + bx] (numpy reference
+        // of the ONNX operator).
+        for by in 0..2 {
+            for bx in 0..2 {
+                for c in 0..2 {
+                    for j in 0..2 {
+                        let got = d[[0, (by * 2 + bx) * 2 + c, 0, j]];
+                        assert_eq!(
+                            got,
+                            x[[0, c, by, 2 * j + bx]],
+                            "by {by} bx {bx} c {c} j {j}"
+                        );
+                    }
+                }
+            }
+        }
+        // DCR depth-to-space undoes it exactly.
+        let x = image(2, 6, 10, 4);
+        assert_eq!(depth_to_space(&space_to_depth(&x, 2), 2), x);
     }
 
     #[test]

@@ -13,6 +13,11 @@ pub struct JohnsonSpec {
     pub res_blocks: usize,
     /// Kernel size of the first and the last convolution (full net: 9).
     pub end_kernel: usize,
+    /// Wrap the net in SpaceToDepth / DepthToSpace (block 2, ONNX DCR order): the body runs at
+    /// half resolution on 12 channels, a quarter of the cost for the same widths. Absent from
+    /// the JSON of older model files, and left out when false so their spec JSON is unchanged.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub space_to_depth: bool,
 }
 
 /// One named parameter tensor of the network.
@@ -44,6 +49,7 @@ impl JohnsonSpec {
             widths: [32, 64, 128],
             res_blocks: 5,
             end_kernel: 9,
+            space_to_depth: false,
         }
     }
 
@@ -53,16 +59,43 @@ impl JohnsonSpec {
             widths: [16, 32, 64],
             res_blocks: 5,
             end_kernel: 9,
+            space_to_depth: false,
         }
     }
 
-    /// `"full"` or `"half"`.
+    /// Real-time on a CPU: half widths, 3 blocks, 3x3 ends, and the whole body at half
+    /// resolution behind space-to-depth; about 7k multiply-adds per pixel (full: 154k).
+    pub fn lite() -> Self {
+        Self {
+            widths: [16, 32, 64],
+            res_blocks: 3,
+            end_kernel: 3,
+            space_to_depth: true,
+        }
+    }
+
+    /// `"full"`, `"half"` or `"lite"`.
     pub fn by_name(name: &str) -> Option<Self> {
         match name {
             "full" => Some(Self::full()),
             "half" => Some(Self::half()),
+            "lite" => Some(Self::lite()),
             _ => None,
         }
+    }
+
+    /// Side of the SpaceToDepth / DepthToSpace blocks: 2, or 1 when there are none.
+    pub fn block(&self) -> usize {
+        if self.space_to_depth {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// Channels of the body's input and output: RGB, times the block area.
+    pub fn body_channels(&self) -> usize {
+        3 * self.block() * self.block()
     }
 
     /// Rejects specs no network can be built from (specs also arrive as JSON from model files).
@@ -87,6 +120,7 @@ impl JohnsonSpec {
     pub(crate) fn convs(&self) -> Vec<ConvDef> {
         let [w0, w1, w2] = self.widths;
         let k = self.end_kernel;
+        let io = self.body_channels();
         let conv =
             |name: &str, c_in, c_out, kernel, stride, upsample, norm: Option<&str>| ConvDef {
                 name: name.to_string(),
@@ -98,7 +132,7 @@ impl JohnsonSpec {
                 norm: norm.map(str::to_string),
             };
         let mut v = vec![
-            conv("conv1", 3, w0, k, 1, false, Some("in1")),
+            conv("conv1", io, w0, k, 1, false, Some("in1")),
             conv("conv2", w0, w1, 3, 2, false, Some("in2")),
             conv("conv3", w1, w2, 3, 2, false, Some("in3")),
         ];
@@ -125,7 +159,7 @@ impl JohnsonSpec {
         }
         v.push(conv("deconv1", w2, w1, 3, 1, true, Some("in4")));
         v.push(conv("deconv2", w1, w0, 3, 1, true, Some("in5")));
-        v.push(conv("deconv3", w0, 3, k, 1, false, None));
+        v.push(conv("deconv3", w0, io, k, 1, false, None));
         v
     }
 
@@ -157,8 +191,9 @@ impl JohnsonSpec {
 
     /// Convolution multiply-adds per output pixel (norms, activations and adds are ignored).
     pub fn macs_per_pixel(&self) -> f64 {
-        // Track the area of each layer's output relative to the network output.
-        let mut area = 1.0;
+        // Track the area of each layer's output relative to the network output; the body
+        // starts behind space-to-depth at 1 / block^2 of it.
+        let mut area = 1.0 / (self.block() * self.block()) as f64;
         let mut macs = 0.0;
         for c in self.convs() {
             if c.upsample {
@@ -170,19 +205,38 @@ impl JohnsonSpec {
         macs
     }
 
-    /// Input sides that are a multiple of this give an output of the same size.
+    /// Input sides that are a multiple of this give an output of the same size: two
+    /// halvings in the body, times the space-to-depth block.
     pub fn size_multiple(&self) -> usize {
-        4
+        4 * self.block()
     }
 
-    /// Smallest input side the reflection pads accept (pad must be smaller than the side).
+    /// Smallest input side the net accepts: a multiple of [`Self::block`] at which every
+    /// reflection pad is smaller than its feature map (PyTorch and ONNX Runtime require it).
     pub fn min_size(&self) -> usize {
-        (self.end_kernel / 2 + 1).max(2)
+        let convs = self.convs();
+        let fits = |side: usize| {
+            let mut s = side / self.block();
+            convs.iter().all(|c| {
+                if c.upsample {
+                    s *= 2;
+                }
+                let ok = c.kernel / 2 < s;
+                s = (s + 2 * (c.kernel / 2) - c.kernel) / c.stride + 1;
+                ok
+            })
+        };
+        (1..)
+            .map(|i| i * self.block())
+            .find(|&side| fits(side))
+            .expect("some side fits")
     }
 
-    /// Output side for an input side: two stride-2 convs (ceil) then two x2 upsamplings.
+    /// Output side for an input side (a multiple of [`Self::block`]): two stride-2 convs
+    /// (ceil) then two x2 upsamplings, in the body.
     pub fn output_size(&self, side: usize) -> usize {
-        4 * side.div_ceil(2).div_ceil(2)
+        let b = self.block();
+        b * 4 * (side / b).div_ceil(2).div_ceil(2)
     }
 }
 
@@ -250,16 +304,71 @@ mod tests {
     }
 
     #[test]
+    fn lite_params_and_cost() {
+        let s = JohnsonSpec::lite();
+        let p = s.params();
+        // 3 down convs + 6 res convs + 3 up convs, 11 of them normed.
+        assert_eq!(p.len(), 12 * 2 + 11 * 2);
+        let find = |n: &str| p.iter().find(|x| x.name == n).unwrap().shape.clone();
+        // The body sees and makes the 12 channels of 2x2 space-to-depth blocks.
+        assert_eq!(find("conv1.conv2d.weight"), vec![16, 12, 3, 3]);
+        assert_eq!(find("res3.conv2.conv2d.weight"), vec![64, 64, 3, 3]);
+        assert_eq!(find("deconv3.conv2d.weight"), vec![12, 16, 3, 3]);
+        assert_eq!(find("deconv3.conv2d.bias"), vec![12]);
+        assert_eq!(s.param_count(), 272_364);
+        // Body at half resolution: 432 + 288 + 288 + 3456 + 1152 + 1152 + 432.
+        assert_eq!(s.macs_per_pixel(), 7200.0);
+        assert!(s.macs_per_pixel() < JohnsonSpec::full().macs_per_pixel() / 20.0);
+    }
+
+    #[test]
+    fn sizes() {
+        let (full, half, lite) = (
+            JohnsonSpec::full(),
+            JohnsonSpec::half(),
+            JohnsonSpec::lite(),
+        );
+        assert_eq!(full.size_multiple(), 4);
+        assert_eq!(lite.size_multiple(), 8);
+        assert_eq!(full.output_size(37), 40);
+        assert_eq!(full.output_size(64), 64);
+        assert_eq!(lite.output_size(64), 64);
+        assert_eq!(lite.output_size(42), 48);
+        assert_eq!(lite.output_size(2), 8);
+        // 9x9 ends: the first pad (4) needs 5 pixels; then the quarter-resolution blocks have 2.
+        assert_eq!(full.min_size(), 5);
+        assert_eq!(half.min_size(), 5);
+        // Lite: the blocks need 2 pixels at 1/8 of the side, and sides are even.
+        assert_eq!(lite.min_size(), 10);
+        let k3 = JohnsonSpec {
+            end_kernel: 3,
+            ..full
+        };
+        assert_eq!(k3.min_size(), 5);
+        let no_blocks = JohnsonSpec {
+            res_blocks: 0,
+            ..k3
+        };
+        assert_eq!(no_blocks.min_size(), 3);
+    }
+
+    #[test]
     fn names_and_json() {
         assert_eq!(JohnsonSpec::by_name("full"), Some(JohnsonSpec::full()));
         assert_eq!(JohnsonSpec::by_name("half"), Some(JohnsonSpec::half()));
+        assert_eq!(JohnsonSpec::by_name("lite"), Some(JohnsonSpec::lite()));
         assert_eq!(JohnsonSpec::by_name("huge"), None);
-        let s = JohnsonSpec::half();
-        let j = serde_json::to_string(&s).unwrap();
-        assert_eq!(serde_json::from_str::<JohnsonSpec>(&j).unwrap(), s);
-        assert_eq!(JohnsonSpec::full().size_multiple(), 4);
-        assert_eq!(JohnsonSpec::full().output_size(37), 40);
-        assert_eq!(JohnsonSpec::full().output_size(64), 64);
+        for s in [JohnsonSpec::half(), JohnsonSpec::lite()] {
+            let j = serde_json::to_string(&s).unwrap();
+            assert_eq!(serde_json::from_str::<JohnsonSpec>(&j).unwrap(), s);
+        }
+        // Model files written before space-to-depth existed: same JSON, still parses.
+        let old = r#"{"widths":[32,64,128],"res_blocks":5,"end_kernel":9}"#;
+        assert_eq!(serde_json::to_string(&JohnsonSpec::full()).unwrap(), old);
+        assert_eq!(
+            serde_json::from_str::<JohnsonSpec>(old).unwrap(),
+            JohnsonSpec::full()
+        );
         assert!(JohnsonSpec {
             end_kernel: 4,
             ..JohnsonSpec::full()

@@ -97,7 +97,11 @@ mod tests {
 
     #[test]
     fn random_weights_match_spec_and_are_deterministic() {
-        for spec in [JohnsonSpec::full(), JohnsonSpec::half()] {
+        for spec in [
+            JohnsonSpec::full(),
+            JohnsonSpec::half(),
+            JohnsonSpec::lite(),
+        ] {
             let a = random_weights(&spec, 7);
             check_weights(&spec, &a).unwrap();
             assert_eq!(a, random_weights(&spec, 7));

@@ -1,7 +1,8 @@
 //! The Johnson et al. (2016) transformer network in tch, laid out exactly like pytorch/examples
 //! `fast_neural_style` `TransformerNet`, so that the `VarStore` names are the parameter names
 //! of `stylize_model::JohnsonSpec::params()` (`conv1.conv2d.weight`, `in1.weight`, ...) and the
-//! ONNX export is by name.
+//! ONNX export is by name. Space-to-depth specs wrap the body in ONNX `SpaceToDepth` /
+//! `DepthToSpace` (DCR), written out as reshapes and permutes so all three implementations agree.
 
 use anyhow::{bail, Result};
 use stylize_model::JohnsonSpec;
@@ -88,6 +89,8 @@ pub struct Transformer {
     deconv2: ConvLayer,
     in5: Norm,
     deconv3: ConvLayer,
+    /// Space-to-depth block side; 1 when the spec has none.
+    block: i64,
 }
 
 impl Transformer {
@@ -96,6 +99,7 @@ impl Transformer {
         spec.validate()?;
         let [w0, w1, w2] = spec.widths;
         let k = spec.end_kernel;
+        let io = spec.body_channels();
         let res = (1..=spec.res_blocks)
             .map(|i| {
                 let r = p / format!("res{i}");
@@ -108,7 +112,7 @@ impl Transformer {
             })
             .collect();
         let net = Self {
-            conv1: ConvLayer::new(p / "conv1", 3, w0, k, 1, false),
+            conv1: ConvLayer::new(p / "conv1", io, w0, k, 1, false),
             in1: Norm::new(p / "in1", w0),
             conv2: ConvLayer::new(p / "conv2", w0, w1, 3, 2, false),
             in2: Norm::new(p / "in2", w1),
@@ -119,12 +123,22 @@ impl Transformer {
             in4: Norm::new(p / "in4", w1),
             deconv2: ConvLayer::new(p / "deconv2", w1, w0, 3, 1, true),
             in5: Norm::new(p / "in5", w0),
-            deconv3: ConvLayer::new(p / "deconv3", w0, 3, k, 1, false),
+            deconv3: ConvLayer::new(p / "deconv3", w0, io, k, 1, false),
+            block: spec.block() as i64,
         };
         Ok(net)
     }
 
+    /// Input sides must be multiples of the spec's `block()` (2 for space-to-depth specs).
     pub fn forward(&self, x: &Tensor) -> Tensor {
+        let b = self.block;
+        let s2d;
+        let x = if b > 1 {
+            s2d = space_to_depth(x, b);
+            &s2d
+        } else {
+            x
+        };
         let y = self.in1.forward(&self.conv1.forward(x)).relu();
         let y = self.in2.forward(&self.conv2.forward(&y)).relu();
         let mut y = self.in3.forward(&self.conv3.forward(&y)).relu();
@@ -134,8 +148,27 @@ impl Transformer {
         }
         let y = self.in4.forward(&self.deconv1.forward(&y)).relu();
         let y = self.in5.forward(&self.deconv2.forward(&y)).relu();
-        self.deconv3.forward(&y)
+        let y = self.deconv3.forward(&y);
+        if b > 1 {
+            depth_to_space(&y, b)
+        } else {
+            y
+        }
     }
+}
+
+/// ONNX `SpaceToDepth`: `[N,C,H,W]` -> `[N,C,H/b,b,W/b,b]` -> permute `[0,3,5,1,2,4]` ->
+/// `[N,b*b*C,H/b,W/b]`. (`pixel_unshuffle` orders channels differently: C outermost.)
+pub fn space_to_depth(x: &Tensor, b: i64) -> Tensor {
+    let (n, c, h, w) = x.size4().expect("NCHW input");
+    x.reshape([n, c, h / b, b, w / b, b]).permute([0, 3, 5, 1, 2, 4]).reshape([n, c * b * b, h / b, w / b])
+}
+
+/// ONNX `DepthToSpace`, mode DCR (the inverse of [`space_to_depth`]): `[N,C,H,W]` ->
+/// `[N,b,b,C/b²,H,W]` -> permute `[0,3,4,1,5,2]` -> `[N,C/b²,H*b,W*b]`.
+pub fn depth_to_space(x: &Tensor, b: i64) -> Tensor {
+    let (n, c, h, w) = x.size4().expect("NCHW input");
+    x.reshape([n, b, b, c / (b * b), h, w]).permute([0, 3, 4, 1, 5, 2]).reshape([n, c / (b * b), h * b, w * b])
 }
 
 /// Checks that a VarStore holds exactly the spec's parameters, with the spec's shapes.

@@ -42,3 +42,9 @@ fn parity_full() {
 fn parity_half() {
     parity(JohnsonSpec::half(), 32, 40);
 }
+
+#[test]
+fn parity_lite() {
+    // Even sides that are not multiples of 8: the body pads up as the reference does.
+    parity(JohnsonSpec::lite(), 30, 22);
+}
