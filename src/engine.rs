@@ -4,14 +4,20 @@
 //! CPU and says why it skipped the others), checks the model against the contract in `onnx/README.md`, and
 //! keeps its input/output tensors across frames of the same size (bound once through an `IoBinding`), so the
 //! hot loop only converts pixels and runs the graph.
+//!
+//! Frames reach the graph in one of two ways ([`FrameIo`]): as uint8 NHWC RGB, the frame's own bytes, into a
+//! graph that the engine wraps at load time (`stylize_model::wrap`: cast, scale and transpose in, clamp, round,
+//! cast and transpose out, optionally float16 inside), or as float32 NCHW converted on the host.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use fast_image_resize as fir;
 use ort::ep::{self, ExecutionProvider};
+use ort::memory::{AllocationDevice, Allocator, AllocatorType, MemoryInfo, MemoryType};
 use ort::session::{builder::GraphOptimizationLevel, IoBinding, Session};
-use ort::value::Tensor;
+use ort::value::{DynTensor, Tensor};
+use stylize_model::wrap::{self, WrapInfo, WrapOptions, FRAME_INPUT, FRAME_OUTPUT};
 
 use crate::error::{Error, Result};
 use crate::frame::Frame;
@@ -51,9 +57,100 @@ impl std::str::FromStr for Device {
     }
 }
 
+/// How frames cross into and out of the graph.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum FrameIo {
+    /// uint8 on CUDA/TensorRT (and with fp16); on the CPU [`CPU_FRAME_IO`], the faster there.
+    #[default]
+    Auto,
+    /// uint8 NHWC frames straight into a graph-wrapped model: no float conversion on the host.
+    U8,
+    /// float32 NCHW tensors converted on the host (the model as it is).
+    F32,
+}
+
+/// What `FrameIo::Auto` picks on the CPU. `stylize bench --device cpu`, 640x360, 2 cores: half net about 250 ms
+/// (u8) vs 270 ms (f32), full net about 675 vs 690 ms: equal within noise or slightly ahead, and the GPUs' path.
+pub const CPU_FRAME_IO: FrameIo = FrameIo::U8;
+
+impl FrameIo {
+    pub fn name(self) -> &'static str {
+        match self {
+            FrameIo::Auto => "auto",
+            FrameIo::U8 => "u8",
+            FrameIo::F32 => "f32",
+        }
+    }
+
+    /// The path a session on `device` gets.
+    fn resolve(self, device: Device, precision: Precision) -> FrameIo {
+        match self {
+            FrameIo::Auto if precision == Precision::Fp16 => FrameIo::U8,
+            FrameIo::Auto if device == Device::Cpu => CPU_FRAME_IO,
+            FrameIo::Auto => FrameIo::U8,
+            other => other,
+        }
+    }
+}
+
+impl std::str::FromStr for FrameIo {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "auto" => Ok(FrameIo::Auto),
+            "u8" | "uint8" => Ok(FrameIo::U8),
+            "f32" | "float" | "float32" => Ok(FrameIo::F32),
+            _ => Err(format!("unknown frame io {s:?}: use auto, u8 or f32")),
+        }
+    }
+}
+
+/// The network's arithmetic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Precision {
+    #[default]
+    Fp32,
+    /// float16 weights and activations (graph-wrapped; meant for GPUs: the CPU provider runs most float16
+    /// nodes through casts to float32, so it gains nothing there).
+    Fp16,
+}
+
+impl Precision {
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::Fp32 => "fp32",
+            Precision::Fp16 => "fp16",
+        }
+    }
+}
+
+impl std::str::FromStr for Precision {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "fp32" | "f32" | "float32" => Ok(Precision::Fp32),
+            "fp16" | "f16" | "float16" | "half" => Ok(Precision::Fp16),
+            _ => Err(format!("unknown precision {s:?}: use fp32 or fp16")),
+        }
+    }
+}
+
+/// Where `bench --resident` keeps the bound input and output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Residence {
+    /// Host memory (the CPU provider's own).
+    Host,
+    /// CUDA device memory (CUDA and TensorRT providers).
+    Cuda,
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct EngineOptions {
     pub device: Device,
+    /// How frames enter and leave the graph.
+    pub frame_io: FrameIo,
+    /// float32, or float16 (opt-in, graph-wrapped).
+    pub precision: Precision,
     /// Intra-op threads; `None` lets ONNX Runtime use every core.
     pub threads: Option<usize>,
     /// Explicit path of `libonnxruntime.so`.
@@ -86,12 +183,25 @@ impl ModelInfo {
     pub fn size_policy(&self) -> String {
         match self.fixed_size {
             Some((h, w)) => format!("fixed input {w}x{h}: each frame is resized to it and the result back to the frame size"),
-            None => format!("any size: frames are padded to a multiple of {SIZE_MULTIPLE} (at least {MIN_SIDE} px) and cropped back"),
+            None => {
+                let (multiple, min_side) = self.pad_rule();
+                format!("any size: frames are padded to a multiple of {multiple} (at least {min_side} px) and cropped back")
+            }
+        }
+    }
+
+    /// Padded sides are multiples of `.0` and at least `.1`: from the network spec in the metadata when there is
+    /// one (space-to-depth nets halve once more: multiples of 8), else the Johnson defaults.
+    pub fn pad_rule(&self) -> (usize, usize) {
+        match self.meta(stylize_model::meta::SPEC).map(stylize_model::meta::parse_spec) {
+            Some(Ok(spec)) => (spec.size_multiple(), spec.min_size().max(MIN_SIDE)),
+            _ => (SIZE_MULTIPLE, MIN_SIDE),
         }
     }
 }
 
 /// Johnson nets halve the size twice and double it twice: sides that are multiples of 4 come back unchanged.
+/// Models whose metadata has a spec use its own multiple ([`ModelInfo::pad_rule`]).
 const SIZE_MULTIPLE: usize = 4;
 /// Reflection padding needs sides larger than the pad (4 for 9x9 kernels), also after both downsamplings.
 const MIN_SIDE: usize = 32;
@@ -176,6 +286,14 @@ struct Buffers {
     output: Option<Tensor<f32>>,
 }
 
+/// The uint8 path's tensors for one padded frame size: `[1, H, W, 3]` in, `[1, H', W', 3]` out.
+struct FrameBuffers {
+    height: usize,
+    width: usize,
+    input: Tensor<u8>,
+    output: Option<Tensor<u8>>,
+}
+
 /// Frames resized to and from a fixed-size model's input.
 struct FixedSize {
     resizer: fir::Resizer,
@@ -187,12 +305,25 @@ pub struct Engine {
     session: Session,
     binding: IoBinding,
     info: ModelInfo,
+    /// `info.pad_rule()`: padded sides are multiples of `.0`, at least `.1`.
+    pad: (usize, usize),
     device: Device,
     device_notes: Vec<String>,
     buffers: Option<Buffers>,
+    /// The uint8 path's buffers (`io == FrameIo::U8`).
+    frames: Option<FrameBuffers>,
     fixed: Option<FixedSize>,
     /// Extra named inputs stay alive while bound.
     extras: Vec<Tensor<f32>>,
+    /// `U8` or `F32`, as resolved for the device.
+    io: FrameIo,
+    precision: Precision,
+    /// What the graph wrap did (uint8 path only).
+    wrap: Option<WrapInfo>,
+    /// Why `FrameIo::Auto` kept float32 frames, if it had to.
+    io_note: Option<String>,
+    /// `bench --resident`: the bound input and output, kept alive.
+    resident: Option<(DynTensor, Option<DynTensor>)>,
 }
 
 impl Engine {
@@ -211,13 +342,61 @@ impl Engine {
                 _ => &Device::TensorRt,
             }),
         };
+        if opts.precision == Precision::Fp16 && opts.frame_io == FrameIo::F32 {
+            return Err(Error::Invalid("--precision fp16 runs in the graph-wrapped uint8 path; use --frame-io u8 or auto".into()));
+        }
         let mut notes = Vec::new();
+        // The graph wrapped for uint8 frames (or why it could not be), made once when a device first wants it.
+        let mut wrapped: Option<std::result::Result<(ModelInfo, wrap::Wrapped), String>> = None;
         for &device in order {
-            match build_session(&env, &bytes, device, opts) {
+            let mut io = opts.frame_io.resolve(device, opts.precision);
+            let mut io_note = None;
+            if io == FrameIo::U8 {
+                if wrapped.is_none() {
+                    wrapped = Some(wrap_for_frames(&env, &bytes, model, opts.precision)?);
+                }
+                if let Some(Err(why)) = &wrapped {
+                    // Auto keeps the model as it is when it cannot be wrapped (unless fp16 needs the wrap).
+                    if opts.frame_io != FrameIo::Auto || opts.precision == Precision::Fp16 {
+                        let hint = if opts.precision == Precision::Fp16 { "use --precision fp32 --frame-io f32" } else { "try --frame-io f32" };
+                        return Err(Error::ModelContract { path: model.to_path_buf(), reason: format!("{why}; {hint}") });
+                    }
+                    io = FrameIo::F32;
+                    io_note = Some(why.clone());
+                }
+            }
+            let wrap = match (&wrapped, io) {
+                (Some(Ok(w)), FrameIo::U8) => Some(w),
+                _ => None,
+            };
+            let session_bytes = wrap.map_or(bytes.as_slice(), |(_, w)| w.bytes.as_slice());
+            match build_session(&env, session_bytes, device, opts) {
                 Ok(session) => {
-                    let info = inspect(&session, model)?;
+                    let info = match wrap {
+                        Some((info, _)) => {
+                            check_wrapped(&session, info)?;
+                            info.clone()
+                        }
+                        None => inspect(&session, model)?,
+                    };
                     let binding = session.create_binding().map_err(|e| invalid(model, e))?;
-                    let mut engine = Engine { session, binding, info, device, device_notes: notes, buffers: None, fixed: None, extras: Vec::new() };
+                    let mut engine = Engine {
+                        session,
+                        binding,
+                        pad: info.pad_rule(),
+                        info,
+                        device,
+                        device_notes: notes,
+                        buffers: None,
+                        frames: None,
+                        fixed: None,
+                        extras: Vec::new(),
+                        io,
+                        precision: opts.precision,
+                        wrap: wrap.map(|(_, w)| w.info.clone()),
+                        io_note,
+                        resident: None,
+                    };
                     engine.bind_default_extras()?;
                     return Ok(engine);
                 }
@@ -225,6 +404,9 @@ impl Engine {
                 Err(SessionError::Device(reason)) => {
                     let hint = if device == Device::Cpu { "" } else { ", or run scripts/setup.sh --gpu" };
                     return Err(Error::DeviceUnavailable { wanted: device.name().into(), reason, hint });
+                }
+                Err(SessionError::Model(reason)) if opts.precision == Precision::Fp16 && device == Device::Cpu => {
+                    return Err(Error::ModelInvalid { path: model.to_path_buf(), reason: format!("{reason} (this ONNX Runtime cannot run the float16 graph on the CPU; use --precision fp32 there)") })
                 }
                 Err(SessionError::Model(reason)) => return Err(Error::ModelInvalid { path: model.to_path_buf(), reason }),
             }
@@ -244,6 +426,40 @@ impl Engine {
     /// Why faster providers were skipped under `--device auto` (one line each).
     pub fn device_notes(&self) -> &[String] {
         &self.device_notes
+    }
+
+    /// The frame path in use: [`FrameIo::U8`] (graph-wrapped) or [`FrameIo::F32`].
+    pub fn frame_io(&self) -> FrameIo {
+        self.io
+    }
+
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    /// What the graph wrap did, on the uint8 path.
+    pub fn wrap_info(&self) -> Option<&WrapInfo> {
+        self.wrap.as_ref()
+    }
+
+    /// One line for `stylize info` and `bench`: which frame path and precision are in use.
+    pub fn io_line(&self) -> String {
+        let path = match self.io {
+            FrameIo::U8 => "uint8 frames (graph-wrapped)".to_string(),
+            _ => match &self.io_note {
+                Some(why) => format!("float32 planar frames, converted on the host (the graph could not be wrapped: {why})"),
+                None => "float32 planar frames, converted on the host".to_string(),
+            },
+        };
+        format!("io: {path}, precision {}", self.precision.name())
+    }
+
+    /// The session's image input and output names.
+    fn io_names(&self) -> (String, String) {
+        match self.io {
+            FrameIo::U8 => (FRAME_INPUT.to_string(), FRAME_OUTPUT.to_string()),
+            _ => (self.info.input.clone(), self.info.output.clone()),
+        }
     }
 
     /// Sets a named extra input (e.g. `style_weights`), kept for every following frame.
@@ -299,8 +515,11 @@ impl Engine {
         if h == 0 || w == 0 {
             return Err(Error::Invalid("empty frame (0 pixels)".into()));
         }
-        let ph = pad_side(h);
-        let pw = pad_side(w);
+        let ph = pad_side(h, self.pad);
+        let pw = pad_side(w, self.pad);
+        if self.io == FrameIo::U8 {
+            return self.run_frames(frame, ph, pw);
+        }
         if self.buffers.as_ref().is_none_or(|b| b.height != ph || b.width != pw) {
             let input = Tensor::<f32>::new(&ort::memory::Allocator::default(), [1usize, 3, ph, pw]).map_err(|e| self.infer_err(w, h, e))?;
             self.binding.bind_input(self.info.input.clone(), &input).map_err(|e| self.infer_err(w, h, e))?;
@@ -314,6 +533,8 @@ impl Engine {
             let (_, data) = buffers.input.try_extract_tensor_mut::<f32>().map_err(|e| Error::Invalid(e.to_string()))?;
             rgb_to_planar(frame, data, ph, pw, scale);
         }
+        // Bound again every frame: binding copies a host tensor to a GPU provider's memory then and there.
+        self.binding.bind_input(self.info.input.clone(), &buffers.input).map_err(|e| Error::Invalid(first_line(&e.to_string())))?;
         let outputs = self.session.run_binding(&self.binding).map_err(|e| Error::Inference {
             width: w,
             height: h,
@@ -337,6 +558,127 @@ impl Engine {
         Ok(())
     }
 
+    /// The uint8 path: the padded RGB24 frame is the input tensor, the output tensor's rows are the result.
+    fn run_frames(&mut self, frame: &mut Frame, ph: usize, pw: usize) -> Result<()> {
+        let (h, w) = (frame.height, frame.width);
+        if self.frames.as_ref().is_none_or(|b| b.height != ph || b.width != pw) {
+            let input = Tensor::<u8>::new(&Allocator::default(), [1usize, ph, pw, 3]).map_err(|e| self.infer_err(w, h, e))?;
+            let cpu = self.session.allocator().memory_info().clone();
+            self.binding.bind_output_to_device(FRAME_OUTPUT, &cpu).map_err(|e| self.infer_err(w, h, e))?;
+            self.frames = Some(FrameBuffers { height: ph, width: pw, input, output: None });
+        }
+        let buffers = self.frames.as_mut().expect("buffers set above");
+        {
+            let (_, data) = buffers.input.try_extract_tensor_mut::<u8>().map_err(|e| Error::Invalid(e.to_string()))?;
+            pad_rgb(frame, data, ph, pw);
+        }
+        // Bound again every frame: binding copies a host tensor to a GPU provider's memory then and there.
+        self.binding.bind_input(FRAME_INPUT, &buffers.input).map_err(|e| Error::Invalid(first_line(&e.to_string())))?;
+        let first_run = buffers.output.is_none();
+        let outputs = self.session.run_binding(&self.binding).map_err(|e| Error::Inference {
+            width: w,
+            height: h,
+            reason: first_line(&e.to_string()),
+            hint: if self.device == Device::Cpu { "" } else { " (too large for GPU memory? try --scale 0.5)" },
+        })?;
+        let (shape, data) = outputs[FRAME_OUTPUT].try_extract_tensor::<u8>().map_err(|e| Error::Invalid(e.to_string()))?;
+        let out_dims: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
+        if out_dims.len() != 4 || out_dims[0] != 1 || out_dims[3] != 3 || out_dims[1] < h || out_dims[2] < w {
+            let reason = format!("output shape {out_dims:?} (NHWC after the uint8 wrap) does not cover the {w}x{h} input");
+            return Err(Error::ModelContract { path: self.info.path.clone(), reason });
+        }
+        crop_rgb(data, out_dims[2], frame);
+        drop(outputs);
+        if first_run {
+            // Now that the output shape is known, give ONNX Runtime a buffer to write every following frame into.
+            let mut out = Tensor::<u8>::new(&Allocator::default(), out_dims).map_err(|e| self.infer_err(w, h, e))?;
+            self.binding.bind_output(FRAME_OUTPUT, &mut out).map_err(|e| self.infer_err(w, h, e))?;
+            self.frames.as_mut().expect("buffers set above").output = Some(out);
+        }
+        Ok(())
+    }
+
+    /// `bench --resident`: binds `frame` (padded, or resized for a fixed-size model) as the input once, and an
+    /// output buffer, both in `at` (default: CUDA memory on CUDA/TensorRT, else host memory), so that
+    /// [`Engine::run_resident`] times the session alone, without per-frame host copies. Returns where they live.
+    /// The next [`Engine::stylize`] binds its own buffers again.
+    pub fn bind_resident(&mut self, frame: &Frame, at: Option<Residence>) -> Result<Residence> {
+        let at = at.unwrap_or(if self.device == Device::Cpu { Residence::Host } else { Residence::Cuda });
+        let frame = match self.info.fixed_size {
+            Some((fh, fw)) => {
+                let mut model_frame = Frame::new(fw, fh);
+                resize_into(&mut fir::Resizer::new(), frame, &mut model_frame)?;
+                model_frame
+            }
+            None => frame.clone(),
+        };
+        let (h, w) = (frame.height, frame.width);
+        if h == 0 || w == 0 {
+            return Err(Error::Invalid("empty frame (0 pixels)".into()));
+        }
+        let (ph, pw) = (pad_side(h, self.pad), pad_side(w, self.pad));
+        let err = |what: &str, e: &dyn std::fmt::Display| Error::Invalid(format!("bench --resident: {what}: {}", first_line(&e.to_string())));
+        let host: DynTensor = match self.io {
+            FrameIo::U8 => {
+                let mut t = Tensor::<u8>::new(&Allocator::default(), [1usize, ph, pw, 3]).map_err(|e| err("input", &e))?;
+                pad_rgb(&frame, t.try_extract_tensor_mut::<u8>().map_err(|e| err("input", &e))?.1, ph, pw);
+                t.upcast()
+            }
+            _ => {
+                let mut t = Tensor::<f32>::new(&Allocator::default(), [1usize, 3, ph, pw]).map_err(|e| err("input", &e))?;
+                rgb_to_planar(&frame, t.try_extract_tensor_mut::<f32>().map_err(|e| err("input", &e))?.1, ph, pw, self.info.range_max / 255.0);
+                t.upcast()
+            }
+        };
+        let (input_name, output_name) = self.io_names();
+        // Whatever stylize() bound is replaced here; it binds its own buffers again on its next frame.
+        self.buffers = None;
+        self.frames = None;
+        self.resident = None;
+        let (input, out_memory) = match at {
+            Residence::Host => (host, MemoryInfo::new(AllocationDevice::CPU, 0, AllocatorType::Device, MemoryType::Default).map_err(|e| err("CPU memory info", &e))?),
+            Residence::Cuda => {
+                let placed = host.to(AllocationDevice::CUDA, 0).map_err(|e| err("cannot copy the input into CUDA memory (is this a CUDA build of ONNX Runtime, with a GPU?)", &e))?;
+                if placed.memory_info().allocation_device() != AllocationDevice::CUDA {
+                    return Err(Error::Invalid("bench --resident: the input did not land in CUDA memory".into()));
+                }
+                let cuda = MemoryInfo::new(AllocationDevice::CUDA, 0, AllocatorType::Device, MemoryType::Default).map_err(|e| err("CUDA memory info", &e))?;
+                (placed, cuda)
+            }
+        };
+        self.binding.bind_input(input_name, &input).map_err(|e| err("binding the input", &e))?;
+        self.binding.bind_output_to_device(output_name.clone(), &out_memory).map_err(|e| err("binding the output", &e))?;
+        // One run tells the output's shape and type; then the output gets a buffer of its own, on the same side.
+        let (dims, ty) = {
+            let outputs = self.session.run_binding(&self.binding).map_err(|e| Error::Inference { width: w, height: h, reason: first_line(&e.to_string()), hint: "" })?;
+            let out = &outputs[output_name.as_str()];
+            let ty = out.dtype().tensor_type().ok_or_else(|| Error::Invalid("the output is not a tensor".into()))?;
+            let dims: Vec<usize> = out.dtype().tensor_shape().map(|s| s.iter().map(|&d| d as usize).collect()).unwrap_or_default();
+            (dims, ty)
+        };
+        let mut output = match at {
+            Residence::Host => DynTensor::new(&Allocator::default(), ty, dims),
+            Residence::Cuda => {
+                let allocator = Allocator::new(&self.session, out_memory).map_err(|e| err("CUDA allocator", &e))?;
+                DynTensor::new(&allocator, ty, dims)
+            }
+        }
+        .map_err(|e| err("output buffer", &e))?;
+        self.binding.bind_output(output_name, &mut output).map_err(|e| err("binding the output", &e))?;
+        self.resident = Some((input, Some(output)));
+        Ok(at)
+    }
+
+    /// One session run on what [`Engine::bind_resident`] bound (waits for the device to finish).
+    pub fn run_resident(&mut self) -> Result<()> {
+        if self.resident.is_none() {
+            return Err(Error::Invalid("run_resident before bind_resident".into()));
+        }
+        let outputs = self.session.run_binding(&self.binding).map_err(|e| Error::Inference { width: 0, height: 0, reason: first_line(&e.to_string()), hint: "" })?;
+        drop(outputs);
+        Ok(())
+    }
+
     fn infer_err(&self, width: usize, height: usize, e: impl ToString) -> Error {
         Error::Inference { width, height, reason: first_line(&e.to_string()), hint: "" }
     }
@@ -353,8 +695,40 @@ fn check_output(dims: &[usize], h: usize, w: usize, path: &Path) -> Result<()> {
     Ok(())
 }
 
-fn pad_side(n: usize) -> usize {
-    n.max(MIN_SIDE).div_ceil(SIZE_MULTIPLE) * SIZE_MULTIPLE
+/// RGB24 frame -> padded RGB24 (`ph x pw`), repeating the last row and column as the float path does.
+fn pad_rgb(frame: &Frame, dst: &mut [u8], ph: usize, pw: usize) {
+    let (h, w) = (frame.height, frame.width);
+    if (ph, pw) == (h, w) {
+        dst.copy_from_slice(&frame.data);
+        return;
+    }
+    let (src_row, dst_row) = (w * 3, pw * 3);
+    for (y, out) in dst.chunks_exact_mut(dst_row).enumerate() {
+        let src = &frame.data[y.min(h - 1) * src_row..][..src_row];
+        let (body, pad) = out.split_at_mut(src_row);
+        body.copy_from_slice(src);
+        let last = &src[src_row - 3..];
+        for px in pad.chunks_exact_mut(3) {
+            px.copy_from_slice(last);
+        }
+    }
+}
+
+/// Padded RGB24 rows of width `ow` -> the frame, cropped to its size.
+fn crop_rgb(src: &[u8], ow: usize, frame: &mut Frame) {
+    let row = frame.width * 3;
+    if ow == frame.width {
+        let n = frame.data.len();
+        frame.data.copy_from_slice(&src[..n]);
+        return;
+    }
+    for (y, dst) in frame.data.chunks_exact_mut(row).enumerate() {
+        dst.copy_from_slice(&src[y * ow * 3..][..row]);
+    }
+}
+
+fn pad_side(n: usize, (multiple, min_side): (usize, usize)) -> usize {
+    n.max(min_side).div_ceil(multiple) * multiple
 }
 
 /// Packed RGB u8 -> planar float (NCHW) scaled to the model's range; the padding repeats the last row/column.
@@ -443,6 +817,38 @@ fn build_session(env: &ort::environment::Environment, bytes: &[u8], device: Devi
     builder.commit_from_memory(bytes).map_err(|e| model_err(&e))
 }
 
+/// Inspects the model as it is (a plain CPU session, not optimized: the contract checks and messages of
+/// [`inspect`]) and wraps it for uint8 frames. The outer error: the model is unusable; the inner one: it is
+/// fine but cannot be wrapped (the float32 path can still run it).
+fn wrap_for_frames(env: &ort::environment::Environment, bytes: &[u8], path: &Path, precision: Precision) -> Result<std::result::Result<(ModelInfo, wrap::Wrapped), String>> {
+    let session = (|| Session::builder(env)?.with_optimization_level(GraphOptimizationLevel::Disable)?.with_intra_threads(1)?.commit_from_memory(bytes))()
+        .map_err(|e| invalid(path, e))?;
+    let info = inspect(&session, path)?;
+    drop(session);
+    let opts = WrapOptions { input: Some(info.input.clone()), output: Some(info.output.clone()), range_max: Some(info.range_max), fp16: precision == Precision::Fp16 };
+    Ok(match wrap::wrap_frame_io(bytes, &opts) {
+        Ok(w) => Ok((info, w)),
+        Err(e) => Err(format!("cannot wrap the graph for uint8 frames: {e}")),
+    })
+}
+
+/// The wrapped session has the uint8 frame input and output, and the model's extra inputs.
+fn check_wrapped(session: &Session, info: &ModelInfo) -> Result<()> {
+    let bad = |reason: String| Error::ModelInvalid { path: info.path.clone(), reason: format!("the uint8-wrapped graph: {reason}") };
+    let input = session.inputs().iter().find(|i| i.name() == FRAME_INPUT).ok_or_else(|| bad(format!("no input {FRAME_INPUT:?}")))?;
+    if input.dtype().tensor_type() != Some(ort::value::TensorElementType::Uint8) {
+        return Err(bad(format!("input {FRAME_INPUT:?} is not uint8")));
+    }
+    if !session.outputs().iter().any(|o| o.name() == FRAME_OUTPUT) {
+        return Err(bad(format!("no output {FRAME_OUTPUT:?}")));
+    }
+    let extras = session.inputs().iter().filter(|i| i.name() != FRAME_INPUT).count();
+    if extras != info.extra_inputs.len() {
+        return Err(bad(format!("{extras} extra inputs, the model has {}", info.extra_inputs.len())));
+    }
+    Ok(())
+}
+
 fn invalid(path: &Path, e: impl ToString) -> Error {
     Error::ModelInvalid { path: path.to_path_buf(), reason: first_line(&e.to_string()) }
 }
@@ -511,10 +917,25 @@ mod tests {
 
     #[test]
     fn pad_sides_are_multiples_of_four_and_not_tiny() {
-        assert_eq!(pad_side(1), 32);
-        assert_eq!(pad_side(33), 36);
-        assert_eq!(pad_side(360), 360);
-        assert_eq!(pad_side(4097), 4100);
+        let johnson = (SIZE_MULTIPLE, MIN_SIDE);
+        assert_eq!(pad_side(1, johnson), 32);
+        assert_eq!(pad_side(33, johnson), 36);
+        assert_eq!(pad_side(360, johnson), 360);
+        assert_eq!(pad_side(4097, johnson), 4100);
+        // Space-to-depth nets (spec.size_multiple() 8).
+        assert_eq!(pad_side(17, (8, MIN_SIDE)), 32);
+        assert_eq!(pad_side(301, (8, MIN_SIDE)), 304);
+        assert_eq!(pad_side(360, (8, MIN_SIDE)), 360);
+    }
+
+    #[test]
+    fn pad_rule_follows_the_spec_in_the_metadata() {
+        let info = |metadata: Vec<(String, String)>| ModelInfo { path: "m.onnx".into(), input: "input".into(), output: "output".into(), range_max: 255.0, fixed_size: None, extra_inputs: Vec::new(), metadata };
+        let spec = |s: &stylize_model::JohnsonSpec| stylize_model::meta::standard(s, "test");
+        assert_eq!(info(Vec::new()).pad_rule(), (4, 32));
+        assert_eq!(info(spec(&stylize_model::JohnsonSpec::full())).pad_rule(), (4, 32));
+        assert_eq!(info(spec(&stylize_model::JohnsonSpec::lite())).pad_rule(), (8, 32));
+        assert!(info(spec(&stylize_model::JohnsonSpec::lite())).size_policy().contains("multiple of 8"));
     }
 
     #[test]
@@ -532,6 +953,36 @@ mod tests {
         let mut back = Frame::new(3, 2);
         planar_to_rgb(&planar, ph, pw, &mut back, 1.0);
         assert_eq!(back, frame);
+    }
+
+    #[test]
+    fn uint8_padding_matches_the_float_padding_and_crops_back() {
+        let mut frame = Frame::new(3, 2);
+        for (i, v) in frame.data.iter_mut().enumerate() {
+            *v = (i * 29 % 256) as u8;
+        }
+        let (ph, pw) = (4, 5);
+        let mut planar = vec![0.0; 3 * ph * pw];
+        rgb_to_planar(&frame, &mut planar, ph, pw, 1.0);
+        let mut packed = vec![0u8; ph * pw * 3];
+        pad_rgb(&frame, &mut packed, ph, pw);
+        for (i, px) in packed.chunks_exact(3).enumerate() {
+            for c in 0..3 {
+                assert_eq!(px[c] as f32, planar[c * ph * pw + i], "pixel {i} channel {c}");
+            }
+        }
+        let mut back = Frame::new(3, 2);
+        crop_rgb(&packed, pw, &mut back);
+        assert_eq!(back, frame);
+        // a frame of the padded size is copied straight in and out
+        let mut same = vec![0u8; 2 * 3 * 3];
+        pad_rgb(&frame, &mut same, 2, 3);
+        assert_eq!(same, frame.data);
+        assert_eq!("uint8".parse::<FrameIo>(), Ok(FrameIo::U8));
+        assert_eq!("fp16".parse::<Precision>(), Ok(Precision::Fp16));
+        assert_eq!(FrameIo::Auto.resolve(Device::Cuda, Precision::Fp32), FrameIo::U8);
+        assert_eq!(FrameIo::Auto.resolve(Device::Cpu, Precision::Fp16), FrameIo::U8);
+        assert_eq!(FrameIo::F32.resolve(Device::Cuda, Precision::Fp32), FrameIo::F32);
     }
 
     #[test]

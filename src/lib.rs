@@ -33,6 +33,6 @@ pub mod live;
 pub mod window;
 
 pub use effects::Effects;
-pub use engine::{Device, Engine, EngineOptions};
+pub use engine::{Device, Engine, EngineOptions, FrameIo, Precision};
 pub use error::{Error, Result};
 pub use frame::Frame;

@@ -21,7 +21,7 @@ use ffmpeg_next::Rational;
 use crate::camera::{self, CameraRequest, Webcam};
 use crate::decode::{Item, SizeRequest, VideoSource};
 use crate::encode::{EncodeOptions, VideoSink};
-use crate::engine::{resize_into, Device, Engine, EngineOptions};
+use crate::engine::{resize_into, Device, Engine, EngineOptions, FrameIo, Precision};
 use crate::error::{Error, Result};
 use crate::frame::Frame;
 use crate::hud::{self, Canvas};
@@ -80,6 +80,12 @@ pub struct LiveArgs {
     /// Inference threads (default: all cores)
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Frames into the graph: u8 (graph-wrapped, no float conversion on the host), f32, or auto
+    #[arg(long, default_value = "auto")]
+    pub frame_io: FrameIo,
+    /// Network arithmetic: fp32, or fp16 (GPU, opt-in)
+    #[arg(long, default_value = "fp32")]
+    pub precision: Precision,
     /// Path of libonnxruntime.so (default: $ORT_DYLIB_PATH, beside the binary, .deps/)
     #[arg(long)]
     pub ort_lib: Option<PathBuf>,
@@ -1144,7 +1150,7 @@ pub fn run(args: LiveArgs) -> Result<()> {
     catch_ctrl_c();
     let spec = source_spec(&args)?;
     let paths: Vec<PathBuf> = args.models.iter().map(|m| models::resolve(m, args.models_dir.as_deref())).collect();
-    let opts = EngineOptions { device: args.device, threads: args.threads, ort_lib: args.ort_lib.clone(), trt_cache: None };
+    let opts = EngineOptions { device: args.device, frame_io: args.frame_io, precision: args.precision, threads: args.threads, ort_lib: args.ort_lib.clone(), trt_cache: None };
 
     let shared = Shared {
         stop: AtomicBool::new(false),

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
-use stylize::engine::{self, Device, Engine, EngineOptions};
+use stylize::engine::{self, Device, Engine, EngineOptions, FrameIo, Precision, Residence};
 use stylize::{images, models, Frame};
 
 #[derive(Parser)]
@@ -24,6 +24,13 @@ struct EngineArgs {
     /// Inference threads (default: all cores)
     #[arg(long, global = true)]
     threads: Option<usize>,
+    /// Frames into the graph: u8 (the graph is wrapped to take and give uint8 RGB, no float conversion on
+    /// the host), f32 (float32 NCHW converted on the host), auto (u8 on GPUs; on the CPU the faster)
+    #[arg(long, default_value = "auto", global = true)]
+    frame_io: FrameIo,
+    /// Network arithmetic: fp32, or fp16 (opt-in, for GPUs; runs in the u8 path)
+    #[arg(long, default_value = "fp32", global = true)]
+    precision: Precision,
     /// Path of libonnxruntime.so (default: $ORT_DYLIB_PATH, beside the binary, .deps/)
     #[arg(long, global = true)]
     ort_lib: Option<PathBuf>,
@@ -129,6 +136,10 @@ enum Command {
         /// Print JSON instead of a table
         #[arg(long)]
         json: bool,
+        /// Time session runs alone: the input bound once (in GPU memory on CUDA/TensorRT) and the output
+        /// left where the session writes it; no host copies or conversions per frame
+        #[arg(long)]
+        resident: bool,
         /// Time on the decoded frames of this video (at its own size) instead of synthetic frames
         #[cfg(feature = "video")]
         #[arg(long, conflicts_with = "sizes")]
@@ -176,7 +187,7 @@ fn parse_size(s: &str) -> Result<(u32, u32), String> {
 
 impl EngineArgs {
     fn options(&self) -> EngineOptions {
-        EngineOptions { device: self.device, threads: self.threads, ort_lib: self.ort_lib.clone(), trt_cache: None }
+        EngineOptions { device: self.device, frame_io: self.frame_io, precision: self.precision, threads: self.threads, ort_lib: self.ort_lib.clone(), trt_cache: None }
     }
 
     fn load(&self, model: &str) -> Result<Engine> {
@@ -223,11 +234,11 @@ fn run(cli: Cli) -> Result<()> {
         Command::Models { engine } => models_cmd(&engine),
         Command::Info { model, engine } => info_cmd(model.as_deref(), &engine),
         #[cfg(feature = "video")]
-        Command::Bench { model, input: Some(input), frames, json, engine, .. } => {
+        Command::Bench { model, input: Some(input), frames, json, resident, engine, .. } => {
             let clip = decode_all(&input, frames + 2)?;
-            bench_cmd(&model, BenchFrames::Clip(clip), frames, json, &engine)
+            bench_cmd(&model, BenchFrames::Clip(clip), frames, json, resident, &engine)
         }
-        Command::Bench { model, sizes, frames, json, engine, .. } => bench_cmd(&model, BenchFrames::Synthetic(sizes), frames, json, &engine),
+        Command::Bench { model, sizes, frames, json, resident, engine, .. } => bench_cmd(&model, BenchFrames::Synthetic(sizes), frames, json, resident, &engine),
     }
 }
 
@@ -341,6 +352,7 @@ fn info_cmd(model: Option<&str>, args: &EngineArgs) -> Result<()> {
         let info = engine.info();
         println!("model {}", info.path.display());
         println!("  device:  {}", engine.device().name());
+        println!("  {}", engine.io_line());
         println!("  input:   {} (float32 NCHW RGB, 0..{})", info.input, info.range_max);
         println!("  output:  {}", info.output);
         println!("  sizes:   {}", info.size_policy());
@@ -384,9 +396,10 @@ fn decode_all(input: &Path, max: usize) -> Result<Vec<Frame>> {
     Ok(frames)
 }
 
-fn bench_cmd(model: &str, input: BenchFrames, frames: usize, json: bool, args: &EngineArgs) -> Result<()> {
+fn bench_cmd(model: &str, input: BenchFrames, frames: usize, json: bool, resident: bool, args: &EngineArgs) -> Result<()> {
     let mut engine = args.load(model)?;
     let mut rows = Vec::new();
+    let mut placement = None;
     let sets: Vec<Vec<Frame>> = match input {
         BenchFrames::Clip(clip) => vec![clip],
         BenchFrames::Synthetic(sizes) => sizes
@@ -405,34 +418,67 @@ fn bench_cmd(model: &str, input: BenchFrames, frames: usize, json: bool, args: &
     for set in sets {
         let (w, h) = (set[0].width, set[0].height);
         let mut frame = set[0].clone();
+        let mut times = Vec::with_capacity(frames);
+        if resident {
+            // One frame bound once; each timed run is the session alone.
+            placement = Some(engine.bind_resident(&frame, None)?);
+            for _ in 0..2 {
+                engine.run_resident()?;
+            }
+            for _ in 0..frames.max(1) {
+                let t = Instant::now();
+                engine.run_resident()?;
+                times.push(t.elapsed().as_secs_f64() * 1e3);
+            }
+            rows.push(summarize(w, h, times));
+            continue;
+        }
         for i in 0..2 {
             frame.data.copy_from_slice(&set[i % set.len()].data);
             engine.stylize(&mut frame)?;
         }
-        let mut times = Vec::with_capacity(frames);
         for i in 0..frames.max(1) {
             frame.data.copy_from_slice(&set[(i + 2) % set.len()].data);
             let t = Instant::now();
             engine.stylize(&mut frame)?;
             times.push(t.elapsed().as_secs_f64() * 1e3);
         }
-        times.sort_by(f64::total_cmp);
-        let pct = |p: f64| times[((times.len() - 1) as f64 * p).round() as usize];
-        let mean = times.iter().sum::<f64>() / times.len() as f64;
-        rows.push((w, h, pct(0.5), pct(0.95), mean, 1e3 / mean));
+        rows.push(summarize(w, h, times));
     }
+    let mode = match placement {
+        None => "engine only".to_string(),
+        Some(Residence::Cuda) => "resident (session runs only; input bound once in CUDA memory, output in CUDA memory)".to_string(),
+        Some(Residence::Host) => "resident (session runs only; input bound once in host memory, output in host memory)".to_string(),
+    };
     if json {
         let items: Vec<String> = rows
             .iter()
             .map(|(w, h, p50, p95, mean, fps)| format!("{{\"size\":\"{w}x{h}\",\"p50_ms\":{p50:.3},\"p95_ms\":{p95:.3},\"mean_ms\":{mean:.3},\"fps\":{fps:.3}}}"))
             .collect();
-        println!("{{\"model\":{:?},\"device\":\"{}\",\"frames\":{frames},\"warmup\":2,\"results\":[{}]}}", model, engine.device().name(), items.join(","));
+        println!(
+            "{{\"model\":{:?},\"device\":\"{}\",\"frame_io\":\"{}\",\"precision\":\"{}\",\"mode\":{:?},\"frames\":{frames},\"warmup\":2,\"results\":[{}]}}",
+            model,
+            engine.device().name(),
+            engine.frame_io().name(),
+            engine.precision().name(),
+            mode,
+            items.join(",")
+        );
     } else {
-        println!("engine only, {} on {}, {frames} timed frames per size after 2 warm-up frames", model, engine.device().name());
+        println!("{mode}, {} on {}, {frames} timed frames per size after 2 warm-up frames", model, engine.device().name());
+        println!("{}", engine.io_line());
         println!("{:>11} {:>9} {:>9} {:>9} {:>8}", "size", "p50 ms", "p95 ms", "mean ms", "fps");
         for (w, h, p50, p95, mean, fps) in rows {
             println!("{:>11} {p50:>9.1} {p95:>9.1} {mean:>9.1} {fps:>8.2}", format!("{w}x{h}"));
         }
     }
     Ok(())
+}
+
+/// (w, h, p50, p95, mean, fps) of a size's frame times in ms.
+fn summarize(w: usize, h: usize, mut times: Vec<f64>) -> (usize, usize, f64, f64, f64, f64) {
+    times.sort_by(f64::total_cmp);
+    let pct = |p: f64| times[((times.len() - 1) as f64 * p).round() as usize];
+    let mean = times.iter().sum::<f64>() / times.len() as f64;
+    (w, h, pct(0.5), pct(0.95), mean, 1e3 / mean)
 }

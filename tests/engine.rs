@@ -2,7 +2,7 @@
 
 mod common;
 
-use stylize::{Engine, EngineOptions, Frame};
+use stylize::{Engine, EngineOptions, Frame, FrameIo};
 
 fn pattern(w: usize, h: usize, seed: usize) -> Frame {
     let mut f = Frame::new(w, h);
@@ -22,7 +22,13 @@ fn stylized(engine: &mut Engine, input: &Frame) -> Frame {
 fn reused_buffers_match_a_fresh_engine() {
     let dir = tempfile::tempdir().unwrap();
     let model = common::random_model(dir.path(), "half", 31);
-    let opts = EngineOptions { threads: Some(1), ..Default::default() };
+    for frame_io in [FrameIo::U8, FrameIo::F32] {
+        reused_buffers_match(&model, EngineOptions { threads: Some(1), frame_io, ..Default::default() });
+    }
+}
+
+fn reused_buffers_match(model: &std::path::Path, opts: EngineOptions) {
+    let model = model.to_path_buf();
     let mut engine = match Engine::load(&model, &opts) {
         Ok(e) => e,
         Err(e) => panic!("engine: {e}"),

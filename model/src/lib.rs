@@ -7,6 +7,7 @@
 //! - [`Weights`]: tensors by parameter name; [`random_weights`], [`check_weights`].
 //! - [`onnx::johnson_to_onnx`]: a pure-Rust ONNX writer (opset 17).
 //! - [`reference::forward`]: a plain ndarray forward pass to check ONNX Runtime against.
+//! - [`wrap::wrap_frame_io`]: rewrites any contract model for uint8 frames in and out (and optionally float16).
 
 pub mod error;
 pub mod meta;
@@ -14,6 +15,7 @@ pub mod onnx;
 pub mod reference;
 pub mod spec;
 pub mod weights;
+pub mod wrap;
 
 pub use error::ModelError;
 pub use spec::{JohnsonSpec, ParamInfo};

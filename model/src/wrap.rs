@@ -1,0 +1,736 @@
+//! Graph surgery for the runtime: uint8 frames in and out of any stylize model, optionally float16 inside.
+//!
+//! [`wrap_frame_io`] rewrites a model that meets the contract (`onnx/README.md`: one float32 NCHW RGB image
+//! input, one float32 NCHW RGB image output, value range `0-255` or `0-1`) so that frames cross the
+//! host<->device bus as bytes and the conversions run inside the graph:
+//!
+//! ```text
+//! frame uint8 [1,H,W,3] -> Transpose(0,3,1,2) -> Cast(float | float16) -> (Mul 1/255 for 0-1 models)
+//!     -> the original graph ->
+//! (Cast float for fp16) -> (Mul 255 for 0-1 models) -> Clip(0,255) -> Add 0.5 -> Cast(uint8)
+//!     -> Transpose(0,2,3,1) -> frame_out uint8 [1,H',W',3]
+//! ```
+//!
+//! The transposes move bytes, not floats. `Cast` to uint8 truncates, so `Add 0.5` after the clip rounds half
+//! up, which is what the runtime's float path (`f32::round` of a value in 0..=255) does. The original input and
+//! output names become internal values; extra inputs (e.g. `style_weights`) stay graph inputs as they are;
+//! other graph outputs are dropped.
+//!
+//! With [`WrapOptions::fp16`] the network also runs in float16: the values that flow from the image become
+//! float16, and so does every float tensor they meet at a position that must share their type (Conv and
+//! instance-norm weights, Add/Mul operands, Pad's constant value, Clip bounds, ...); Resize scales/roi, Pad
+//! pads, shapes and the like keep their types. Initializers and `Constant`s are converted (as a float16
+//! copy when something else still needs the float32 original); float inputs and computed float values are
+//! passed through a `Cast`. Float `value_info` entries are dropped (ONNX Runtime infers them again).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use onnx_protobuf::{
+    tensor_proto::{DataLocation, DataType},
+    tensor_shape_proto::{self, dimension::Value as DimValue},
+    type_proto, GraphProto, ModelProto, NodeProto, TensorProto, TensorShapeProto, TypeProto,
+    ValueInfoProto,
+};
+use protobuf::Message;
+
+use crate::meta;
+use crate::onnx::{attr_float, attr_int, attr_ints};
+use crate::ModelError;
+
+/// Name of the uint8 NHWC RGB input of a wrapped model.
+pub const FRAME_INPUT: &str = "frame";
+/// Name of the uint8 NHWC RGB output of a wrapped model.
+pub const FRAME_OUTPUT: &str = "frame_out";
+/// Prefix of every value and node the wrapper adds.
+pub const PREFIX: &str = "stylize_wrap/";
+/// Broadcasting Add/Mul and Cast with an integer `to` need opset 7.
+const MIN_OPSET: i64 = 7;
+
+/// What to wrap and how; `None` fields are found in the model.
+#[derive(Clone, Debug, Default)]
+pub struct WrapOptions {
+    /// The image input; default `input`, else the first rank-4 graph input.
+    pub input: Option<String>,
+    /// The image output; default `output`, else the first graph output.
+    pub output: Option<String>,
+    /// The pixel value that means white (255 or 1); default from the metadata `stylize.range` (255 if absent).
+    pub range_max: Option<f32>,
+    /// Also convert the network to float16.
+    pub fp16: bool,
+}
+
+/// What [`wrap_model`] did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WrapInfo {
+    /// The original image input, now an internal value.
+    pub input: String,
+    /// The original image output, now an internal value.
+    pub output: String,
+    pub range_max: f32,
+    /// Height and width when the model's input size is fixed.
+    pub fixed_size: Option<(usize, usize)>,
+    pub fp16: bool,
+    /// Float tensors stored as float16 (initializers and constants), 0 without fp16.
+    pub fp16_tensors: usize,
+    /// Casts to float16 added in front of float inputs or computed float values, 0 without fp16.
+    pub fp16_casts: usize,
+}
+
+/// A wrapped model: its bytes and what was done.
+#[derive(Clone, Debug)]
+pub struct Wrapped {
+    pub bytes: Vec<u8>,
+    pub info: WrapInfo,
+}
+
+/// Parses ONNX bytes, wraps them (see the module docs) and writes them back.
+pub fn wrap_frame_io(bytes: &[u8], opts: &WrapOptions) -> Result<Wrapped, ModelError> {
+    let mut model = ModelProto::parse_from_bytes(bytes)?;
+    let info = wrap_model(&mut model, opts)?;
+    Ok(Wrapped {
+        bytes: model.write_to_bytes()?,
+        info,
+    })
+}
+
+/// Wraps `model` in place (see the module docs).
+pub fn wrap_model(model: &mut ModelProto, opts: &WrapOptions) -> Result<WrapInfo, ModelError> {
+    let bad = |s: String| ModelError::BadInput(s);
+    let opset = default_opset(model);
+    if opset < MIN_OPSET {
+        return Err(bad(format!(
+            "opset {opset} is too old to wrap (needs {MIN_OPSET} or newer)"
+        )));
+    }
+    let range_max = match opts.range_max {
+        Some(r) => r,
+        None => range_from_metadata(model)?,
+    };
+    if !(range_max == 255.0 || range_max == 1.0) {
+        return Err(bad(format!(
+            "value range 0..{range_max} is not 0-255 or 0-1"
+        )));
+    }
+    // Initializers listed as inputs (IR < 4) are not inputs of the wrapped graph.
+    model.ir_version = model.ir_version.max(4);
+    let graph = model
+        .graph
+        .as_mut()
+        .ok_or_else(|| bad("the model has no graph".into()))?;
+
+    let initializers: HashSet<String> = graph.initializer.iter().map(|t| t.name.clone()).collect();
+    let input_pos = find_input(graph, &initializers, opts.input.as_deref())?;
+    let input = graph.input[input_pos].name.clone();
+    let in_dims = check_image_value(&graph.input[input_pos], "input")?;
+    let output_pos = find_output(graph, opts.output.as_deref())?;
+    let output = graph.output[output_pos].name.clone();
+    let out_dims = check_image_value(&graph.output[output_pos], "output")?;
+    check_free_names(graph)?;
+
+    let fixed_size = match (dim_value(&in_dims[2]), dim_value(&in_dims[3])) {
+        (Some(h), Some(w)) if h > 0 && w > 0 => Some((h as usize, w as usize)),
+        _ => None,
+    };
+
+    let (fp16_tensors, fp16_casts) = if opts.fp16 {
+        to_fp16(graph, &input)?
+    } else {
+        (0, 0)
+    };
+    let compute_type = if opts.fp16 {
+        DataType::FLOAT16
+    } else {
+        DataType::FLOAT
+    };
+
+    // Input side: frame -> (original input name).
+    let mut head = Vec::new();
+    let nchw = format!("{PREFIX}nchw_u8");
+    head.push(node(
+        "Transpose",
+        &[FRAME_INPUT],
+        &nchw,
+        vec![attr_ints("perm", &[0, 3, 1, 2])],
+    ));
+    if range_max == 1.0 {
+        let cast = format!("{PREFIX}pixels");
+        head.push(node("Cast", &[&nchw], &cast, vec![attr_int("to", compute_type as i64)]));
+        let inv = scalar(graph, "inv255", compute_type, 1.0 / 255.0);
+        head.push(node("Mul", &[&cast, &inv], &input, vec![]));
+    } else {
+        head.push(node("Cast", &[&nchw], &input, vec![attr_int("to", compute_type as i64)]));
+    }
+
+    // Output side: (original output name) -> frame_out.
+    let mut tail = Vec::new();
+    let mut y = output.clone();
+    if opts.fp16 {
+        let f = format!("{PREFIX}out_f32");
+        tail.push(node("Cast", &[&y], &f, vec![attr_int("to", DataType::FLOAT as i64)]));
+        y = f;
+    }
+    if range_max == 1.0 {
+        let c = scalar(graph, "c255", DataType::FLOAT, 255.0);
+        let scaled = format!("{PREFIX}out_255");
+        tail.push(node("Mul", &[&y, &c], &scaled, vec![]));
+        y = scaled;
+    }
+    let clipped = format!("{PREFIX}clipped");
+    if opset >= 11 {
+        let lo = scalar(graph, "zero", DataType::FLOAT, 0.0);
+        let hi = scalar(graph, "max255", DataType::FLOAT, 255.0);
+        tail.push(node("Clip", &[&y, &lo, &hi], &clipped, vec![]));
+    } else {
+        let attrs = vec![attr_float("min", 0.0), attr_float("max", 255.0)];
+        tail.push(node("Clip", &[&y], &clipped, attrs));
+    }
+    let half = scalar(graph, "half", DataType::FLOAT, 0.5);
+    let rounded = format!("{PREFIX}rounded");
+    tail.push(node("Add", &[&clipped, &half], &rounded, vec![]));
+    let bytes = format!("{PREFIX}out_u8");
+    tail.push(node("Cast", &[&rounded], &bytes, vec![attr_int("to", DataType::UINT8 as i64)]));
+    tail.push(node(
+        "Transpose",
+        &[&bytes],
+        FRAME_OUTPUT,
+        vec![attr_ints("perm", &[0, 2, 3, 1])],
+    ));
+
+    let body = std::mem::take(&mut graph.node);
+    graph.node = head.into_iter().chain(body).chain(tail).collect();
+
+    // The frame is one image; its height and width are the original input's.
+    let batch = fixed_dim(1);
+    let channels = fixed_dim(3);
+    graph.input[input_pos] = tensor_value(
+        FRAME_INPUT,
+        DataType::UINT8,
+        vec![batch.clone(), in_dims[2].clone(), in_dims[3].clone(), channels.clone()],
+    );
+    let out_h = named_if_unknown(&out_dims[2], "H_out");
+    let out_w = named_if_unknown(&out_dims[3], "W_out");
+    graph.output = vec![tensor_value(
+        FRAME_OUTPUT,
+        DataType::UINT8,
+        vec![batch, out_h, out_w, channels],
+    )];
+    // Declared types of the old image values are stale (fp16) or redundant.
+    graph.value_info.retain(|v| v.name != input && v.name != output);
+
+    Ok(WrapInfo {
+        input,
+        output,
+        range_max,
+        fixed_size,
+        fp16: opts.fp16,
+        fp16_tensors,
+        fp16_casts,
+    })
+}
+
+/// The opset of the default (`ai.onnx`) domain; 1 when the model declares none.
+fn default_opset(model: &ModelProto) -> i64 {
+    model
+        .opset_import
+        .iter()
+        .filter(|o| o.domain.is_empty() || o.domain == "ai.onnx")
+        .map(|o| o.version)
+        .max()
+        .unwrap_or(1)
+}
+
+fn range_from_metadata(model: &ModelProto) -> Result<f32, ModelError> {
+    match model
+        .metadata_props
+        .iter()
+        .find(|e| e.key == meta::RANGE)
+        .map(|e| e.value.as_str())
+    {
+        None | Some("0-255") => Ok(255.0),
+        Some("0-1") => Ok(1.0),
+        Some(other) => Err(ModelError::BadMetadata(format!(
+            "unknown value range {other:?} in {} (expected 0-255 or 0-1)",
+            meta::RANGE
+        ))),
+    }
+}
+
+fn dims_of(v: &ValueInfoProto) -> Option<Vec<tensor_shape_proto::Dimension>> {
+    let t = match &v.type_.as_ref()?.value {
+        Some(type_proto::Value::TensorType(t)) => t,
+        _ => return None,
+    };
+    t.shape.as_ref().map(|s| s.dim.clone())
+}
+
+fn elem_type(v: &ValueInfoProto) -> Option<i32> {
+    match &v.type_.as_ref()?.value {
+        Some(type_proto::Value::TensorType(t)) => Some(t.elem_type),
+        _ => None,
+    }
+}
+
+fn dim_value(d: &tensor_shape_proto::Dimension) -> Option<i64> {
+    match d.value {
+        Some(DimValue::DimValue(v)) => Some(v),
+        _ => None,
+    }
+}
+
+fn fixed_dim(v: i64) -> tensor_shape_proto::Dimension {
+    let mut d = tensor_shape_proto::Dimension::new();
+    d.value = Some(DimValue::DimValue(v));
+    d
+}
+
+fn named_if_unknown(d: &tensor_shape_proto::Dimension, name: &str) -> tensor_shape_proto::Dimension {
+    match &d.value {
+        Some(_) => d.clone(),
+        None => {
+            let mut n = tensor_shape_proto::Dimension::new();
+            n.value = Some(DimValue::DimParam(name.to_string()));
+            n
+        }
+    }
+}
+
+/// The image input: the one asked for, `input`, or the first rank-4 input that is no initializer.
+fn find_input(g: &GraphProto, inits: &HashSet<String>, wanted: Option<&str>) -> Result<usize, ModelError> {
+    let inputs: Vec<(usize, &ValueInfoProto)> = g
+        .input
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| !inits.contains(&v.name))
+        .collect();
+    let found = match wanted {
+        Some(name) => inputs.iter().find(|(_, v)| v.name == name),
+        None => inputs
+            .iter()
+            .find(|(_, v)| v.name == crate::onnx::INPUT)
+            .or_else(|| inputs.iter().find(|(_, v)| dims_of(v).is_some_and(|d| d.len() == 4))),
+    };
+    found.map(|(i, _)| *i).ok_or_else(|| {
+        ModelError::BadInput(match wanted {
+            Some(name) => format!("the model has no input {name:?}"),
+            None => "no 4-D image input (expected `input`, float32 1x3xHxW)".into(),
+        })
+    })
+}
+
+fn find_output(g: &GraphProto, wanted: Option<&str>) -> Result<usize, ModelError> {
+    let pos = match wanted {
+        Some(name) => g.output.iter().position(|v| v.name == name),
+        None => g
+            .output
+            .iter()
+            .position(|v| v.name == crate::onnx::OUTPUT)
+            .or(if g.output.is_empty() { None } else { Some(0) }),
+    };
+    pos.ok_or_else(|| {
+        ModelError::BadInput(match wanted {
+            Some(name) => format!("the model has no output {name:?}"),
+            None => "the model has no output".into(),
+        })
+    })
+}
+
+/// Checks a float32 `[N, 3, H, W]` image value (dims may be symbolic or absent) and returns its 4 dims.
+fn check_image_value(v: &ValueInfoProto, what: &str) -> Result<Vec<tensor_shape_proto::Dimension>, ModelError> {
+    let bad = |s: String| ModelError::BadInput(format!("{what} {:?} {s}", v.name));
+    match elem_type(v) {
+        Some(t) if t == DataType::FLOAT as i32 => {}
+        Some(t) => return Err(bad(format!("has element type {t}, expected float32"))),
+        None => return Err(bad("is not a tensor".into())),
+    }
+    let dims = dims_of(v).unwrap_or_else(|| vec![tensor_shape_proto::Dimension::new(); 4]);
+    if dims.len() != 4 {
+        return Err(bad(format!("has rank {}, expected 4 (1x3xHxW)", dims.len())));
+    }
+    if let Some(c) = dim_value(&dims[1]) {
+        if c != 3 {
+            return Err(bad(format!("has {c} channels, expected 3 (RGB)")));
+        }
+    }
+    if let Some(n) = dim_value(&dims[0]) {
+        if n != 1 {
+            return Err(bad(format!("has a fixed batch of {n}, expected 1 or dynamic")));
+        }
+    }
+    Ok(dims)
+}
+
+/// Every name the graph uses, so the wrapper's names cannot clash.
+fn check_free_names(g: &GraphProto) -> Result<(), ModelError> {
+    let names = g
+        .input
+        .iter()
+        .chain(g.output.iter())
+        .chain(g.value_info.iter())
+        .map(|v| v.name.as_str())
+        .chain(g.initializer.iter().map(|t| t.name.as_str()))
+        .chain(g.node.iter().flat_map(|n| n.input.iter().chain(n.output.iter()).map(String::as_str)));
+    for name in names {
+        if name == FRAME_INPUT || name == FRAME_OUTPUT || name.starts_with(PREFIX) {
+            return Err(ModelError::BadInput(format!(
+                "the model already has a value named {name:?} (wrapped twice?)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn node(op: &str, inputs: &[&str], output: &str, attrs: Vec<onnx_protobuf::AttributeProto>) -> NodeProto {
+    let mut n = NodeProto::new();
+    n.op_type = op.to_string();
+    n.name = if output.starts_with(PREFIX) {
+        output.to_string()
+    } else {
+        format!("{PREFIX}{output}")
+    };
+    n.input = inputs.iter().map(|s| s.to_string()).collect();
+    n.output = vec![output.to_string()];
+    n.attribute = attrs;
+    n
+}
+
+/// Adds a 0-d constant initializer `PREFIX + name` of type float or float16; returns its name.
+fn scalar(g: &mut GraphProto, name: &str, ty: DataType, v: f32) -> String {
+    let name = format!("{PREFIX}{name}");
+    let mut t = TensorProto::new();
+    t.name = name.clone();
+    t.data_type = ty as i32;
+    t.raw_data = match ty {
+        DataType::FLOAT16 => half::f16::from_f32(v).to_le_bytes().to_vec(),
+        _ => v.to_le_bytes().to_vec(),
+    };
+    g.initializer.push(t);
+    name
+}
+
+fn tensor_value(name: &str, ty: DataType, dims: Vec<tensor_shape_proto::Dimension>) -> ValueInfoProto {
+    let mut shape = TensorShapeProto::new();
+    shape.dim = dims;
+    let mut tensor = type_proto::Tensor::new();
+    tensor.elem_type = ty as i32;
+    tensor.shape = Some(shape).into();
+    let mut ty = TypeProto::new();
+    ty.value = Some(type_proto::Value::TensorType(tensor));
+    let mut v = ValueInfoProto::new();
+    v.name = name.to_string();
+    v.type_ = Some(ty).into();
+    v
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// float16
+
+/// Inputs of `op` that must have the type of its data input(s); `None`: all of them.
+fn same_type_inputs(op: &str) -> Option<&'static [usize]> {
+    Some(match op {
+        // Shapes, pads, axes, indices, scales, roi, ratios: their own types.
+        "Reshape" | "Resize" | "Upsample" | "Slice" | "Gather" | "GatherElements" | "GatherND" | "Expand"
+        | "Tile" | "Squeeze" | "Unsqueeze" | "TopK" | "Split" | "Dropout" | "ReduceMean" | "ReduceSum"
+        | "ReduceMax" | "ReduceMin" | "ReduceProd" | "ReduceL2" | "ReduceL1" | "ReduceSumSquare"
+        | "ReduceLogSumExp" | "Cast" | "CastLike" | "Shape" | "Size" | "Trilu" | "CumSum" | "Compress"
+        | "ScatterElements" | "ScatterND" | "ConstantOfShape" => &[0],
+        "Pad" => &[0, 2],
+        "Where" => &[1, 2],
+        _ => return None,
+    })
+}
+
+/// Outputs of `op` that have the type of its data input; `None`: all of them.
+fn same_type_outputs(op: &str) -> Option<&'static [usize]> {
+    Some(match op {
+        "Shape" | "Size" | "Cast" | "CastLike" | "NonZero" | "ArgMax" | "ArgMin" | "Equal" | "Greater"
+        | "GreaterOrEqual" | "Less" | "LessOrEqual" | "Not" | "And" | "Or" | "Xor" | "IsNaN" | "IsInf" => &[],
+        "MaxPool" | "TopK" | "Dropout" => &[0],
+        _ => return None,
+    })
+}
+
+/// Converts the network to float16 (see the module docs); returns (tensors converted, casts added).
+fn to_fp16(g: &mut GraphProto, image: &str) -> Result<(usize, usize), ModelError> {
+    // Values that become float16: the image and everything computed from it.
+    let mut half: HashSet<String> = HashSet::from([image.to_string()]);
+    // Other values that a float16 node needs in float16: name -> [(node, input position)].
+    let mut wanted: BTreeMap<String, Vec<(usize, usize)>> = BTreeMap::new();
+    for (ni, n) in g.node.iter().enumerate() {
+        if !n.input.iter().any(|i| half.contains(i)) {
+            continue;
+        }
+        if !(n.domain.is_empty() || n.domain == "ai.onnx") {
+            return Err(ModelError::BadInput(format!(
+                "fp16: node {:?} of domain {:?} cannot be converted",
+                n.name, n.domain
+            )));
+        }
+        let same_in = same_type_inputs(&n.op_type);
+        for (pos, name) in n.input.iter().enumerate() {
+            let typed = same_in.is_none_or(|s| s.contains(&pos));
+            if typed && !name.is_empty() && !half.contains(name) {
+                wanted.entry(name.clone()).or_default().push((ni, pos));
+            }
+        }
+        let same_out = same_type_outputs(&n.op_type);
+        for (pos, name) in n.output.iter().enumerate() {
+            if !name.is_empty() && same_out.is_none_or(|s| s.contains(&pos)) {
+                half.insert(name.clone());
+            }
+        }
+    }
+
+    let init_pos: HashMap<String, usize> = g.initializer.iter().enumerate().map(|(i, t)| (t.name.clone(), i)).collect();
+    let constants: HashMap<String, usize> = g
+        .node
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| n.op_type == "Constant" && n.output.len() == 1)
+        .map(|(i, n)| (n.output[0].clone(), i))
+        .collect();
+
+    let (mut tensors, mut casts) = (0, 0);
+    let mut new_inits = Vec::new();
+    // Casts go right before their first consumer: (node index, cast).
+    let mut new_casts: Vec<(usize, NodeProto)> = Vec::new();
+    for (name, uses) in &wanted {
+        let source = if let Some(&i) = init_pos.get(name) {
+            Some(g.initializer[i].clone())
+        } else if let Some(&i) = constants.get(name) {
+            constant_tensor(&g.node[i])
+        } else {
+            None
+        };
+        let new_name = format!("{PREFIX}fp16/{name}");
+        match source {
+            Some(t) if t.data_type == DataType::FLOAT as i32 => {
+                let mut h = to_f16_tensor(&t)?;
+                h.name = new_name.clone();
+                new_inits.push(h);
+                tensors += 1;
+            }
+            // Already float16, or an integer tensor where the op allows one: leave it.
+            Some(_) => continue,
+            // A float graph input or a computed float value: cast it.
+            None => {
+                let first = uses.iter().map(|&(ni, _)| ni).min().expect("at least one use");
+                new_casts.push((first, node("Cast", &[name], &new_name, vec![attr_int("to", DataType::FLOAT16 as i64)])));
+                casts += 1;
+            }
+        }
+        for &(ni, pos) in uses {
+            g.node[ni].input[pos] = new_name.clone();
+        }
+    }
+
+    // Drop the float32 originals nothing uses any more.
+    let used: HashSet<String> = g
+        .node
+        .iter()
+        .flat_map(|n| n.input.iter().cloned())
+        .chain(g.output.iter().map(|v| v.name.clone()))
+        .chain(new_casts.iter().flat_map(|(_, n)| n.input.iter().cloned()))
+        .collect();
+    let dropped: HashSet<String> = wanted
+        .keys()
+        .filter(|n| !used.contains(*n) && (init_pos.contains_key(*n) || constants.contains_key(*n)))
+        .cloned()
+        .collect();
+    g.initializer.retain(|t| !dropped.contains(&t.name));
+    g.initializer.extend(new_inits);
+    g.input.retain(|v| !dropped.contains(&v.name));
+    let mut nodes = Vec::with_capacity(g.node.len() + new_casts.len());
+    new_casts.sort_by_key(|(i, _)| *i);
+    let mut casts_iter = new_casts.into_iter().peekable();
+    for (i, n) in std::mem::take(&mut g.node).into_iter().enumerate() {
+        while let Some((_, c)) = casts_iter.next_if(|(at, _)| *at == i) {
+            nodes.push(c);
+        }
+        if n.op_type == "Constant" && n.output.len() == 1 && dropped.contains(&n.output[0]) {
+            continue;
+        }
+        nodes.push(n);
+    }
+    g.node = nodes;
+    // Declared float types inside the graph are stale now; ONNX Runtime infers them.
+    g.value_info.retain(|v| elem_type(v) != Some(DataType::FLOAT as i32));
+    Ok((tensors, casts))
+}
+
+/// The tensor of a `Constant` node (`value`, `value_float`, `value_floats`), if it has one of those.
+fn constant_tensor(n: &NodeProto) -> Option<TensorProto> {
+    let a = n.attribute.first()?;
+    let mut t = match a.name.as_str() {
+        "value" => a.t.as_ref()?.clone(),
+        "value_float" => {
+            let mut t = TensorProto::new();
+            t.data_type = DataType::FLOAT as i32;
+            t.float_data = vec![a.f];
+            t
+        }
+        "value_floats" => {
+            let mut t = TensorProto::new();
+            t.data_type = DataType::FLOAT as i32;
+            t.dims = vec![a.floats.len() as i64];
+            t.float_data = a.floats.clone();
+            t
+        }
+        _ => return None,
+    };
+    t.name = n.output[0].clone();
+    Some(t)
+}
+
+/// A float32 tensor's float16 copy (round to nearest even), same name and shape.
+fn to_f16_tensor(t: &TensorProto) -> Result<TensorProto, ModelError> {
+    if t.data_location.enum_value() == Ok(DataLocation::EXTERNAL) {
+        return Err(ModelError::BadInput(format!(
+            "fp16: tensor {:?} has external data, which the wrapper cannot read",
+            t.name
+        )));
+    }
+    let values: Vec<f32> = if !t.raw_data.is_empty() {
+        t.raw_data
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect()
+    } else {
+        t.float_data.clone()
+    };
+    let mut h = TensorProto::new();
+    h.name = t.name.clone();
+    h.dims = t.dims.clone();
+    h.data_type = DataType::FLOAT16 as i32;
+    h.raw_data = values
+        .iter()
+        .flat_map(|&v| half::f16::from_f32(v).to_le_bytes())
+        .collect();
+    Ok(h)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::onnx::{model_proto, Dim, GraphBuilder};
+    use crate::Weights;
+
+    /// input -> Pad(reflect) -> Conv(1x1, w, b) -> Mul(s) -> output, plus an extra input `gain` added in.
+    fn tiny(range: &str) -> ModelProto {
+        let mut w = Weights::new();
+        w.insert("conv.weight".into(), ndarray::ArrayD::from_elem(vec![3, 3, 1, 1], 0.5));
+        w.insert("conv.bias".into(), ndarray::ArrayD::from_elem(vec![3], 1.0));
+        let mut g = GraphBuilder::new("tiny", &w);
+        let x = g.input("input", &[Dim::Named("N"), Dim::Fixed(3), Dim::Named("H"), Dim::Named("W")]);
+        let gain = g.input("gain", &[Dim::Fixed(1)]);
+        let p = g.reflection_pad(&x, "pad", 1, 1);
+        let wt = g.param("conv.weight").unwrap();
+        let b = g.param("conv.bias").unwrap();
+        let c = g.node("Conv", "conv", &[&p, &wt, &b], vec![]);
+        let s = g.const_f32("scale", &[2.0]);
+        let m = g.node("Mul", "mul", &[&c, &s], vec![]);
+        let y = g.add(&m, &gain, "add");
+        g.output(&y, "output", &[Dim::Named("N"), Dim::Fixed(3), Dim::Named("H2"), Dim::Named("W2")]);
+        let mut graph = g.finish();
+        // A declared intermediate float value, as exporters write them.
+        graph.value_info.push(tensor_value("conv", DataType::FLOAT, vec![]));
+        model_proto(graph, &[(meta::RANGE.into(), range.into())])
+    }
+
+    fn ops(g: &GraphProto) -> Vec<&str> {
+        g.node.iter().map(|n| n.op_type.as_str()).collect()
+    }
+
+    fn io(v: &[ValueInfoProto]) -> Vec<(String, i32, Vec<String>)> {
+        v.iter()
+            .map(|v| {
+                let dims = dims_of(v)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|d| match &d.value {
+                        Some(DimValue::DimValue(x)) => x.to_string(),
+                        Some(DimValue::DimParam(s)) => s.clone(),
+                        _ => "?".into(),
+                    })
+                    .collect();
+                (v.name.clone(), elem_type(v).unwrap(), dims)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn wraps_uint8_frames_around_the_graph() {
+        let bytes = tiny("0-255").write_to_bytes().unwrap();
+        let w = wrap_frame_io(&bytes, &WrapOptions::default()).unwrap();
+        assert_eq!((w.info.input.as_str(), w.info.output.as_str(), w.info.range_max), ("input", "output", 255.0));
+        assert_eq!(w.info.fixed_size, None);
+        let m = ModelProto::parse_from_bytes(&w.bytes).unwrap();
+        let g = m.graph.as_ref().unwrap();
+        let u8t = DataType::UINT8 as i32;
+        let s = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        // frame replaces input in place; the extra input stays as it is
+        assert_eq!(
+            io(&g.input),
+            vec![
+                (FRAME_INPUT.into(), u8t, s(&["1", "H", "W", "3"])),
+                ("gain".into(), DataType::FLOAT as i32, s(&["1"]))
+            ]
+        );
+        assert_eq!(io(&g.output), vec![(FRAME_OUTPUT.into(), u8t, s(&["1", "H2", "W2", "3"]))]);
+        assert_eq!(
+            ops(g),
+            ["Transpose", "Cast", "Pad", "Conv", "Mul", "Add", "Clip", "Add", "Cast", "Transpose"]
+        );
+        assert_eq!(g.node[1].output, ["input"]);
+        assert_eq!(g.node[6].input[0], "output");
+        assert_eq!(g.node.last().unwrap().output, [FRAME_OUTPUT]);
+        // metadata kept; wrapping twice is refused
+        assert_eq!(m.metadata_props[0].value, "0-255");
+        assert!(wrap_frame_io(&w.bytes, &WrapOptions::default()).is_err());
+    }
+
+    #[test]
+    fn zero_one_models_are_scaled_and_errors_are_clear() {
+        let bytes = tiny("0-1").write_to_bytes().unwrap();
+        let w = wrap_frame_io(&bytes, &WrapOptions::default()).unwrap();
+        assert_eq!(w.info.range_max, 1.0);
+        let m = ModelProto::parse_from_bytes(&w.bytes).unwrap();
+        let g = m.graph.as_ref().unwrap();
+        assert_eq!(&ops(g)[..3], ["Transpose", "Cast", "Mul"]);
+        assert_eq!(&ops(g)[g.node.len() - 6..], ["Add", "Mul", "Clip", "Add", "Cast", "Transpose"]);
+
+        let e = wrap_frame_io(&bytes, &WrapOptions { input: Some("nope".into()), ..Default::default() }).unwrap_err();
+        assert!(e.to_string().contains("no input \"nope\""), "{e}");
+        let e = wrap_frame_io(&bytes, &WrapOptions { input: Some("gain".into()), ..Default::default() }).unwrap_err();
+        assert!(e.to_string().contains("rank 1"), "{e}");
+    }
+
+    #[test]
+    fn fp16_converts_weights_and_casts_float_inputs() {
+        let bytes = tiny("0-255").write_to_bytes().unwrap();
+        let w = wrap_frame_io(&bytes, &WrapOptions { fp16: true, ..Default::default() }).unwrap();
+        // conv weight, conv bias, the Mul scale; the pads stay int64
+        assert_eq!((w.info.fp16_tensors, w.info.fp16_casts), (3, 1));
+        let m = ModelProto::parse_from_bytes(&w.bytes).unwrap();
+        let g = m.graph.as_ref().unwrap();
+        assert_eq!(
+            ops(g),
+            ["Transpose", "Cast", "Pad", "Conv", "Mul", "Cast", "Add", "Cast", "Clip", "Add", "Cast", "Transpose"]
+        );
+        let f16 = DataType::FLOAT16 as i32;
+        let to = |n: &NodeProto| n.attribute.iter().find(|a| a.name == "to").unwrap().i as i32;
+        assert_eq!(to(&g.node[1]), f16);
+        // the extra input is cast right before its use, and still a float32 graph input
+        assert_eq!(g.node[5].input, ["gain"]);
+        assert_eq!(to(&g.node[5]), f16);
+        assert_eq!(g.node[6].input[1], g.node[5].output[0]);
+        assert_eq!(to(&g.node[7]), DataType::FLOAT as i32);
+        let init = |name: &str| g.initializer.iter().find(|t| t.name == name);
+        let weight = init("stylize_wrap/fp16/conv.weight").unwrap();
+        assert_eq!((weight.data_type, weight.dims.as_slice()), (f16, &[3i64, 3, 1, 1][..]));
+        assert_eq!(half::f16::from_le_bytes([weight.raw_data[0], weight.raw_data[1]]).to_f32(), 0.5);
+        assert!(init("conv.weight").is_none(), "unused float32 original left behind");
+        assert_eq!(init("const.pads_1_1").unwrap().data_type, DataType::INT64 as i32);
+        assert!(g.value_info.is_empty(), "float value_info kept");
+        assert_eq!(io(&g.input)[1].1, DataType::FLOAT as i32);
+    }
+}
