@@ -14,6 +14,7 @@ pub mod loss;
 pub mod optim;
 pub mod optimize;
 pub mod report;
+pub mod score;
 pub mod train;
 pub mod transformer;
 pub mod vgg;

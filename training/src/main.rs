@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use stylize_model::JohnsonSpec;
-use stylize_train::{export, loss, optimize, parse_device, train, vgg::Convention};
+use stylize_train::{export, loss, optimize, parse_device, score, train, vgg::Convention};
 
 #[derive(Parser)]
 #[command(name = "stylize-train", version, about = "Perceptual-loss training of Johnson style-transfer networks (tch/libtorch), ONNX export")]
@@ -28,6 +28,8 @@ enum Cmd {
     },
     /// Per-image style transfer by optimising the pixels (Gatys et al.).
     Optimize(OptimizeArgs),
+    /// Loss terms of finished stylizations (content image + its stylized version), e.g. on held-out photos.
+    Score(ScoreArgs),
 }
 
 #[derive(Args)]
@@ -84,7 +86,7 @@ struct TrainArgs {
     /// Run folder: checkpoint, metrics.csv, samples/, loss.png.
     #[arg(short, long)]
     output: PathBuf,
-    /// Network: full (32/64/128 channels) or half (16/32/64); --widths etc. override.
+    /// Network: full (32/64/128 channels), half (16/32/64) or lite (space-to-depth, 16/32/64, 3 blocks); --widths etc. override.
     #[arg(long, default_value = "full")]
     arch: String,
     /// Channel widths, e.g. 16,32,64.
@@ -125,6 +127,9 @@ struct TrainArgs {
     /// Data loader threads.
     #[arg(long, default_value_t = 1)]
     workers: usize,
+    /// Stop after this many minutes of training (checkpoint saved; --resume continues).
+    #[arg(long)]
+    time_limit: Option<f64>,
     #[command(flatten)]
     loss: LossArgs,
 }
@@ -149,8 +154,26 @@ struct OptimizeArgs {
     loss: LossArgs,
 }
 
+#[derive(Args)]
+struct ScoreArgs {
+    /// The style the stylizations should carry.
+    #[arg(long)]
+    style: PathBuf,
+    /// Content images, in the same order as --stylized.
+    #[arg(long, required = true)]
+    content: Vec<PathBuf>,
+    /// Their stylizations (any size with the same aspect ratio).
+    #[arg(long, required = true)]
+    stylized: Vec<PathBuf>,
+    /// Long side both images are scored at.
+    #[arg(long, default_value_t = 512)]
+    size: u32,
+    #[command(flatten)]
+    loss: LossArgs,
+}
+
 fn spec(a: &TrainArgs) -> Result<JohnsonSpec> {
-    let mut s = JohnsonSpec::by_name(&a.arch).with_context(|| format!("--arch {}: full or half", a.arch))?;
+    let mut s = JohnsonSpec::by_name(&a.arch).with_context(|| format!("--arch {}: full, half or lite", a.arch))?;
     if let Some(w) = &a.widths {
         let [a0, a1, a2] = w[..] else { bail!("--widths needs three numbers, e.g. 16,32,64") };
         s.widths = [a0, a1, a2];
@@ -190,6 +213,7 @@ fn main() -> Result<()> {
                 samples: a.samples,
                 sample_size: a.sample_size,
                 workers: a.workers,
+                time_limit: a.time_limit.map(|m| std::time::Duration::from_secs_f64(m.max(0.0) * 60.0)),
                 device: parse_device(&a.loss.device)?,
                 progress: std::io::stderr().is_terminal(),
             };
@@ -222,6 +246,30 @@ fn main() -> Result<()> {
                 content_layer: a.loss.content_layer.clone(),
                 device: parse_device(&a.loss.device)?,
             })?;
+        }
+        Cmd::Score(a) => {
+            if a.content.len() != a.stylized.len() {
+                bail!("give as many --stylized images as --content images ({} vs {})", a.stylized.len(), a.content.len());
+            }
+            let cfg = score::ScoreConfig {
+                style: a.style,
+                style_size: a.loss.style_size,
+                pairs: a.content.into_iter().zip(a.stylized).collect(),
+                size: a.size,
+                vgg: a.loss.vgg.clone(),
+                vgg_convention: a.loss.convention()?,
+                weights: a.loss.weights(),
+                content_layer: a.loss.content_layer.clone(),
+                device: parse_device(&a.loss.device)?,
+            };
+            let terms = score::score(&cfg)?;
+            println!("{:<40} {:>10} {:>10} {:>10} {:>10}", "stylized", "total", "content", "style", "tv");
+            for ((_, y), t) in cfg.pairs.iter().zip(&terms) {
+                println!("{:<40} {:>10.4} {:>10.4} {:>10.4} {:>10.5}", y.display(), t.total, t.content, t.style, t.tv);
+            }
+            let n = terms.len() as f64;
+            let mean = |f: fn(&loss::Terms) -> f64| terms.iter().map(f).sum::<f64>() / n;
+            println!("{:<40} {:>10.4} {:>10.4} {:>10.4} {:>10.5}", "mean", mean(|t| t.total), mean(|t| t.content), mean(|t| t.style), mean(|t| t.tv));
         }
     }
     Ok(())

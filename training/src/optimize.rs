@@ -28,9 +28,11 @@ pub struct OptimizeConfig {
     pub device: Device,
 }
 
-fn load_resized(path: &std::path::Path, long: u32, dev: Device) -> Result<Tensor> {
+/// An image as (1, 3, H, W) on 0..255, resized to long side `long` (0: as is).
+pub(crate) fn load_resized(path: &std::path::Path, long: u32, dev: Device) -> Result<Tensor> {
     let img = load_rgb(path)?;
     let (w, h) = img.dimensions();
+    let long = if long == 0 { w.max(h) } else { long };
     let k = long as f64 / w.max(h) as f64;
     let (w, h) = ((w as f64 * k).round().max(16.0) as u32, (h as f64 * k).round().max(16.0) as u32);
     let img = image::imageops::resize(&img, w, h, image::imageops::FilterType::Triangle);

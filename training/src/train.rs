@@ -41,6 +41,8 @@ pub struct TrainConfig {
     pub samples: usize,
     pub sample_size: u32,
     pub workers: usize,
+    /// Stop (with a checkpoint) once this run has trained this long; `--resume` continues.
+    pub time_limit: Option<std::time::Duration>,
     pub device: Device,
     /// Show an indicatif bar (else plain log lines every `log_every` iterations).
     pub progress: bool,
@@ -146,7 +148,8 @@ pub fn train(cfg: &TrainConfig) -> Result<RunState> {
             let eta = (cfg.iters - state.iteration) as f64 / rate;
             eprintln!("iter {}/{} {:.3} s/it ETA {:.0} s {msg}", state.iteration, cfg.iters, 1.0 / rate, eta);
         }
-        if state.iteration % cfg.checkpoint_every == 0 || state.iteration == cfg.iters {
+        let out_of_time = cfg.time_limit.is_some_and(|limit| t0.elapsed() >= limit);
+        if state.iteration % cfg.checkpoint_every == 0 || state.iteration == cfg.iters || out_of_time {
             state.updated = crate::io::utc_now();
             ckpt::save(&cfg.out, &state, &opt)?;
             report::write_metrics(&metrics_path, &rows)?;
@@ -154,6 +157,10 @@ pub fn train(cfg: &TrainConfig) -> Result<RunState> {
             if let Err(e) = report::write_loss_plot(&cfg.out.join("loss.png"), &rows, &cfg.weights) {
                 eprintln!("loss plot: {e:#}");
             }
+        }
+        if out_of_time {
+            eprintln!("time limit reached at iteration {}: checkpoint saved, continue with --resume", state.iteration);
+            break;
         }
     }
     pb.finish();

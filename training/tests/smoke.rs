@@ -70,6 +70,7 @@ fn config(dir: &Path, vgg: &Path, iters: u64) -> TrainConfig {
         samples: 2,
         sample_size: 64,
         workers: 2,
+        time_limit: None,
         device: tch::Device::Cpu,
         progress: false,
     }
