@@ -62,67 +62,17 @@ def onnxruntime_infer(model, threads):
 
 
 def torch_infer(model, threads):
-    import onnx
     import torch
-    from onnx import numpy_helper
     from torch import nn
 
+    from johnson_torch import from_onnx
+
     torch.set_num_threads(threads)
-    state = {t.name: torch.from_numpy(numpy_helper.to_array(t).copy()) for t in onnx.load(model).graph.initializer if not t.name.startswith("const.")}
-
-    class ConvLayer(nn.Module):
-        def __init__(self, cin, cout, k, stride):
-            super().__init__()
-            self.pad = nn.ReflectionPad2d(k // 2)
-            self.conv2d = nn.Conv2d(cin, cout, k, stride)
-
-        def forward(self, x):
-            return self.conv2d(self.pad(x))
-
-    class Residual(nn.Module):
-        def __init__(self, c):
-            super().__init__()
-            self.conv1, self.in1 = ConvLayer(c, c, 3, 1), nn.InstanceNorm2d(c, affine=True)
-            self.conv2, self.in2 = ConvLayer(c, c, 3, 1), nn.InstanceNorm2d(c, affine=True)
-
-        def forward(self, x):
-            return x + self.in2(self.conv2(torch.relu(self.in1(self.conv1(x)))))
-
-    class TransformerNet(nn.Module):
-        """pytorch/examples fast_neural_style, widths and blocks read from the weights."""
-
-        def __init__(self):
-            super().__init__()
-            w0, w1, w2 = (state[f"{n}.conv2d.weight"].shape[0] for n in ("conv1", "conv2", "conv3"))
-            k = state["conv1.conv2d.weight"].shape[-1]
-            blocks = len({n.split(".")[0] for n in state if n.startswith("res")})
-            self.conv1, self.in1 = ConvLayer(3, w0, k, 1), nn.InstanceNorm2d(w0, affine=True)
-            self.conv2, self.in2 = ConvLayer(w0, w1, 3, 2), nn.InstanceNorm2d(w1, affine=True)
-            self.conv3, self.in3 = ConvLayer(w1, w2, 3, 2), nn.InstanceNorm2d(w2, affine=True)
-            for i in range(1, blocks + 1):
-                setattr(self, f"res{i}", Residual(w2))
-            self.blocks = blocks
-            self.deconv1, self.in4 = ConvLayer(w2, w1, 3, 1), nn.InstanceNorm2d(w1, affine=True)
-            self.deconv2, self.in5 = ConvLayer(w1, w0, 3, 1), nn.InstanceNorm2d(w0, affine=True)
-            self.deconv3 = ConvLayer(w0, 3, k, 1)
-
-        def forward(self, x):
-            up = lambda y: nn.functional.interpolate(y, scale_factor=2, mode="nearest")
-            y = torch.relu(self.in1(self.conv1(x)))
-            y = torch.relu(self.in2(self.conv2(y)))
-            y = torch.relu(self.in3(self.conv3(y)))
-            for i in range(1, self.blocks + 1):
-                y = getattr(self, f"res{i}")(y)
-            y = torch.relu(self.in4(self.deconv1(up(y))))
-            y = torch.relu(self.in5(self.deconv2(up(y))))
-            return self.deconv3(y)
-
-    net = TransformerNet().eval()
-    net.load_state_dict(state)
+    net = from_onnx(model)
 
     def infer(x):
         h, w = x.shape[2:]
-        ph, pw = -h % 4, -w % 4
+        ph, pw = -h % net.multiple, -w % net.multiple
         with torch.inference_mode():
             t = torch.from_numpy(x)
             if ph or pw:

@@ -11,7 +11,7 @@ if (($#)); then CONTENT=("$@"); else CONTENT=("$DATA/amber.jpg" "$DATA/photos/ki
 for c in "${CONTENT[@]}"; do [[ -f "$c" ]] || { echo "error: content image $c not found (pass your own)" >&2; exit 1; }; done
 mapfile -t MODELS < <(ls onnx/*.onnx 2>/dev/null | grep -v -- '-lite\|random' || true)
 ((${#MODELS[@]})) || { echo "error: no models in onnx/" >&2; exit 1; }
-cargo build -q --release --bin stylize
+[[ -x ./target/release/stylize ]] || cargo build -q --release --bin stylize
 WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT
 tiles=()
 for c in "${CONTENT[@]}"; do
