@@ -23,6 +23,13 @@ impl Effects {
         self.strength >= 1.0 && !self.preserve_color
     }
 
+    /// Writes `styled` with the effects applied into `out` (resized to match), leaving the inputs as they are.
+    pub fn render(&self, original: &Frame, styled: &Frame, out: &mut Frame) {
+        out.resize(styled.width, styled.height);
+        out.data.copy_from_slice(&styled.data);
+        self.apply(original, out);
+    }
+
     /// Applies the effects to `styled` in place; `original` is the frame before stylization (same size).
     pub fn apply(&self, original: &Frame, styled: &mut Frame) {
         if self.is_identity() {

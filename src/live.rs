@@ -21,6 +21,7 @@ use ffmpeg_next::Rational;
 use crate::camera::{self, CameraRequest, Webcam};
 use crate::decode::{Item, SizeRequest, VideoSource};
 use crate::encode::{EncodeOptions, VideoSink};
+use crate::effects::Effects;
 use crate::engine::{resize_into, Device, Engine, EngineOptions, FrameIo, Precision};
 use crate::error::{Error, Result};
 use crate::frame::Frame;
@@ -68,6 +69,9 @@ pub struct LiveArgs {
     /// Starting strength: 1 shows the stylized frame, 0 the original (+/- change it in steps of 0.1)
     #[arg(long, default_value_t = 1.0)]
     pub strength: f32,
+    /// Start with the camera's colours kept: only the luminance (the strokes) comes from the style (C toggles)
+    #[arg(long)]
+    pub preserve_color: bool,
     /// List the cameras and their modes, then exit
     #[arg(long)]
     pub list_cameras: bool,
@@ -89,6 +93,9 @@ pub struct LiveArgs {
     /// Path of libonnxruntime.so (default: $ORT_DYLIB_PATH, beside the binary, .deps/)
     #[arg(long)]
     pub ort_lib: Option<PathBuf>,
+    /// Run the network at this fraction of the frame size and upsample its output (e.g. 0.5: ~4x faster)
+    #[arg(long, value_parser = crate::engine::parse_process_scale)]
+    pub process_scale: Option<f32>,
     /// Extra folder with models (searched before onnx/)
     #[arg(long)]
     pub models_dir: Option<PathBuf>,
@@ -668,19 +675,6 @@ fn inference_thread(mut models: Models, input: &Slot<Captured>, output: &Slot<St
 // ---------------------------------------------------------------------------------------------------------------
 // Display side: composing, recording, statistics, HUD.
 
-/// `out = original * (1 - strength) + styled * strength`
-fn blend(original: &Frame, styled: &Frame, strength: f32, out: &mut Frame) {
-    out.resize(styled.width, styled.height);
-    let s = (strength.clamp(0.0, 1.0) * 256.0).round() as u32;
-    if s >= 256 {
-        out.data.copy_from_slice(&styled.data);
-        return;
-    }
-    for ((o, a), b) in out.data.iter_mut().zip(&original.data).zip(&styled.data) {
-        *o = ((u32::from(*a) * (256 - s) + u32::from(*b) * s) >> 8) as u8;
-    }
-}
-
 /// `left | right` in one frame of twice the width.
 fn side_by_side(left: &Frame, right: &Frame, out: &mut Frame) {
     let (w, h) = (left.width, left.height);
@@ -863,7 +857,7 @@ impl Stats {
 
 /// What the user controls with the hotkeys.
 struct ViewState {
-    strength: f32,
+    effects: Effects,
     split: bool,
     hud: bool,
 }
@@ -890,7 +884,7 @@ struct Display<'a> {
 impl Display<'_> {
     fn compose(&mut self) {
         if let Some(cur) = &self.current {
-            blend(&cur.original, &cur.styled, self.view.strength, &mut self.blended);
+            self.view.effects.render(&cur.original, &cur.styled, &mut self.blended);
             if self.view.split {
                 side_by_side(&cur.original, &self.blended, &mut self.split);
             }
@@ -945,8 +939,9 @@ impl Display<'_> {
             Hotkey::Model(i) => shared.notify(format!("there is no model {} ({n} loaded with -m)", i + 1), true),
             Hotkey::NextModel => shared.wanted_model.store((wanted + 1) % n, Relaxed),
             Hotkey::PrevModel => shared.wanted_model.store((wanted + n - 1) % n, Relaxed),
-            Hotkey::Stronger => self.view.strength = ((self.view.strength * 10.0).round() + 1.0).min(10.0) / 10.0,
-            Hotkey::Weaker => self.view.strength = ((self.view.strength * 10.0).round() - 1.0).max(0.0) / 10.0,
+            Hotkey::Stronger => self.view.effects.strength = ((self.view.effects.strength * 10.0).round() + 1.0).min(10.0) / 10.0,
+            Hotkey::Weaker => self.view.effects.strength = ((self.view.effects.strength * 10.0).round() - 1.0).max(0.0) / 10.0,
+            Hotkey::PreserveColor => self.view.effects.preserve_color = !self.view.effects.preserve_color,
             Hotkey::SideBySide => self.view.split = !self.view.split,
             Hotkey::Pause => {
                 shared.paused.fetch_xor(true, Relaxed);
@@ -956,7 +951,7 @@ impl Display<'_> {
             Hotkey::ToggleHud => self.view.hud = !self.view.hud,
             Hotkey::Quit => return false,
         }
-        if matches!(key, Hotkey::Stronger | Hotkey::Weaker | Hotkey::SideBySide) {
+        if matches!(key, Hotkey::Stronger | Hotkey::Weaker | Hotkey::PreserveColor | Hotkey::SideBySide) {
             self.compose();
         }
         true
@@ -993,13 +988,14 @@ impl Display<'_> {
                 let dropped = c.dropped_before_stylize.load(Relaxed) + c.dropped_before_display.load(Relaxed);
                 let _ = write!(
                     text,
-                    "[{}/{}] {}  {:.1} fps  latency {:.0} ms  dropped {dropped}  strength {:.0}%",
+                    "[{}/{}] {}  {:.1} fps  latency {:.0} ms  dropped {dropped}  strength {:.0}%{}",
                     cur.model + 1,
                     self.n_models,
                     shared.label(cur.model),
                     self.stats.fps_now(),
                     self.stats.latency_now(),
-                    self.view.strength * 100.0
+                    self.view.effects.strength * 100.0,
+                    if self.view.effects.preserve_color { "  colours kept" } else { "" }
                 );
             }
         }
@@ -1150,7 +1146,7 @@ pub fn run(args: LiveArgs) -> Result<()> {
     catch_ctrl_c();
     let spec = source_spec(&args)?;
     let paths: Vec<PathBuf> = args.models.iter().map(|m| models::resolve(m, args.models_dir.as_deref())).collect();
-    let opts = EngineOptions { device: args.device, frame_io: args.frame_io, precision: args.precision, threads: args.threads, ort_lib: args.ort_lib.clone(), trt_cache: None };
+    let opts = EngineOptions { device: args.device, frame_io: args.frame_io, precision: args.precision, threads: args.threads, ort_lib: args.ort_lib.clone(), trt_cache: None, process_scale: args.process_scale };
 
     let shared = Shared {
         stop: AtomicBool::new(false),
@@ -1202,7 +1198,7 @@ pub fn run(args: LiveArgs) -> Result<()> {
             shared: &shared,
             pool: &pool,
             window,
-            view: ViewState { strength: args.strength, split: false, hud: true },
+            view: ViewState { effects: Effects { strength: args.strength, preserve_color: args.preserve_color }, split: false, hud: true },
             current: None,
             blended: Frame::new(0, 0),
             split: Frame::new(0, 0),
@@ -1287,11 +1283,12 @@ mod tests {
         let a = Frame::from_raw(2, 1, vec![0, 0, 0, 100, 100, 100]);
         let b = Frame::from_raw(2, 1, vec![200, 200, 200, 100, 100, 100]);
         let mut out = Frame::new(0, 0);
-        blend(&a, &b, 0.5, &mut out);
+        let blend = |strength| Effects { strength, preserve_color: false };
+        blend(0.5).render(&a, &b, &mut out);
         assert_eq!(out.data, vec![100, 100, 100, 100, 100, 100]);
-        blend(&a, &b, 1.0, &mut out);
+        blend(1.0).render(&a, &b, &mut out);
         assert_eq!(out.data, b.data);
-        blend(&a, &b, 0.0, &mut out);
+        blend(0.0).render(&a, &b, &mut out);
         assert_eq!(out.data, a.data);
         side_by_side(&a, &b, &mut out);
         assert_eq!((out.width, out.height), (4, 1));

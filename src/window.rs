@@ -29,15 +29,17 @@ pub enum Hotkey {
     Snapshot,
     Record,
     ToggleHud,
+    /// Keep the input's colours (luminance-only style).
+    PreserveColor,
     Quit,
 }
 
 /// The hotkeys in words, for `--help` and the HUD.
 pub const HOTKEYS_HELP: &str = "Hotkeys: 1-9 or Left/Right switch model, +/- strength (blend of camera and stylized frame), \
-Tab side-by-side original | stylized, Space pause, S PNG snapshot, R start/stop recording, H hide the HUD, Esc/Q quit";
+C keep the camera's colours, Tab side-by-side original | stylized, Space pause, S PNG snapshot, R start/stop recording, H hide the HUD, Esc/Q quit";
 
 /// Short form for the HUD's bottom line.
-pub const HOTKEYS_HUD: &str = "1-9 </> model +/- strength Tab split Space pause S snap R rec H hud Q quit";
+pub const HOTKEYS_HUD: &str = "1-9 </> model +/- strength C colour Tab split Space pause S snap R rec H hud Q quit";
 
 /// Logs every key press as it arrives. minifb's per-update key state misses a quick tap (press and release
 /// between two updates, as `xdotool key` sends them); its input callback sees each event.
@@ -147,6 +149,7 @@ fn hotkey(key: Key) -> Option<Hotkey> {
         Key::S => Snapshot,
         Key::R => Record,
         Key::H => ToggleHud,
+        Key::C => PreserveColor,
         Key::Escape | Key::Q => Quit,
         _ => return None,
     })

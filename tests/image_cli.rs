@@ -271,3 +271,29 @@ fn strength_and_preserve_color() {
     assert_fails_with(&stylize(&["image", "-m", m, i, "-o", bad.to_str().unwrap(), "--strength", "1.5"]), &["--strength", "out of range"]);
     assert!(!bad.exists());
 }
+
+#[test]
+fn process_scale_runs_the_net_smaller_and_keeps_the_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = random_model(dir.path(), "half", 8);
+    let input = dir.path().join("in.png");
+    write_png(&input, 161, 97);
+    let run = |extra: &[&str], name: &str| {
+        let out = dir.path().join(name);
+        let mut args = vec!["image", "-q", "-m", model.to_str().unwrap(), input.to_str().unwrap(), "-o", out.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let o = stylize(&args);
+        assert!(o.status.success(), "{extra:?}: {}", stderr(&o));
+        image::open(&out).unwrap().into_rgb8()
+    };
+    let full = run(&[], "full.png");
+    let half = run(&["--process-scale", "0.5"], "half.png");
+    assert_eq!(half.dimensions(), (161, 97));
+    let original = image::open(&input).unwrap().into_rgb8();
+    assert!(mean_abs_diff(original.as_raw(), half.as_raw()) > 5.0, "--process-scale output looks like the input");
+    assert!(mean_abs_diff(full.as_raw(), half.as_raw()) > 1.0, "--process-scale 0.5 gave the full-size result");
+    for bad in ["0", "1.5", "x"] {
+        let o = stylize(&["image", "-m", model.to_str().unwrap(), input.to_str().unwrap(), "-o", dir.path().join("bad.png").to_str().unwrap(), "--process-scale", bad]);
+        assert_fails_with(&o, &["process-scale", "between 0 and 1"]);
+    }
+}

@@ -164,6 +164,8 @@ xdotool windowfocus --sync "$WID"
 xdotool key 2
 sleep 3
 import -window root "$D/shot2.png"
+xdotool key c
+sleep 2
 xdotool key s
 sleep 1
 xdotool key q
@@ -202,6 +204,22 @@ echo "exit=$?" >"$D/exit.txt"
     eprintln!("window {g:?}: brightness {brightness:.1}, diff to the raw input {vs_raw:.1}, diff after the model switch {vs_model:.1}");
     assert!(vs_model > 5.0, "switching models did not change the picture (mean diff {vs_model:.1})");
 
-    let snaps: Vec<String> = files_in(&snaps);
-    assert!(snaps.len() == 1 && snaps[0].starts_with("stylize-half-26-") && snaps[0].ends_with(".png"), "snapshots: {snaps:?}");
+    let names: Vec<String> = files_in(&snaps);
+    assert!(names.len() == 1 && names[0].starts_with("stylize-half-26-") && names[0].ends_with(".png"), "snapshots: {names:?}");
+    // C (keep colours) was on for the snapshot: its chroma (R-G, B-G) is the input's, only the luminance changed.
+    let snap = image::open(snaps.join(&names[0])).unwrap().to_rgb8();
+    let decoded = d.join("decoded.png");
+    ffmpeg(&["-i", clip.to_str().unwrap(), "-frames:v", "1", decoded.to_str().unwrap()]);
+    let input = image::open(&decoded).unwrap().to_rgb8();
+    assert_eq!(snap.dimensions(), input.dimensions());
+    let chroma = |p: &image::Rgb<u8>| [p[0] as f64 - p[1] as f64, p[2] as f64 - p[1] as f64];
+    let (mut diff, mut n) = (0.0, 0.0);
+    for (a, b) in snap.pixels().zip(input.pixels()) {
+        if a.0.iter().all(|&v| v > 0 && v < 255) {
+            let (ca, cb) = (chroma(a), chroma(b));
+            diff += (ca[0] - cb[0]).abs() + (ca[1] - cb[1]).abs();
+            n += 2.0;
+        }
+    }
+    assert!(n > 1000.0 && diff / n < 12.0, "C did not keep the input's colours: mean chroma diff {:.1} over {n} values", diff / n);
 }
