@@ -809,6 +809,8 @@ fn build_session(env: &ort::environment::Environment, bytes: &[u8], device: Devi
     let model_err = |e: &dyn std::fmt::Display| SessionError::Model(first_line(&e.to_string()));
     let mut builder = Session::builder(env).map_err(|e| model_err(&e))?;
     builder = builder.with_optimization_level(GraphOptimizationLevel::All).map_err(|e| model_err(&e))?;
+    // Trained nets produce subnormal activations that cost the CPU dearly; at 0..255 they change no pixel.
+    builder = builder.with_flush_to_zero().map_err(|e| model_err(&e))?;
     if let Some(n) = opts.threads {
         builder = builder.with_intra_threads(n.max(1)).map_err(|e| model_err(&e))?;
     }
