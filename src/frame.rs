@@ -41,3 +41,9 @@ impl Frame {
         }
     }
 }
+
+impl Default for Frame {
+    fn default() -> Self {
+        Frame::new(0, 0)
+    }
+}

@@ -6,12 +6,14 @@
 //! - [`images`]: reads and writes still images.
 //! - [`decode`], [`encode`], [`pipeline`]: video files through FFmpeg (feature `video`).
 //! - [`models`]: finds the models and their model cards.
+//! - [`flicker`]: measures temporal instability of a stylized video (`stylize flicker`).
 //! - [`output`]: temporary files that become the output only when complete, Ctrl-C.
 //! - [`live`]: `stylize live` (feature `live`): [`camera`], [`window`] and [`hud`] around the engine.
 
 pub mod effects;
 pub mod engine;
 pub mod error;
+pub mod flicker;
 pub mod frame;
 pub mod images;
 pub mod models;

@@ -111,6 +111,18 @@ enum Command {
         #[command(flatten)]
         engine: EngineArgs,
     },
+    /// Temporal instability: how much the stylized video changes between frames where the input stood still
+    #[cfg(feature = "video")]
+    Flicker {
+        #[arg(short, long, default_value = models::DEFAULT_MODEL)]
+        model: String,
+        input: PathBuf,
+        /// Frames to measure (from the start)
+        #[arg(long, default_value_t = 120)]
+        frames: usize,
+        #[command(flatten)]
+        engine: EngineArgs,
+    },
     /// Stylize a webcam, a video file or a test pattern live in a window
     #[cfg(feature = "live")]
     Live(stylize::live::LiveArgs),
@@ -232,6 +244,8 @@ fn run(cli: Cli) -> Result<()> {
             println!("demo: wrote {} (stylized {} with its audio)", output.display(), input.display());
             Ok(())
         }
+        #[cfg(feature = "video")]
+        Command::Flicker { model, input, frames, engine } => flicker_cmd(&model, &input, frames, &engine),
         #[cfg(feature = "live")]
         Command::Live(args) => Ok(stylize::live::run(args)?),
         Command::Models { engine } => models_cmd(&engine),
@@ -243,6 +257,45 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Bench { model, sizes, frames, json, resident, engine, .. } => bench_cmd(&model, BenchFrames::Synthetic(sizes), frames, json, resident, &engine),
     }
+}
+
+#[cfg(feature = "video")]
+fn flicker_cmd(model: &str, input: &Path, frames: usize, args: &EngineArgs) -> Result<()> {
+    let source = stylize::decode::VideoSource::open(input, Default::default())?;
+    let mut engine = args.load(model)?;
+    let (tx, rx) = crossbeam_channel::bounded(4);
+    let (_pool_tx, pool_rx) = crossbeam_channel::bounded(1);
+    let decoder = std::thread::spawn(move || source.run(&tx, &pool_rx));
+    let pb = stylize::progress::frames_bar(Some(frames as u64), args.quiet);
+    let mut meter = stylize::flicker::FlickerMeter::default();
+    let mut styled = Frame::new(0, 0);
+    for frame in rx.iter().filter_map(|item| match item {
+        stylize::decode::Item::Video { frame, .. } => Some(frame),
+        _ => None,
+    }).take(frames) {
+        styled.resize(frame.width, frame.height);
+        styled.data.copy_from_slice(&frame.data);
+        engine.stylize(&mut styled)?;
+        meter.push(&frame, &styled);
+        pb.inc(1);
+    }
+    drop(rx);
+    let _ = decoder.join();
+    pb.finish_and_clear();
+    let r = meter.result();
+    if r.pairs == 0 {
+        bail!("{} has fewer than two video frames: nothing to compare", input.display());
+    }
+    println!(
+        "flicker: {:.2} grey levels of output change per still pixel (input: {:.2}; ratio {:.1}), {:.0} % of pixels still, {} frame pairs, {}",
+        r.output_change,
+        r.input_change,
+        r.output_change / r.input_change.max(1e-6),
+        r.still_share * 100.0,
+        r.pairs,
+        model
+    );
+    Ok(())
 }
 
 fn image_cmd(model: &str, inputs: &[PathBuf], output: Option<&Path>, effects: stylize::Effects, args: &EngineArgs) -> Result<()> {

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::*;
+use stylize_model::onnx::Dim;
 
 fn skip_without_ffmpeg() -> bool {
     if have("ffmpeg") && have("ffprobe") {
@@ -145,4 +146,26 @@ fn shared_clip_keeps_its_audio() {
     assert_eq!(probe_video(&out, "nb_read_packets"), probe_video(&input, "nb_read_packets"));
     assert_eq!(probe_video(&out, "width"), "160");
     assert_eq!(audio_md5(&out), audio_md5(&input));
+}
+
+#[test]
+fn flicker_of_an_identity_model_equals_the_input_change() {
+    if skip_without_ffmpeg() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("identity.onnx");
+    identity_model(&model, &[Dim::Fixed(1), Dim::Fixed(3), Dim::Named("H"), Dim::Named("W")]);
+    let input = dir.path().join("clip.mp4");
+    make_clip(&input, "160x120", 25, 1.0);
+    let o = stylize(&["flicker", "-q", "-m", model.to_str().unwrap(), input.to_str().unwrap(), "--frames", "10"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    // An output that is the input changes exactly as much as the input where the input stood still.
+    assert!(out.contains("ratio 1.0)") && out.contains("9 frame pairs"), "{out}");
+    let random = random_model(dir.path(), "half", 3);
+    let o = stylize(&["flicker", "-q", "-m", random.to_str().unwrap(), input.to_str().unwrap(), "--frames", "4"]);
+    assert!(o.status.success() && stdout(&o).contains("3 frame pairs"), "{}{}", stdout(&o), stderr(&o));
+    let o = stylize(&["flicker", "-m", random.to_str().unwrap(), dir.path().join("missing.mp4").to_str().unwrap()]);
+    assert_fails_with(&o, &["missing.mp4"]);
 }

@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use stylize_model::{meta, onnx, random_weights, JohnsonSpec};
+use stylize_model::onnx::{model_proto, Dim, GraphBuilder};
+use stylize_model::{meta, onnx, random_weights, JohnsonSpec, Weights};
 
 pub fn stylize(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_stylize")).args(args).output().expect("run stylize")
@@ -100,4 +101,15 @@ pub fn files_in(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().to_string()).collect();
     v.sort();
     v
+}
+
+/// An ONNX model with one Identity node and the given input/output dims (for contract checks).
+pub fn identity_model(path: &Path, dims: &[Dim]) {
+    let weights = Weights::new();
+    let mut g = GraphBuilder::new("identity", &weights);
+    let x = g.input("input", dims);
+    let y = g.node("Identity", "id", &[&x], vec![]);
+    g.output(&y, "output", dims);
+    let bytes = protobuf::Message::write_to_bytes(&model_proto(g.finish(), &[])).unwrap();
+    std::fs::write(path, bytes).unwrap();
 }
