@@ -23,7 +23,13 @@ pub fn metadata(state: &ckpt::RunState) -> Vec<(String, String)> {
         ("loss_content", format!("{:.6}", l.content)),
         ("loss_style", format!("{:.6}", l.style)),
         ("loss_tv", format!("{:.6}", l.tv)),
-        ("loss_weights", format!("content={} style={} tv={} (scale-free terms, see training/README.md)", state.weights.content, state.weights.style, state.weights.tv)),
+        ("loss_weights", format!(
+            "content={} style={} tv={}{} (scale-free terms, see training/README.md)",
+            state.weights.content,
+            state.weights.style,
+            state.weights.tv,
+            if state.weights.stability > 0.0 { format!(" stability={}", state.weights.stability) } else { String::new() }
+        )),
         ("content_images", state.content_images.to_string()),
         ("style_image", state.style.clone()),
         ("train_seconds", format!("{:.0}", state.elapsed_s)),

@@ -23,6 +23,9 @@ pub struct Weights {
     pub content: f64,
     pub style: f64,
     pub tv: f64,
+    /// Temporal stability (0: off); see [`stability`].
+    #[serde(default)]
+    pub stability: f64,
 }
 
 /// One evaluation's terms (unweighted) and the weighted total.
@@ -32,6 +35,8 @@ pub struct Terms {
     pub content: f64,
     pub style: f64,
     pub tv: f64,
+    #[serde(default)]
+    pub stability: f64,
 }
 
 pub struct Perceptual {
@@ -74,6 +79,13 @@ impl Perceptual {
     }
 }
 
+/// Temporal stability (Gupta et al. 2017): how much the output `y_noisy` of the input plus Gaussian noise of
+/// `sigma` grey levels differs from the clean output `y`, relative to the input's own change (sigma²). Video
+/// frames differ by such small changes where nothing moves; a stylizer that amplifies them flickers.
+pub fn stability(y_noisy: &Tensor, y: &Tensor, sigma: f64) -> Tensor {
+    (y_noisy - y).square().mean(None) / (sigma * sigma)
+}
+
 /// Mean squared neighbour difference on the 0..1 scale.
 pub fn tv_loss(y: &Tensor) -> Tensor {
     let (_, _, h, w) = y.size4().expect("NCHW");
@@ -84,5 +96,5 @@ pub fn tv_loss(y: &Tensor) -> Tensor {
 
 pub fn terms(t: &(Tensor, Tensor, Tensor, Tensor)) -> Terms {
     let f = |x: &Tensor| x.double_value(&[]);
-    Terms { total: f(&t.0), content: f(&t.1), style: f(&t.2), tv: f(&t.3) }
+    Terms { total: f(&t.0), content: f(&t.1), style: f(&t.2), tv: f(&t.3), stability: 0.0 }
 }

@@ -49,6 +49,10 @@ struct LossArgs {
     /// Weight of the total-variation loss (0..1 scale).
     #[arg(long, default_value_t = 1.0)]
     tv_weight: f64,
+    /// Weight of the temporal-stability term (train only; 0: off): the output under small input noise should
+    /// not move more than the input, which keeps video from flickering. Try 0.1-1.
+    #[arg(long, default_value_t = 0.0)]
+    stability_weight: f64,
     /// VGG layer of the content loss: relu1_2, relu2_2, relu3_3, relu4_3.
     #[arg(long, default_value = "relu2_2")]
     content_layer: String,
@@ -71,7 +75,7 @@ impl LossArgs {
         }
     }
     fn weights(&self) -> loss::Weights {
-        loss::Weights { content: self.content_weight, style: self.style_weight, tv: self.tv_weight }
+        loss::Weights { content: self.content_weight, style: self.style_weight, tv: self.tv_weight, stability: self.stability_weight }
     }
 }
 
@@ -127,6 +131,9 @@ struct TrainArgs {
     /// Data loader threads.
     #[arg(long, default_value_t = 1)]
     workers: usize,
+    /// Noise (grey levels) of the temporal-stability term (--stability-weight)
+    #[arg(long, default_value_t = 4.0)]
+    stability_noise: f64,
     /// Stop after this many minutes of training (checkpoint saved; --resume continues).
     #[arg(long)]
     time_limit: Option<f64>,
@@ -213,6 +220,7 @@ fn main() -> Result<()> {
                 samples: a.samples,
                 sample_size: a.sample_size,
                 workers: a.workers,
+                stability_noise: a.stability_noise,
                 time_limit: a.time_limit.map(|m| std::time::Duration::from_secs_f64(m.max(0.0) * 60.0)),
                 device: parse_device(&a.loss.device)?,
                 progress: std::io::stderr().is_terminal(),

@@ -18,14 +18,14 @@ pub struct Row {
     pub terms: crate::loss::Terms,
 }
 
-pub const METRICS_HEADER: &str = "iteration,elapsed_s,total,content,style,tv";
+pub const METRICS_HEADER: &str = "iteration,elapsed_s,total,content,style,tv,stability";
 
 pub fn write_metrics(path: &Path, rows: &[Row]) -> Result<()> {
     let mut s = String::from(METRICS_HEADER);
     s.push('\n');
     for r in rows {
         let t = r.terms;
-        s += &format!("{},{:.3},{:.6e},{:.6e},{:.6e},{:.6e}\n", r.iteration, r.elapsed_s, t.total, t.content, t.style, t.tv);
+        s += &format!("{},{:.3},{:.6e},{:.6e},{:.6e},{:.6e},{:.6e}\n", r.iteration, r.elapsed_s, t.total, t.content, t.style, t.tv, t.stability);
     }
     write_atomic(path, s.as_bytes())
 }
@@ -38,7 +38,8 @@ pub fn read_metrics(path: &Path, upto: u64) -> Vec<Row> {
         .filter_map(|l| {
             let v: Vec<&str> = l.split(',').collect();
             let f = |i: usize| v.get(i)?.parse::<f64>().ok();
-            let terms = crate::loss::Terms { total: f(2)?, content: f(3)?, style: f(4)?, tv: f(5)? };
+            // Runs from before the stability column have six.
+            let terms = crate::loss::Terms { total: f(2)?, content: f(3)?, style: f(4)?, tv: f(5)?, stability: f(6).unwrap_or(0.0) };
             Some(Row { iteration: v.first()?.parse().ok()?, elapsed_s: f(1)?, terms })
         })
         .filter(|r| r.iteration <= upto)
@@ -88,12 +89,15 @@ pub fn write_loss_plot(path: &Path, rows: &[Row], w: &crate::loss::Weights) -> R
     if rows.len() < 2 {
         return Ok(());
     }
-    let series: [(&str, RGBColor, Vec<(f64, f64)>); 4] = [
+    let mut series: Vec<(&str, RGBColor, Vec<(f64, f64)>)> = vec![
         ("total", BLACK, smooth(rows, |t| t.total)),
         ("content", BLUE, smooth(rows, |t| t.content * w.content)),
         ("style", RED, smooth(rows, |t| t.style * w.style)),
         ("tv", GREEN, smooth(rows, |t| t.tv * w.tv)),
     ];
+    if w.stability > 0.0 {
+        series.push(("stability", MAGENTA, smooth(rows, |t| t.stability * w.stability)));
+    }
     let all = series.iter().flat_map(|s| s.2.iter().map(|p| p.1)).filter(|v| v.is_finite() && *v > 0.0);
     let (lo, hi) = all.fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(v), b.max(v)));
     if lo > hi {

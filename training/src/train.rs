@@ -41,6 +41,8 @@ pub struct TrainConfig {
     pub samples: usize,
     pub sample_size: u32,
     pub workers: usize,
+    /// Noise of the stability term, grey levels (used when `weights.stability` > 0).
+    pub stability_noise: f64,
     /// Stop (with a checkpoint) once this run has trained this long; `--resume` continues.
     pub time_limit: Option<std::time::Duration>,
     pub device: Device,
@@ -127,14 +129,21 @@ pub fn train(cfg: &TrainConfig) -> Result<RunState> {
     while state.iteration < cfg.iters {
         let x = loader.next_batch()?.to_device(dev);
         let y = net.forward(&x);
-        let l = loss.loss(&y, &x);
+        let mut l = loss.loss(&y, &x);
+        let stab = (cfg.weights.stability > 0.0).then(|| {
+            let y_noisy = net.forward(&(&x + x.randn_like() * cfg.stability_noise));
+            loss::stability(&y_noisy, &y, cfg.stability_noise)
+        });
+        if let Some(s) = &stab {
+            l.0 = &l.0 + s * cfg.weights.stability;
+        }
         opt.zero_grad();
         l.0.backward();
         opt.step();
         state.iteration += 1;
         state.adam_step = opt.step;
         state.elapsed_s = elapsed0 + t0.elapsed().as_secs_f64();
-        let t = loss::terms(&l);
+        let t = loss::Terms { stability: stab.map_or(0.0, |s| s.double_value(&[])), ..loss::terms(&l) };
         if !t.total.is_finite() {
             bail!("loss is {} at iteration {}: lower --lr", t.total, state.iteration);
         }
@@ -174,6 +183,7 @@ fn mean_terms(rows: &[Row]) -> Terms {
         content: a.content + r.terms.content / n,
         style: a.style + r.terms.style / n,
         tv: a.tv + r.terms.tv / n,
+        stability: a.stability + r.terms.stability / n,
     })
 }
 

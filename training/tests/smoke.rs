@@ -61,7 +61,7 @@ fn config(dir: &Path, vgg: &Path, iters: u64) -> TrainConfig {
         batch: 2,
         iters,
         lr: 1e-2,
-        weights: loss::Weights { content: 1.0, style: 10.0, tv: 1.0 },
+        weights: loss::Weights { content: 1.0, style: 10.0, tv: 1.0, stability: 0.0 },
         content_layer: "relu2_2".into(),
         seed: 5,
         resume: false,
@@ -70,6 +70,7 @@ fn config(dir: &Path, vgg: &Path, iters: u64) -> TrainConfig {
         samples: 2,
         sample_size: 64,
         workers: 2,
+        stability_noise: 4.0,
         time_limit: None,
         device: tch::Device::Cpu,
         progress: false,
@@ -169,4 +170,28 @@ fn convention_from_metadata() {
     let tv = m("input_range", "0-1");
     assert!(matches!(Convention::from_metadata(&tv).unwrap(), Convention::Torchvision { .. }));
     assert!(Convention::from_metadata(&HashMap::new()).is_err());
+}
+
+#[test]
+fn stability_term_is_relative_to_the_input_noise_and_is_logged() {
+    // A net that passes the noise through unchanged scores 1; one that ignores it scores 0.
+    let x = tch::Tensor::rand([2, 3, 32, 32], (tch::Kind::Float, tch::Device::Cpu)) * 255.0;
+    let noisy = &x + x.randn_like() * 4.0;
+    let passthrough = loss::stability(&noisy, &x, 4.0).double_value(&[]);
+    assert!((passthrough - 1.0).abs() < 0.05, "pass-through scored {passthrough}");
+    assert_eq!(loss::stability(&x, &x, 4.0).double_value(&[]), 0.0);
+
+    let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tmp("stability");
+    let mut cfg = config(&dir, &fake_vgg(&dir), 3);
+    cfg.weights.stability = 0.5;
+    train(&cfg).unwrap();
+    let rows = report::read_metrics(&cfg.out.join("metrics.csv"), u64::MAX);
+    assert_eq!(rows.len(), 3);
+    for r in &rows {
+        let t = r.terms;
+        assert!(t.stability > 0.0, "{t:?}");
+        let sum = t.content * 1.0 + t.style * 10.0 + t.tv * 1.0 + t.stability * 0.5;
+        assert!((t.total - sum).abs() < 1e-3 * sum, "total {} is not the weighted sum {sum}", t.total);
+    }
 }
