@@ -358,17 +358,26 @@ fn f32_tensor(name: &str, shape: &[usize], data: &[f32]) -> TensorProto {
 }
 
 fn value_info(name: &str, dims: &[Dim]) -> ValueInfoProto {
+    let dims = dims
+        .iter()
+        .map(|d| {
+            let mut dim = tensor_shape_proto::Dimension::new();
+            dim.value = Some(match *d {
+                Dim::Fixed(v) => tensor_shape_proto::dimension::Value::DimValue(v as i64),
+                Dim::Named(s) => tensor_shape_proto::dimension::Value::DimParam(s.to_string()),
+            });
+            dim
+        })
+        .collect();
+    tensor_value(name, DataType::FLOAT, dims)
+}
+
+/// A graph input/output/value_info entry: a tensor of `ty` with these dimensions.
+pub(crate) fn tensor_value(name: &str, ty: DataType, dims: Vec<tensor_shape_proto::Dimension>) -> ValueInfoProto {
     let mut shape = TensorShapeProto::new();
-    for d in dims {
-        let mut dim = tensor_shape_proto::Dimension::new();
-        dim.value = Some(match *d {
-            Dim::Fixed(v) => tensor_shape_proto::dimension::Value::DimValue(v as i64),
-            Dim::Named(s) => tensor_shape_proto::dimension::Value::DimParam(s.to_string()),
-        });
-        shape.dim.push(dim);
-    }
+    shape.dim = dims;
     let mut tensor = type_proto::Tensor::new();
-    tensor.elem_type = DataType::FLOAT as i32;
+    tensor.elem_type = ty as i32;
     tensor.shape = Some(shape).into();
     let mut ty = TypeProto::new();
     ty.value = Some(type_proto::Value::TensorType(tensor));

@@ -28,13 +28,13 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use onnx_protobuf::{
     tensor_proto::{DataLocation, DataType},
     tensor_shape_proto::{self, dimension::Value as DimValue},
-    type_proto, GraphProto, ModelProto, NodeProto, TensorProto, TensorShapeProto, TypeProto,
+    type_proto, GraphProto, ModelProto, NodeProto, TensorProto,
     ValueInfoProto,
 };
 use protobuf::Message;
 
 use crate::meta;
-use crate::onnx::{attr_float, attr_int, attr_ints};
+use crate::onnx::{attr_float, attr_int, attr_ints, tensor_value};
 use crate::ModelError;
 
 /// Name of the uint8 NHWC RGB input of a wrapped model.
@@ -407,19 +407,6 @@ fn scalar(g: &mut GraphProto, name: &str, ty: DataType, v: f32) -> String {
     name
 }
 
-fn tensor_value(name: &str, ty: DataType, dims: Vec<tensor_shape_proto::Dimension>) -> ValueInfoProto {
-    let mut shape = TensorShapeProto::new();
-    shape.dim = dims;
-    let mut tensor = type_proto::Tensor::new();
-    tensor.elem_type = ty as i32;
-    tensor.shape = Some(shape).into();
-    let mut ty = TypeProto::new();
-    ty.value = Some(type_proto::Value::TensorType(tensor));
-    let mut v = ValueInfoProto::new();
-    v.name = name.to_string();
-    v.type_ = Some(ty).into();
-    v
-}
 
 // ---------------------------------------------------------------------------------------------------------
 // float16
