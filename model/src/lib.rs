@@ -19,4 +19,4 @@ pub mod wrap;
 
 pub use error::ModelError;
 pub use spec::{JohnsonSpec, ParamInfo};
-pub use weights::{check_weights, random_weights, Weights};
+pub use weights::{check_weights, mix_styles, random_weights, Weights};

@@ -10,6 +10,8 @@ pub const STYLE: &str = "stylize.style";
 pub const ARCH: &str = "stylize.arch";
 /// JSON of the [`JohnsonSpec`] the file was written from.
 pub const SPEC: &str = "stylize.spec";
+/// Multi-style nets: the styles in `style_weights` order, comma-separated (`candy,mosaic`).
+pub const STYLES: &str = "stylize.styles";
 
 pub const RANGE_0_255: &str = "0-255";
 pub const ARCH_JOHNSON: &str = "johnson";
@@ -23,6 +25,21 @@ pub fn standard(spec: &JohnsonSpec, style: &str) -> Vec<(String, String)> {
         (ARCH.to_string(), ARCH_JOHNSON.to_string()),
         (SPEC.to_string(), spec_json),
     ]
+}
+
+/// Metadata of a multi-style net: [`standard`] with `style` = the names joined by `+`, plus
+/// [`STYLES`]. One name gives exactly [`standard`].
+pub fn standard_multi(spec: &JohnsonSpec, styles: &[String]) -> Vec<(String, String)> {
+    let mut m = standard(spec, &styles.join("+"));
+    if styles.len() > 1 {
+        m.push((STYLES.to_string(), styles.join(",")));
+    }
+    m
+}
+
+/// The style names of a [`STYLES`] value.
+pub fn parse_styles(value: &str) -> Vec<String> {
+    value.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
 }
 
 /// Parses and validates the [`SPEC`] value.
@@ -52,5 +69,16 @@ mod tests {
         // Files written before space-to-depth existed carry no such field.
         let old = parse_spec(r#"{"widths":[16,32,64],"res_blocks":5,"end_kernel":9}"#).unwrap();
         assert_eq!(old, JohnsonSpec::half());
+    }
+
+    #[test]
+    fn multi_style_names() {
+        let names = ["candy".to_string(), "mosaic".to_string()];
+        let m = standard_multi(&JohnsonSpec::lite().with_styles(2), &names);
+        let get = |k: &str| m.iter().find(|(a, _)| a == k).map(|(_, v)| v.as_str());
+        assert_eq!(get(STYLE), Some("candy+mosaic"));
+        assert_eq!(parse_styles(get(STYLES).unwrap()), names);
+        assert_eq!(parse_spec(get(SPEC).unwrap()).unwrap().styles, 2);
+        assert_eq!(standard_multi(&JohnsonSpec::lite(), &names[..1]), standard(&JohnsonSpec::lite(), "candy"));
     }
 }

@@ -1,8 +1,9 @@
 //! Pure-Rust ONNX export (IR 8, opset 17) through a small reusable graph builder.
 //!
 //! Only standard ops that every ONNX Runtime execution provider implements are used:
-//! Pad (reflect), Conv, InstanceNormalization, Relu, Add, Resize (nearest), and for
-//! space-to-depth specs SpaceToDepth and DepthToSpace (DCR).
+//! Pad (reflect), Conv, InstanceNormalization, Relu, Add, Resize (nearest), for
+//! space-to-depth specs SpaceToDepth and DepthToSpace (DCR), and for multi-style specs
+//! MatMul (the style mix of each norm's scale and shift).
 
 use std::collections::BTreeSet;
 
@@ -28,6 +29,8 @@ pub const INPUT: &str = "input";
 /// Graph output name: float32 NCHW RGB on the 0..255 scale, unclamped.
 pub const OUTPUT: &str = "output";
 pub const PRODUCER: &str = "stylize";
+/// Graph input of multi-style nets: float32 `[styles]`, the mix of styles (summing to 1).
+pub const STYLE_WEIGHTS: &str = "style_weights";
 
 /// Serialises the Johnson net of `spec` with weights `w` to ONNX bytes.
 ///
@@ -56,6 +59,10 @@ pub fn johnson_graph(spec: &JohnsonSpec, w: &Weights) -> Result<GraphProto, Mode
             Dim::Named("W"),
         ],
     );
+
+    if spec.styles > 1 {
+        g.input(STYLE_WEIGHTS, &[Dim::Fixed(spec.styles)]);
+    }
 
     let b = spec.block();
     let x = if b > 1 {
@@ -287,10 +294,16 @@ impl<'w> GraphBuilder<'w> {
         )
     }
 
-    /// Affine instance norm with parameters `{name}.weight` and `{name}.bias`.
+    /// Affine instance norm with parameters `{name}.weight` and `{name}.bias`. Parameters
+    /// with one row per style (conditional instance norm) are mixed by the graph input
+    /// [`STYLE_WEIGHTS`] first: `[styles] x [styles, C] -> [C]`.
     pub fn instance_norm(&mut self, x: &str, name: &str) -> Result<String, ModelError> {
-        let scale = self.param(&format!("{name}.weight"))?;
-        let bias = self.param(&format!("{name}.bias"))?;
+        let mut scale = self.param(&format!("{name}.weight"))?;
+        let mut bias = self.param(&format!("{name}.bias"))?;
+        if self.param_shape(&scale)?.len() == 2 {
+            scale = self.node("MatMul", &format!("{name}.mix_weight"), &[STYLE_WEIGHTS, &scale], vec![]);
+            bias = self.node("MatMul", &format!("{name}.mix_bias"), &[STYLE_WEIGHTS, &bias], vec![]);
+        }
         let attrs = vec![attr_float("epsilon", INSTANCE_NORM_EPS as f32)];
         Ok(self.node("InstanceNormalization", name, &[x, &scale, &bias], attrs))
     }

@@ -18,6 +18,19 @@ pub struct JohnsonSpec {
     /// the JSON of older model files, and left out when false so their spec JSON is unchanged.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub space_to_depth: bool,
+    /// Styles of a conditional-instance-norm net (Dumoulin et al. 2017): every norm has one
+    /// scale and shift row per style, mixed by the `style_weights` input. 1: a plain net
+    /// (left out of the JSON, so single-style files are unchanged).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub styles: usize,
+}
+
+fn one() -> usize {
+    1
+}
+
+fn is_one(n: &usize) -> bool {
+    *n == 1
 }
 
 /// One named parameter tensor of the network.
@@ -50,6 +63,7 @@ impl JohnsonSpec {
             res_blocks: 5,
             end_kernel: 9,
             space_to_depth: false,
+            styles: 1,
         }
     }
 
@@ -60,6 +74,7 @@ impl JohnsonSpec {
             res_blocks: 5,
             end_kernel: 9,
             space_to_depth: false,
+            styles: 1,
         }
     }
 
@@ -71,6 +86,7 @@ impl JohnsonSpec {
             res_blocks: 3,
             end_kernel: 3,
             space_to_depth: true,
+            styles: 1,
         }
     }
 
@@ -81,6 +97,20 @@ impl JohnsonSpec {
             "half" => Some(Self::half()),
             "lite" => Some(Self::lite()),
             _ => None,
+        }
+    }
+
+    /// The same net with `n` styles (conditional instance norm).
+    pub fn with_styles(self, n: usize) -> Self {
+        Self { styles: n, ..self }
+    }
+
+    /// Shape of an instance norm's scale or shift for `c` channels: `[c]`, or `[styles, c]`.
+    pub fn norm_shape(&self, c: usize) -> Vec<usize> {
+        if self.styles == 1 {
+            vec![c]
+        } else {
+            vec![self.styles, c]
         }
     }
 
@@ -105,6 +135,9 @@ impl JohnsonSpec {
                 "zero width in {:?}",
                 self.widths
             )));
+        }
+        if self.styles == 0 {
+            return Err(ModelError::InvalidSpec("styles must be at least 1".into()));
         }
         // An even kernel with pad k/2 would change the image size.
         if self.end_kernel.is_multiple_of(2) {
@@ -174,8 +207,8 @@ impl JohnsonSpec {
             ));
             out.push(p(format!("{}.conv2d.bias", c.name), vec![c.c_out]));
             if let Some(n) = &c.norm {
-                out.push(p(format!("{n}.weight"), vec![c.c_out]));
-                out.push(p(format!("{n}.bias"), vec![c.c_out]));
+                out.push(p(format!("{n}.weight"), self.norm_shape(c.c_out)));
+                out.push(p(format!("{n}.bias"), self.norm_shape(c.c_out)));
             }
         }
         out
@@ -319,6 +352,27 @@ mod tests {
         // Body at half resolution: 432 + 288 + 288 + 3456 + 1152 + 1152 + 432.
         assert_eq!(s.macs_per_pixel(), 7200.0);
         assert!(s.macs_per_pixel() < JohnsonSpec::full().macs_per_pixel() / 20.0);
+    }
+
+    #[test]
+    fn multi_style_params() {
+        let s = JohnsonSpec::lite().with_styles(4);
+        let p = s.params();
+        let find = |n: &str| p.iter().find(|x| x.name == n).unwrap().shape.clone();
+        assert_eq!(find("in1.weight"), vec![4, 16]);
+        assert_eq!(find("res3.in2.bias"), vec![4, 64]);
+        assert_eq!(find("conv1.conv2d.weight"), vec![16, 12, 3, 3]);
+        // Only the norms grow: 11 norms x 2 x 3 more rows.
+        let norm_channels = 16 + 32 + 64 + 6 * 64 + 32 + 16;
+        assert_eq!(
+            s.param_count(),
+            JohnsonSpec::lite().param_count() + 2 * 3 * norm_channels
+        );
+        assert_eq!(s.macs_per_pixel(), JohnsonSpec::lite().macs_per_pixel());
+        let j = serde_json::to_string(&s).unwrap();
+        assert!(j.contains("\"styles\":4"), "{j}");
+        assert_eq!(serde_json::from_str::<JohnsonSpec>(&j).unwrap(), s);
+        assert!(JohnsonSpec::lite().with_styles(0).validate().is_err());
     }
 
     #[test]

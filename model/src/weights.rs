@@ -61,6 +61,41 @@ pub fn random_weights(spec: &JohnsonSpec, seed: u64) -> Weights {
     w
 }
 
+/// Resolves a multi-style net for one mix of its styles: every norm's scale and shift
+/// become `sum_i mix[i] * row_i`, which is what the ONNX graph computes from `style_weights`.
+/// Returns the equivalent single-style spec and weights (a one-style spec passes through).
+pub fn mix_styles(
+    spec: &JohnsonSpec,
+    w: &Weights,
+    mix: &[f32],
+) -> Result<(JohnsonSpec, Weights), ModelError> {
+    check_weights(spec, w)?;
+    if mix.len() != spec.styles {
+        return Err(ModelError::BadInput(format!(
+            "{} style weights for a net of {} styles",
+            mix.len(),
+            spec.styles
+        )));
+    }
+    let single = spec.clone().with_styles(1);
+    if spec.styles == 1 {
+        return Ok((single, w.clone()));
+    }
+    let mut out = Weights::new();
+    for (name, t) in w {
+        let t = if t.ndim() == 2 {
+            let rows = t.view().into_dimensionality::<ndarray::Ix2>().expect("2-D");
+            let mix = ndarray::ArrayView1::from(mix);
+            mix.dot(&rows).into_dyn()
+        } else {
+            t.clone()
+        };
+        out.insert(name.clone(), t);
+    }
+    check_weights(&single, &out)?;
+    Ok((single, out))
+}
+
 /// SplitMix64: tiny, fast, and stable across platforms and crate versions, which a
 /// "deterministic per seed" contract needs more than statistical quality.
 pub(crate) struct SplitMix64(u64);
@@ -119,6 +154,22 @@ mod tests {
         let std = c.std(0.0);
         let he = (2.0f32 / (128.0 * 9.0)).sqrt();
         assert!((std / he - 1.0).abs() < 0.05, "{std} vs {he}");
+    }
+
+    #[test]
+    fn mixing_styles_blends_norm_rows() {
+        let spec = JohnsonSpec::lite().with_styles(3);
+        let w = random_weights(&spec, 7);
+        let (single, m) = mix_styles(&spec, &w, &[0.0, 1.0, 0.0]).unwrap();
+        assert_eq!(single, JohnsonSpec::lite());
+        assert_eq!(m["in2.weight"], w["in2.weight"].index_axis(ndarray::Axis(0), 1));
+        assert_eq!(m["conv2.conv2d.weight"], w["conv2.conv2d.weight"]);
+        let (_, h) = mix_styles(&spec, &w, &[0.5, 0.0, 0.5]).unwrap();
+        let expect = (&w["in4.bias"].index_axis(ndarray::Axis(0), 0)
+            + &w["in4.bias"].index_axis(ndarray::Axis(0), 2))
+            * 0.5;
+        assert!((&h["in4.bias"] - &expect).iter().all(|d| d.abs() < 1e-6));
+        assert!(mix_styles(&spec, &w, &[1.0]).is_err());
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use ndarray::{Array, Array4};
 use ort::session::Session;
 use ort::value::Tensor;
-use stylize_model::{meta, onnx, random_weights, reference, JohnsonSpec};
+use stylize_model::{meta, mix_styles, onnx, random_weights, reference, JohnsonSpec};
 
 /// The ONNX Runtime shared library, or why the test cannot run here.
 fn ort_library() -> Result<PathBuf, String> {
@@ -82,5 +82,45 @@ fn onnx_runtime_matches_reference() -> Result<(), Box<dyn std::error::Error>> {
         let vs_input = (&same_region - &x).mapv(f32::abs).mean().unwrap();
         assert!(vs_input > 1.0, "{name}: output equals the input");
     }
+    Ok(())
+}
+
+/// A multi-style net mixes each norm's rows by `style_weights` inside the graph; the reference
+/// mixes the weights first. Both must agree for pure and blended mixes.
+#[test]
+fn multi_style_mix_matches_reference() -> Result<(), Box<dyn std::error::Error>> {
+    let lib = match ort_library() {
+        Ok(p) => p,
+        Err(why) => {
+            eprintln!("skipping: {why}");
+            return Ok(());
+        }
+    };
+    let env = ort::init_from(&lib)?.build()?;
+    let spec = JohnsonSpec::lite().with_styles(3);
+    let w = random_weights(&spec, 5);
+    let names: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+    let bytes = onnx::johnson_to_onnx(&spec, &w, &meta::standard_multi(&spec, &names))?;
+    let mut session = Session::builder(&env)?.commit_from_memory(&bytes)?;
+    assert_eq!(session.inputs().len(), 2);
+    let x = image(32, 48, 3);
+    let mut outputs_by_mix = Vec::new();
+    for mix in [[1.0f32, 0.0, 0.0], [0.0, 0.0, 1.0], [0.3, 0.5, 0.2]] {
+        let (single, mw) = mix_styles(&spec, &w, &mix)?;
+        let want = reference::forward(&single, &mw, x.view())?;
+        let sw = Tensor::from_array(([3usize], mix.to_vec()))?;
+        let outputs = session.run(ort::inputs![
+            onnx::INPUT => Tensor::from_array(x.clone())?,
+            onnx::STYLE_WEIGHTS => sw
+        ])?;
+        let got = outputs[onnx::OUTPUT].try_extract_array::<f32>()?.to_owned();
+        let max_diff = got.iter().zip(want.iter()).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        eprintln!("mix {mix:?}: max |ort - reference| = {max_diff:e}");
+        assert!(max_diff < 1e-3, "mix {mix:?}: max abs diff {max_diff}");
+        outputs_by_mix.push(want);
+    }
+    // The styles really differ, so the test would notice a mix that is ignored.
+    let d = (&outputs_by_mix[0] - &outputs_by_mix[1]).mapv(f32::abs).mean().unwrap();
+    assert!(d > 1.0, "styles 0 and 2 give nearly the same output ({d})");
     Ok(())
 }
