@@ -46,6 +46,39 @@ pub fn johnson_to_onnx(
     Ok(model.write_to_bytes()?)
 }
 
+/// Reads a model file written by [`johnson_to_onnx`] back: its spec (from the metadata), style
+/// names, and its parameters by name (constants that are not parameters are left out).
+pub fn read_johnson(bytes: &[u8]) -> Result<(JohnsonSpec, Vec<String>, Weights), ModelError> {
+    let m = ModelProto::parse_from_bytes(bytes)?;
+    let get = |k: &str| m.metadata_props.iter().find(|e| e.key == k).map(|e| e.value.as_str());
+    let spec_json = get(crate::meta::SPEC)
+        .ok_or_else(|| ModelError::BadMetadata(format!("no {} (not written by stylize)", crate::meta::SPEC)))?;
+    let spec = crate::meta::parse_spec(spec_json)?;
+    let names = match get(crate::meta::STYLES) {
+        Some(v) => crate::meta::parse_styles(v),
+        None => vec![get(crate::meta::STYLE).unwrap_or("").to_string()],
+    };
+    let params = spec.params();
+    let mut w = Weights::new();
+    for t in &m.graph.initializer {
+        let Some(p) = params.iter().find(|p| p.name == t.name) else { continue };
+        if t.data_type != DataType::FLOAT as i32 {
+            return Err(ModelError::BadInput(format!("{}: not float32", t.name)));
+        }
+        let values: Vec<f32> = if t.raw_data.is_empty() {
+            t.float_data.clone()
+        } else {
+            t.raw_data.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes"))).collect()
+        };
+        let a = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&p.shape), values).map_err(|_| {
+            ModelError::ShapeMismatch { name: p.name.clone(), expected: p.shape.clone(), got: t.dims.iter().map(|&d| d as usize).collect() }
+        })?;
+        w.insert(p.name.clone(), a);
+    }
+    check_weights(&spec, &w)?;
+    Ok((spec, names, w))
+}
+
 /// The graph of the Johnson net; mirrors [`crate::reference::forward`] line by line.
 pub fn johnson_graph(spec: &JohnsonSpec, w: &Weights) -> Result<GraphProto, ModelError> {
     check_weights(spec, w)?;
@@ -499,6 +532,25 @@ mod tests {
         assert_eq!(count("Add"), 5);
         assert_eq!(count("Resize"), 2);
         assert_eq!(count("SpaceToDepth") + count("DepthToSpace"), 0);
+    }
+
+    #[test]
+    fn models_read_back() {
+        let spec = JohnsonSpec::lite().with_styles(2);
+        let w = random_weights(&spec, 3);
+        let names = vec!["a".to_string(), "b".to_string()];
+        let bytes = johnson_to_onnx(&spec, &w, &meta::standard_multi(&spec, &names)).unwrap();
+        let (spec2, names2, w2) = read_johnson(&bytes).unwrap();
+        assert_eq!((spec2, names2), (spec.clone(), names));
+        assert_eq!(w2, w);
+        let g = ModelProto::parse_from_bytes(&bytes).unwrap().graph.unwrap();
+        assert_eq!(g.input[1].name, STYLE_WEIGHTS);
+        assert_eq!(dims(&g.input[1]), ["2"]);
+        assert_eq!(g.node.iter().filter(|n| n.op_type == "MatMul").count(), 2 * 11);
+        let single = JohnsonSpec::half();
+        let bytes = johnson_to_onnx(&single, &random_weights(&single, 1), &meta::standard(&single, "x")).unwrap();
+        assert_eq!(read_johnson(&bytes).unwrap().1, ["x"]);
+        assert!(read_johnson(b"not onnx").is_err());
     }
 
     #[test]
