@@ -30,10 +30,19 @@ pub struct RunState {
     pub adam_step: i64,
     pub arch: String,
     pub spec: JohnsonSpec,
-    /// Style image path and name (file stem).
+    /// Style image path and name (file stem); for a multi-style net the paths joined by `,`
+    /// and the names by `+`.
     pub style: String,
     pub style_name: String,
+    /// Multi-style nets: the style names in `style_weights` order (empty for one style).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub styles: Vec<String>,
+    /// Models the weights started from (`--init`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub init: Vec<String>,
     pub style_size: Option<u32>,
+    #[serde(default)]
+    pub style_scale: Option<f64>,
     pub content: Vec<String>,
     pub content_images: usize,
     pub vgg: String,

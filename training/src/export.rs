@@ -12,7 +12,8 @@ use crate::io::write_atomic;
 /// The metadata written into an exported model: `stylize_model::meta::standard` (range, style,
 /// arch, spec) plus `stylize.iterations`, `stylize.content_size`, `stylize.loss_*`, `stylize.date`, ...
 pub fn metadata(state: &ckpt::RunState) -> Vec<(String, String)> {
-    let mut m = meta::standard(&state.spec, &state.style_name);
+    let names = if state.styles.is_empty() { vec![state.style_name.clone()] } else { state.styles.clone() };
+    let mut m = meta::standard_multi(&state.spec, &names);
     let l = state.losses;
     let extra = [
         ("arch_name", state.arch.clone()),
@@ -32,6 +33,7 @@ pub fn metadata(state: &ckpt::RunState) -> Vec<(String, String)> {
         )),
         ("content_images", state.content_images.to_string()),
         ("style_image", state.style.clone()),
+        ("init", state.init.join(",")),
         ("train_seconds", format!("{:.0}", state.elapsed_s)),
         ("train_device", state.device.clone()),
         ("trainer", state.trainer.clone()),
@@ -39,7 +41,7 @@ pub fn metadata(state: &ckpt::RunState) -> Vec<(String, String)> {
     ];
     for (k, v) in extra {
         let k = format!("stylize.{k}");
-        if !m.iter().any(|(mk, _)| *mk == k) {
+        if !v.is_empty() && !m.iter().any(|(mk, _)| *mk == k) {
             m.push((k, v));
         }
     }

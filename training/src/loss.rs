@@ -43,35 +43,46 @@ pub struct Perceptual {
     pub vgg: Vgg,
     /// Index into LAYERS of the content layer.
     pub content_layer: usize,
-    /// Gram matrices of the style image, (1, C, C) per layer.
-    style_grams: Vec<Tensor>,
-    style_energy: Vec<Tensor>,
+    /// Per style image: its Gram matrices, (1, C, C) per layer, and their energies.
+    style_grams: Vec<Vec<Tensor>>,
+    style_energy: Vec<Vec<Tensor>>,
     pub weights: Weights,
 }
 
 impl Perceptual {
     /// `style` is the style image, (1, 3, H, W) on 0..255, on the VGG's device.
     pub fn new(vgg: Vgg, style: &Tensor, content_layer: &str, weights: Weights) -> Result<Self> {
+        Self::new_multi(vgg, std::slice::from_ref(style), content_layer, weights)
+    }
+
+    /// Several style images (a multi-style net); [`Self::loss_for`] picks one by index.
+    pub fn new_multi(vgg: Vgg, styles: &[Tensor], content_layer: &str, weights: Weights) -> Result<Self> {
         let Some(content_layer) = LAYERS.iter().position(|l| *l == content_layer) else {
             bail!("unknown content layer {content_layer}; one of {LAYERS:?}")
         };
-        let style_grams: Vec<Tensor> = tch::no_grad(|| vgg.forward(style, 4).iter().map(gram).collect());
-        let style_energy = style_grams.iter().map(|g| g.square().mean(None)).collect();
+        let style_grams: Vec<Vec<Tensor>> =
+            styles.iter().map(|s| tch::no_grad(|| vgg.forward(s, 4).iter().map(gram).collect())).collect();
+        let style_energy = style_grams.iter().map(|gs| gs.iter().map(|g| g.square().mean(None)).collect()).collect();
         Ok(Self { vgg, content_layer, style_grams, style_energy, weights })
     }
 
-    /// Loss of stylized `y` against content `x` (both (B, 3, H, W), 0..255).
+    /// Loss of stylized `y` against content `x` (both (B, 3, H, W), 0..255), first style.
     pub fn loss(&self, y: &Tensor, x: &Tensor) -> (Tensor, Tensor, Tensor, Tensor) {
+        self.loss_for(y, x, 0)
+    }
+
+    /// Loss of `y` against content `x` and style image `style`.
+    pub fn loss_for(&self, y: &Tensor, x: &Tensor, style: usize) -> (Tensor, Tensor, Tensor, Tensor) {
         let fy = self.vgg.forward(y, 4);
         let c = self.content_layer;
         let fx = tch::no_grad(|| self.vgg.forward(x, c + 1).pop().expect("content feature"));
         let content = (&fy[c] - &fx).square().mean(None) / fx.square().mean(None);
         let style = fy
             .iter()
-            .zip(self.style_grams.iter().zip(&self.style_energy))
+            .zip(self.style_grams[style].iter().zip(&self.style_energy[style]))
             .map(|(f, (gs, e))| (gram(f) - gs).square().mean(None) / e)
             .fold(Tensor::from(0f32).to_device(y.device()), |a, b| a + b)
-            / self.style_grams.len() as f64;
+            / self.style_grams[style].len() as f64;
         let tv = tv_loss(y);
         let w = self.weights;
         let total = &content * w.content + &style * w.style + &tv * w.tv;

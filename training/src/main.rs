@@ -17,7 +17,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Train a feed-forward network for one style (resumable; checkpoints into the run folder).
+    /// Train a feed-forward network for one style, or several (resumable; checkpoints into the run folder).
     Train(TrainArgs),
     /// Export a run's latest checkpoint to ONNX through the runtime's writer.
     Export {
@@ -81,9 +81,13 @@ impl LossArgs {
 
 #[derive(Args)]
 struct TrainArgs {
-    /// Style image.
+    /// Style image; repeat for a multi-style network (conditional instance norm, one `style_weights` input).
+    #[arg(long, required = true)]
+    style: Vec<PathBuf>,
+    /// Start from trained models (ONNX written by stylize-train): same-shaped weights from the first, a
+    /// multi-style net's norm rows from the N-th (repeat, one per --style). Ignored when resuming.
     #[arg(long)]
-    style: PathBuf,
+    init: Vec<PathBuf>,
     /// Folder of content images (recursive); repeat for more folders or single files.
     #[arg(long = "content-dir", required = true)]
     content_dir: Vec<PathBuf>,
@@ -134,6 +138,9 @@ struct TrainArgs {
     /// Noise (grey levels) of the temporal-stability term (--stability-weight)
     #[arg(long, default_value_t = 4.0)]
     stability_noise: f64,
+    /// Scale the style images by this factor (instead of --style-size; keeps their relative sizes).
+    #[arg(long, conflicts_with = "style_size")]
+    style_scale: Option<f64>,
     /// Stop after this many minutes of training (checkpoint saved; --resume continues).
     #[arg(long)]
     time_limit: Option<f64>,
@@ -187,6 +194,7 @@ fn spec(a: &TrainArgs) -> Result<JohnsonSpec> {
     }
     s.res_blocks = a.res_blocks.unwrap_or(s.res_blocks);
     s.end_kernel = a.end_kernel.unwrap_or(s.end_kernel);
+    s.styles = a.style.len();
     s.validate()?;
     Ok(s)
 }
@@ -198,8 +206,10 @@ fn main() -> Result<()> {
                 tch::set_num_threads(n);
             }
             let cfg = train::TrainConfig {
-                style: a.style.clone(),
+                styles: a.style.clone(),
+                init: a.init.clone(),
                 style_size: a.loss.style_size,
+                style_scale: a.style_scale,
                 content: a.content_dir.clone(),
                 vgg: a.loss.vgg.clone(),
                 vgg_convention: a.loss.convention()?,

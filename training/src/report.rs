@@ -52,17 +52,19 @@ pub fn sample_inputs(files: &[std::path::PathBuf], n: usize, side: u32) -> Resul
     (0..n).map(|i| Ok(center_square(&load_rgb(&files[i * files.len() / n])?, side))).collect()
 }
 
-/// A grid with one row per sample: content | stylized.
+/// A grid with one row per sample: content | stylized (one column per style of a multi-style net).
 pub fn write_samples(path: &Path, net: &Transformer, inputs: &[RgbImage], device: Device) -> Result<()> {
     let Some(first) = inputs.first() else { return Ok(()) };
     let (w, h) = first.dimensions();
-    let mut grid = RgbImage::new(2 * w, h * inputs.len() as u32);
+    let mut grid = RgbImage::new((1 + net.styles as u32) * w, h * inputs.len() as u32);
     for (i, img) in inputs.iter().enumerate() {
         let x = Tensor::from_slice(&to_nchw(std::slice::from_ref(img))).view([1, 3, h as i64, w as i64]).to_device(device);
-        let y = tch::no_grad(|| net.forward(&x));
-        let out = tensor_to_image(&y)?;
         imageops::replace(&mut grid, img, 0, (i as u32 * h) as i64);
-        imageops::replace(&mut grid, &out, w as i64, (i as u32 * h) as i64);
+        for style in 0..net.styles {
+            let y = tch::no_grad(|| net.forward_style(&x, style));
+            let out = tensor_to_image(&y)?;
+            imageops::replace(&mut grid, &out, ((1 + style) as u32 * w) as i64, (i as u32 * h) as i64);
+        }
     }
     save_png(path, &grid)
 }

@@ -18,9 +18,15 @@ use crate::vgg::{Convention, Vgg};
 /// Everything `stylize-train train` takes.
 #[derive(Clone, Debug)]
 pub struct TrainConfig {
-    pub style: PathBuf,
+    /// Style images; more than one trains a multi-style net (the spec's `styles` must match).
+    pub styles: Vec<PathBuf>,
+    /// Trained models to start from (see `transformer::init_from`); ignored when resuming.
+    pub init: Vec<PathBuf>,
     /// Resize the style image so its long side is this (None: as is, like pytorch/examples).
     pub style_size: Option<u32>,
+    /// Or scale every style image by this factor (keeps their relative sizes; 0.5 at 128 px
+    /// crops gives the strokes the size they have at 256 px crops with the images as they are).
+    pub style_scale: Option<f64>,
     pub content: Vec<PathBuf>,
     pub vgg: PathBuf,
     pub vgg_convention: Option<Convention>,
@@ -65,20 +71,25 @@ pub fn train(cfg: &TrainConfig) -> Result<RunState> {
     let files = data::list_images(&cfg.content)?;
     let vgg = Vgg::load(&cfg.vgg, dev, cfg.vgg_convention.clone())?;
     let convention = format!("{:?}", vgg.convention);
-    let mut style_img = data::load_rgb(&cfg.style)?;
-    if let Some(s) = cfg.style_size {
-        let (w, h) = style_img.dimensions();
-        let k = s as f64 / w.max(h) as f64;
-        let (w, h) = ((w as f64 * k).round().max(1.0) as u32, (h as f64 * k).round().max(1.0) as u32);
-        style_img = image::imageops::resize(&style_img, w, h, image::imageops::FilterType::Triangle);
+    if cfg.styles.len() != cfg.spec.styles {
+        bail!("{} style images for a net of {} styles", cfg.styles.len(), cfg.spec.styles);
     }
-    let (sw, sh) = style_img.dimensions();
-    let style_t = Tensor::from_slice(&data::to_nchw(&[style_img])).view([1, 3, sh as i64, sw as i64]).to_device(dev);
-    let loss = Perceptual::new(vgg, &style_t, &cfg.content_layer, cfg.weights)?;
+    let style_ts = cfg.styles.iter().map(|p| style_tensor(p, cfg.style_size, cfg.style_scale, dev)).collect::<Result<Vec<_>>>()?;
+    let loss = Perceptual::new_multi(vgg, &style_ts, &cfg.content_layer, cfg.weights)?;
 
     let vs = nn::VarStore::new(dev);
     let net = Transformer::new(&vs.root(), &cfg.spec)?;
     transformer::check_names(&vs, &cfg.spec)?;
+    let inits = cfg
+        .init
+        .iter()
+        .map(|p| {
+            let bytes = std::fs::read(p).with_context(|| format!("reading --init {}", p.display()))?;
+            let (_, _, w) = stylize_model::onnx::read_johnson(&bytes).with_context(|| format!("--init {}", p.display()))?;
+            Ok(w)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    transformer::init_from(&vs, &cfg.spec, &inits)?;
     let mut opt = Adam::new(&vs, cfg.lr);
     std::fs::create_dir_all(cfg.out.join("samples")).with_context(|| format!("creating {}", cfg.out.display()))?;
 
@@ -87,9 +98,12 @@ pub fn train(cfg: &TrainConfig) -> Result<RunState> {
         adam_step: 0,
         arch: cfg.arch.clone(),
         spec: cfg.spec.clone(),
-        style: cfg.style.display().to_string(),
-        style_name: cfg.style.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+        style: cfg.styles.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(","),
+        style_name: style_names(&cfg.styles).join("+"),
+        styles: if cfg.styles.len() > 1 { style_names(&cfg.styles) } else { Vec::new() },
+        init: cfg.init.iter().map(|p| p.display().to_string()).collect(),
         style_size: cfg.style_size,
+        style_scale: cfg.style_scale,
         content: cfg.content.iter().map(|p| p.display().to_string()).collect(),
         content_images: files.len(),
         vgg: cfg.vgg.display().to_string(),
@@ -128,10 +142,12 @@ pub fn train(cfg: &TrainConfig) -> Result<RunState> {
     let (t0, elapsed0, start) = (Instant::now(), state.elapsed_s, state.iteration);
     while state.iteration < cfg.iters {
         let x = loader.next_batch()?.to_device(dev);
-        let y = net.forward(&x);
-        let mut l = loss.loss(&y, &x);
+        // A multi-style net takes its styles in turn, one per batch (Dumoulin et al.).
+        let style = (state.iteration % cfg.styles.len() as u64) as usize;
+        let y = net.forward_style(&x, style);
+        let mut l = loss.loss_for(&y, &x, style);
         let stab = (cfg.weights.stability > 0.0).then(|| {
-            let y_noisy = net.forward(&(&x + x.randn_like() * cfg.stability_noise));
+            let y_noisy = net.forward_style(&(&x + x.randn_like() * cfg.stability_noise), style);
             loss::stability(&y_noisy, &y, cfg.stability_noise)
         });
         if let Some(s) = &stab {
@@ -174,6 +190,27 @@ pub fn train(cfg: &TrainConfig) -> Result<RunState> {
     }
     pb.finish();
     Ok(state)
+}
+
+/// File stems of the style images.
+pub fn style_names(paths: &[PathBuf]) -> Vec<String> {
+    paths.iter().map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()).collect()
+}
+
+/// A style image as (1, 3, H, W) on 0..255, its long side resized to `size`, or scaled by `scale`, if given.
+fn style_tensor(path: &std::path::Path, size: Option<u32>, scale: Option<f64>, dev: Device) -> Result<Tensor> {
+    let mut img = data::load_rgb(path)?;
+    let (w, h) = img.dimensions();
+    let k = match (size, scale) {
+        (Some(s), _) => Some(s as f64 / w.max(h) as f64),
+        (None, k) => k,
+    };
+    if let Some(k) = k {
+        let (w, h) = ((w as f64 * k).round().max(1.0) as u32, (h as f64 * k).round().max(1.0) as u32);
+        img = image::imageops::resize(&img, w, h, image::imageops::FilterType::Triangle);
+    }
+    let (w, h) = img.dimensions();
+    Ok(Tensor::from_slice(&data::to_nchw(&[img])).view([1, 3, h as i64, w as i64]).to_device(dev))
 }
 
 fn mean_terms(rows: &[Row]) -> Terms {

@@ -48,20 +48,31 @@ impl ConvLayer {
     }
 }
 
-/// `InstanceNorm2d(affine=True)`.
+/// `InstanceNorm2d(affine=True)`; in a multi-style net a conditional instance norm (Dumoulin
+/// et al. 2017) with one scale and shift row per style, mixed by the style weights.
 #[derive(Debug)]
 struct Norm {
+    /// `[C]`, or `[styles, C]`.
     weight: Tensor,
     bias: Tensor,
 }
 
 impl Norm {
-    fn new(p: nn::Path, c: usize) -> Self {
-        Self { weight: p.ones("weight", &[c as i64]), bias: p.zeros("bias", &[c as i64]) }
+    fn new(p: nn::Path, spec: &JohnsonSpec, c: usize) -> Self {
+        let shape: Vec<i64> = spec.norm_shape(c).iter().map(|&d| d as i64).collect();
+        Self { weight: p.ones("weight", &shape), bias: p.zeros("bias", &shape) }
     }
 
-    fn forward(&self, x: &Tensor) -> Tensor {
-        x.instance_norm(Some(&self.weight), Some(&self.bias), None, None, true, 0.1, EPS, true)
+    /// `mix`: `[1 or B, styles]` style weights (multi-style nets only).
+    fn forward(&self, x: &Tensor, mix: Option<&Tensor>) -> Tensor {
+        match mix {
+            Some(mix) if self.weight.dim() == 2 => {
+                let c = self.weight.size()[1];
+                let y = x.instance_norm(None::<Tensor>, None::<Tensor>, None::<Tensor>, None::<Tensor>, true, 0.1, EPS, true);
+                y * mix.matmul(&self.weight).view([-1, c, 1, 1]) + mix.matmul(&self.bias).view([-1, c, 1, 1])
+            }
+            _ => x.instance_norm(Some(&self.weight), Some(&self.bias), None, None, true, 0.1, EPS, true),
+        }
     }
 }
 
@@ -91,6 +102,8 @@ pub struct Transformer {
     deconv3: ConvLayer,
     /// Space-to-depth block side; 1 when the spec has none.
     block: i64,
+    /// Styles of a conditional-instance-norm net; 1 for a plain one.
+    pub styles: usize,
 }
 
 impl Transformer {
@@ -105,32 +118,52 @@ impl Transformer {
                 let r = p / format!("res{i}");
                 Residual {
                     conv1: ConvLayer::new(&r / "conv1", w2, w2, 3, 1, false),
-                    in1: Norm::new(&r / "in1", w2),
+                    in1: Norm::new(&r / "in1", spec, w2),
                     conv2: ConvLayer::new(&r / "conv2", w2, w2, 3, 1, false),
-                    in2: Norm::new(&r / "in2", w2),
+                    in2: Norm::new(&r / "in2", spec, w2),
                 }
             })
             .collect();
         let net = Self {
             conv1: ConvLayer::new(p / "conv1", io, w0, k, 1, false),
-            in1: Norm::new(p / "in1", w0),
+            in1: Norm::new(p / "in1", spec, w0),
             conv2: ConvLayer::new(p / "conv2", w0, w1, 3, 2, false),
-            in2: Norm::new(p / "in2", w1),
+            in2: Norm::new(p / "in2", spec, w1),
             conv3: ConvLayer::new(p / "conv3", w1, w2, 3, 2, false),
-            in3: Norm::new(p / "in3", w2),
+            in3: Norm::new(p / "in3", spec, w2),
             res,
             deconv1: ConvLayer::new(p / "deconv1", w2, w1, 3, 1, true),
-            in4: Norm::new(p / "in4", w1),
+            in4: Norm::new(p / "in4", spec, w1),
             deconv2: ConvLayer::new(p / "deconv2", w1, w0, 3, 1, true),
-            in5: Norm::new(p / "in5", w0),
+            in5: Norm::new(p / "in5", spec, w0),
             deconv3: ConvLayer::new(p / "deconv3", w0, io, k, 1, false),
             block: spec.block() as i64,
+            styles: spec.styles,
         };
         Ok(net)
     }
 
     /// Input sides must be multiples of the spec's `block()` (2 for space-to-depth specs).
+    /// A multi-style net runs an even mix of its styles.
     pub fn forward(&self, x: &Tensor) -> Tensor {
+        if self.styles > 1 {
+            let even = Tensor::full([1, self.styles as i64], 1.0 / self.styles as f64, (tch::Kind::Float, x.device()));
+            return self.forward_mix(x, Some(&even));
+        }
+        self.forward_mix(x, None)
+    }
+
+    /// One style of a multi-style net (index into its styles).
+    pub fn forward_style(&self, x: &Tensor, style: usize) -> Tensor {
+        if self.styles == 1 {
+            return self.forward_mix(x, None);
+        }
+        let mix = one_hot(style, self.styles, x.device());
+        self.forward_mix(x, Some(&mix))
+    }
+
+    /// `mix`: `[1 or B, styles]` style weights of a multi-style net (ignored by a plain one).
+    pub fn forward_mix(&self, x: &Tensor, mix: Option<&Tensor>) -> Tensor {
         let b = self.block;
         let s2d;
         let x = if b > 1 {
@@ -139,15 +172,15 @@ impl Transformer {
         } else {
             x
         };
-        let y = self.in1.forward(&self.conv1.forward(x)).relu();
-        let y = self.in2.forward(&self.conv2.forward(&y)).relu();
-        let mut y = self.in3.forward(&self.conv3.forward(&y)).relu();
+        let y = self.in1.forward(&self.conv1.forward(x), mix).relu();
+        let y = self.in2.forward(&self.conv2.forward(&y), mix).relu();
+        let mut y = self.in3.forward(&self.conv3.forward(&y), mix).relu();
         for r in &self.res {
-            let z = r.in1.forward(&r.conv1.forward(&y)).relu();
-            y = r.in2.forward(&r.conv2.forward(&z)) + y;
+            let z = r.in1.forward(&r.conv1.forward(&y), mix).relu();
+            y = r.in2.forward(&r.conv2.forward(&z), mix) + y;
         }
-        let y = self.in4.forward(&self.deconv1.forward(&y)).relu();
-        let y = self.in5.forward(&self.deconv2.forward(&y)).relu();
+        let y = self.in4.forward(&self.deconv1.forward(&y), mix).relu();
+        let y = self.in5.forward(&self.deconv2.forward(&y), mix).relu();
         let y = self.deconv3.forward(&y);
         if b > 1 {
             depth_to_space(&y, b)
@@ -155,6 +188,39 @@ impl Transformer {
             y
         }
     }
+}
+
+/// `[1, n]` with a 1 at `i`.
+pub fn one_hot(i: usize, n: usize, device: tch::Device) -> Tensor {
+    let mut v = vec![0f32; n];
+    v[i] = 1.0;
+    Tensor::from_slice(&v).view([1, n as i64]).to_device(device)
+}
+
+/// Sets the parameters from trained models (`stylize_model::onnx::read_johnson`): tensors of
+/// the same shape come from the first; a multi-style norm's row `i` comes from model `i` (the
+/// first when there are fewer). So a multi-style net starts from single-style nets.
+pub fn init_from(vs: &nn::VarStore, spec: &JohnsonSpec, models: &[stylize_model::Weights]) -> Result<()> {
+    let Some(first) = models.first() else { return Ok(()) };
+    let vars = vs.variables();
+    tch::no_grad(|| -> Result<()> {
+        for p in spec.params() {
+            let mut t = vars[&p.name].shallow_clone();
+            let Some(src) = first.get(&p.name) else { bail!("the --init model lacks {}", p.name) };
+            if src.shape() == p.shape.as_slice() {
+                t.copy_(&crate::io::from_array(src, t.device()));
+            } else if p.shape.len() == 2 && src.shape() == &p.shape[1..] {
+                for row in 0..p.shape[0] {
+                    let src = models.get(row).unwrap_or(first).get(&p.name).filter(|s| s.shape() == src.shape());
+                    let Some(src) = src else { bail!("--init model {row} lacks {} of shape {:?}", p.name, &p.shape[1..]) };
+                    t.get(row as i64).copy_(&crate::io::from_array(src, t.device()));
+                }
+            } else {
+                bail!("--init: {} has shape {:?}, this network {:?}", p.name, src.shape(), p.shape);
+            }
+        }
+        Ok(())
+    })
 }
 
 /// ONNX `SpaceToDepth`: `[N,C,H,W]` -> `[N,C,H/b,b,W/b,b]` -> permute `[0,3,5,1,2,4]` ->

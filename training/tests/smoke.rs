@@ -48,8 +48,10 @@ fn make_data(dir: &Path) -> (PathBuf, PathBuf) {
 fn config(dir: &Path, vgg: &Path, iters: u64) -> TrainConfig {
     let (content, style) = make_data(dir);
     TrainConfig {
-        style,
+        styles: vec![style],
+        init: Vec::new(),
         style_size: None,
+        style_scale: None,
         content: vec![content],
         vgg: vgg.to_path_buf(),
         vgg_convention: None,
@@ -194,4 +196,71 @@ fn stability_term_is_relative_to_the_input_noise_and_is_logged() {
         let sum = t.content * 1.0 + t.style * 10.0 + t.tv * 1.0 + t.stability * 0.5;
         assert!((t.total - sum).abs() < 1e-3 * sum, "total {} is not the weighted sum {sum}", t.total);
     }
+}
+
+/// A second style for the multi-style tests: large blue/green checks.
+fn second_style(dir: &Path) -> PathBuf {
+    let p = dir.join("checks.png");
+    RgbImage::from_fn(96, 96, |x, y| if (x / 16 + y / 16) % 2 == 0 { Rgb([20, 60, 240]) } else { Rgb([40, 220, 60]) })
+        .save(&p)
+        .unwrap();
+    p
+}
+
+#[test]
+fn multi_style_net_learns_distinct_styles_and_starts_from_init() {
+    use stylize_model::{mix_styles, onnx, reference};
+    let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tmp("multi");
+    let vgg = fake_vgg(&dir);
+    // A single-style run to start from.
+    let single = config(&dir.join("single"), &vgg, 6);
+    train(&single).unwrap();
+    let single_onnx = dir.join("single.onnx");
+    stylize_train::export::export(&single.out, &single_onnx).unwrap();
+
+    let mut cfg = config(&dir, &vgg, 30);
+    cfg.styles.push(second_style(&dir));
+    cfg.spec = JohnsonSpec::half().with_styles(2);
+    cfg.init = vec![single_onnx.clone()];
+    cfg.lr = 1e-12;
+    cfg.iters = 1;
+    cfg.out = dir.join("init-only");
+    train(&cfg).unwrap();
+    // With a vanishing step the weights are still those of the init model, norm rows copied per style.
+    let (_, w) = ckpt::model_weights(&cfg.out).unwrap();
+    let (_, _, w0) = onnx::read_johnson(&std::fs::read(&single_onnx).unwrap()).unwrap();
+    let close = |a: ndarray::ArrayViewD<f32>, b: ndarray::ArrayViewD<f32>| a.iter().zip(b.iter()).all(|(x, y)| (x - y).abs() < 1e-5);
+    assert!(close(w["conv2.conv2d.weight"].view(), w0["conv2.conv2d.weight"].view()));
+    for row in 0..2 {
+        assert!(close(w["in3.weight"].index_axis(ndarray::Axis(0), row).into_dyn(), w0["in3.weight"].view()));
+    }
+
+    // Trained from scratch, the two styles' norm rows move apart and render differently.
+    cfg.init.clear();
+    cfg.lr = 1e-2;
+    cfg.iters = 30;
+    cfg.out = dir.join("run");
+    train(&cfg).unwrap();
+    let rows = report::read_metrics(&cfg.out.join("metrics.csv"), u64::MAX);
+    for style in 0..2 {
+        // Iteration i (1-based) trained style (i - 1) % 2.
+        let of = |r: &[report::Row]| r.iter().filter(|x| (x.iteration - 1) % 2 == style as u64).map(|x| x.terms.style).sum::<f64>();
+        let (first, last) = (of(&rows[..6]), of(&rows[24..]));
+        eprintln!("style {style}: style term {first:.4} -> {last:.4} (sum of 3 iterations)");
+        assert!(last < first, "style {style} did not improve");
+    }
+    let out = dir.join("multi.onnx");
+    stylize_train::export::export(&cfg.out, &out).unwrap();
+    let (spec, names, w) = onnx::read_johnson(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(names, ["style", "checks"]);
+    assert_eq!(spec.styles, 2);
+    let x = ndarray::Array4::from_shape_fn((1, 3, 48, 48), |(_, c, y, x)| ((x * 5 + y * 3 + c * 70) % 256) as f32);
+    let render = |mix: &[f32]| {
+        let (s1, w1) = mix_styles(&spec, &w, mix).unwrap();
+        reference::forward(&s1, &w1, x.view()).unwrap()
+    };
+    let d = (&render(&[1.0, 0.0]) - &render(&[0.0, 1.0])).mapv(f32::abs).mean().unwrap();
+    eprintln!("mean |style 0 - style 1| = {d:.2} grey levels");
+    assert!(d > 1.0, "the two styles render the same ({d})");
 }
