@@ -17,6 +17,7 @@ use ort::ep::{self, ExecutionProvider};
 use ort::memory::{AllocationDevice, Allocator, AllocatorType, MemoryInfo, MemoryType};
 use ort::session::{builder::GraphOptimizationLevel, IoBinding, Session};
 use ort::value::{DynTensor, Tensor};
+use stylize_model::onnx::STYLE_WEIGHTS;
 use stylize_model::wrap::{self, WrapInfo, WrapOptions, FRAME_INPUT, FRAME_OUTPUT};
 
 use crate::error::{Error, Result};
@@ -325,8 +326,8 @@ pub struct Engine {
     frames: Option<FrameBuffers>,
     fixed: Option<FixedSize>,
     process_scale: Option<f32>,
-    /// Extra named inputs stay alive while bound.
-    extras: Vec<Tensor<f32>>,
+    /// Extra named inputs stay alive while bound; updated in place.
+    extras: Vec<(String, Tensor<f32>)>,
     /// `U8` or `F32`, as resolved for the device.
     io: FrameIo,
     precision: Precision,
@@ -485,11 +486,40 @@ impl Engine {
         if want != values.len() as i64 && !shape.iter().any(|&d| d < 0) {
             return Err(Error::Invalid(format!("input {name:?} takes {want} values, got {}", values.len())));
         }
+        // Same length as before: write into the bound tensor (no allocation per frame) and bind it again,
+        // because a GPU session copies host inputs when they are bound.
+        if let Some((_, t)) = self.extras.iter_mut().find(|(n, t)| n == name && t.shape().iter().product::<i64>() == values.len() as i64) {
+            let (_, data) = t.try_extract_tensor_mut::<f32>().map_err(|e| Error::Invalid(e.to_string()))?;
+            data.copy_from_slice(values);
+            return self.binding.bind_input(name, t).map_err(|e| Error::Invalid(format!("binding {name}: {e}")));
+        }
         let dims: Vec<usize> = if shape.iter().any(|&d| d < 0) { vec![values.len()] } else { shape.iter().map(|&d| d as usize).collect() };
         let tensor = Tensor::from_array((dims, values.to_vec())).map_err(|e| self.model_err(e))?;
         self.binding.bind_input(name, &tensor).map_err(|e| self.model_err(e))?;
-        self.extras.push(tensor);
+        self.extras.retain(|(n, _)| n != name);
+        self.extras.push((name.to_string(), tensor));
         Ok(())
+    }
+
+    /// The styles of a multi-style model, in `style_weights` order (from its `stylize.styles`
+    /// metadata, else numbered); empty for a one-style model.
+    pub fn style_names(&self) -> Vec<String> {
+        let Some((_, shape)) = self.info.extra_inputs.iter().find(|(n, _)| n == STYLE_WEIGHTS) else { return Vec::new() };
+        let n = shape.iter().map(|&d| d.max(1)).product::<i64>() as usize;
+        let named = self.info.metadata.iter().find(|(k, _)| k == stylize_model::meta::STYLES).map(|(_, v)| stylize_model::meta::parse_styles(v));
+        match named {
+            Some(names) if names.len() == n => names,
+            _ => (0..n).map(|i| i.to_string()).collect(),
+        }
+    }
+
+    /// Sets the mix of a multi-style model's styles (one weight per style, summing to 1).
+    pub fn set_style_mix(&mut self, mix: &[f32]) -> Result<()> {
+        if self.style_names().is_empty() {
+            let name = self.info.path.file_stem().unwrap_or_default().to_string_lossy().to_string();
+            return Err(Error::Invalid(format!("model {name} has one style: a style mix needs a multi-style model (e.g. styles4-lite)")));
+        }
+        self.set_extra_input(STYLE_WEIGHTS, mix)
     }
 
     /// Extra inputs get a neutral default (an even mix for weights) so a plain `stylize image` runs them.

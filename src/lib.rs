@@ -6,6 +6,7 @@
 //! - [`images`]: reads and writes still images.
 //! - [`decode`], [`encode`], [`pipeline`]: video files through FFmpeg (feature `video`).
 //! - [`models`]: finds the models and their model cards.
+//! - [`styles`]: style mixes of multi-style models (`--style-mix`, live morphing).
 //! - [`flicker`]: measures temporal instability of a stylized video (`stylize flicker`).
 //! - [`output`]: temporary files that become the output only when complete, Ctrl-C.
 //! - [`live`]: `stylize live` (feature `live`): [`camera`], [`window`] and [`hud`] around the engine.
@@ -19,6 +20,7 @@ pub mod images;
 pub mod models;
 pub mod output;
 pub mod progress;
+pub mod styles;
 #[cfg(feature = "video")]
 pub mod decode;
 #[cfg(feature = "video")]

@@ -40,6 +40,9 @@ struct EngineArgs {
     /// Extra folder with models (searched before onnx/)
     #[arg(long, global = true)]
     models_dir: Option<PathBuf>,
+    /// Multi-style models: the mix of styles, e.g. candy=0.7,mosaic=0.3 (default: all styles evenly)
+    #[arg(long, global = true)]
+    style_mix: Option<String>,
     /// No progress bar or notes
     #[arg(short, long, global = true)]
     quiet: bool,
@@ -207,11 +210,24 @@ impl EngineArgs {
 
     fn load(&self, model: &str) -> Result<Engine> {
         let path = models::resolve(model, self.models_dir.as_deref());
-        let engine = Engine::load(&path, &self.options())?;
+        let mut engine = Engine::load(&path, &self.options())?;
         if !self.quiet {
             let notes = engine.device_notes();
             let why = if notes.is_empty() { String::new() } else { format!(" (skipped {})", notes.join("; ")) };
             eprintln!("model {} on {}{why}", path.display(), engine.device().name());
+        }
+        let names = engine.style_names();
+        if let Some(text) = &self.style_mix {
+            if names.is_empty() {
+                bail!("--style-mix: {model} has one style; mixes need a multi-style model (e.g. styles4-lite)");
+            }
+            let mix = stylize::styles::parse_mix(text, &names)?;
+            engine.set_style_mix(&mix)?;
+            if !self.quiet {
+                eprintln!("style mix: {}", stylize::styles::describe(&mix, &names));
+            }
+        } else if !names.is_empty() && !self.quiet {
+            eprintln!("note: {model} mixes {} styles ({}) evenly; pick with --style-mix, e.g. --style-mix {}=1", names.len(), names.join(", "), names[0]);
         }
         Ok(engine)
     }
@@ -414,6 +430,10 @@ fn info_cmd(model: Option<&str>, args: &EngineArgs) -> Result<()> {
         println!("  sizes:   {}", info.size_policy());
         for (name, shape) in &info.extra_inputs {
             println!("  extra input: {name} {shape:?}");
+        }
+        let styles = engine.style_names();
+        if !styles.is_empty() {
+            println!("  styles:  {} (blend with --style-mix, e.g. {}=0.5,{}=0.5)", styles.join(", "), styles[0], styles[styles.len() - 1]);
         }
         for (k, v) in &info.metadata {
             println!("  {k} = {v}");

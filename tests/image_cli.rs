@@ -278,3 +278,48 @@ fn process_scale_runs_the_net_smaller_and_keeps_the_size() {
         assert_fails_with(&o, &["process-scale", "between 0 and 1"]);
     }
 }
+
+#[test]
+fn style_mix_blends_the_styles_of_a_multi_style_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = multi_style_model(dir.path(), 3, 4);
+    let m = model.to_str().unwrap();
+    let input = dir.path().join("in.png");
+    write_png(&input, 64, 48);
+    let i = input.to_str().unwrap();
+    let render = |name: &str, mix: Option<&str>| {
+        let out = dir.path().join(format!("{name}.png"));
+        let mut args = vec!["image", "-q", "-m", m, i, "-o", out.to_str().unwrap()];
+        if let Some(mix) = mix {
+            args.extend(["--style-mix", mix]);
+        }
+        let o = stylize(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        image::open(&out).unwrap().into_rgb8().into_raw()
+    };
+    let first = render("first", Some("random-0"));
+    let last = render("last", Some("random-2=1"));
+    let blend = render("blend", Some("random-0=3,random-2=1"));
+    let same_blend = render("same-blend", Some("random-0=0.75,2=0.25"));
+    let even = render("even", Some("random-0=1,random-1=1,random-2=1"));
+    let default = render("default", None);
+    assert!(mean_abs_diff(&first, &last) > 1.0, "the styles look the same: {}", mean_abs_diff(&first, &last));
+    // Weights are normalised and styles can be named by index.
+    assert_eq!(blend, same_blend);
+    // A blend is neither end, and nearer the heavier style.
+    let (to_first, to_last) = (mean_abs_diff(&blend, &first), mean_abs_diff(&blend, &last));
+    assert!(to_first > 0.1 && to_last > 0.1, "{to_first} {to_last}");
+    assert!(to_first < to_last, "75% first is nearer the last style: {to_first} vs {to_last}");
+    // Without --style-mix all styles count evenly.
+    assert_eq!(default, even);
+
+    let bad = dir.path().join("bad.png");
+    let run = |mix: &str, model: &str| stylize(&["image", "-m", model, i, "-o", bad.to_str().unwrap(), "--style-mix", mix]);
+    assert_fails_with(&run("starry", m), &["no style", "random-0, random-1, random-2"]);
+    assert_fails_with(&run("random-0=-1", m), &["0 or more"]);
+    let single = random_model(dir.path(), "half", 2);
+    assert_fails_with(&run("random-0", single.to_str().unwrap()), &["one style", "multi-style"]);
+    assert!(!bad.exists());
+    let o = stylize(&["info", "-m", m]);
+    assert!(stdout(&o).contains("styles:  random-0, random-1, random-2"), "{}", stdout(&o));
+}

@@ -169,3 +169,25 @@ fn flicker_of_an_identity_model_equals_the_input_change() {
     let o = stylize(&["flicker", "-m", random.to_str().unwrap(), dir.path().join("missing.mp4").to_str().unwrap()]);
     assert_fails_with(&o, &["missing.mp4"]);
 }
+
+#[test]
+fn style_mix_applies_to_every_video_frame() {
+    if skip_without_ffmpeg() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let model = multi_style_model(dir.path(), 2, 6);
+    let input = dir.path().join("clip.mp4");
+    make_clip(&input, "96x64", 10, 0.5);
+    let transcode = |mix: &str| {
+        let out = dir.path().join(format!("{}.mp4", mix.replace(['=', ','], "_")));
+        let o = stylize(&["video", "-q", "-m", model.to_str().unwrap(), input.to_str().unwrap(), "-o", out.to_str().unwrap(), "--style-mix", mix, "--crf", "0"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(probe_video(&out, "nb_read_packets"), "5");
+        first_frame_rgb(&out)
+    };
+    let (a, b, mid) = (transcode("random-0"), transcode("random-1"), transcode("random-0=1,random-1=1"));
+    let diff = |x: &[u8], y: &[u8]| x.iter().zip(y).map(|(p, q)| (*p as i32 - *q as i32).abs() as f64).sum::<f64>() / x.len() as f64;
+    assert!(diff(&a, &b) > 1.0, "the two styles give the same video ({})", diff(&a, &b));
+    assert!(diff(&mid, &a) > 0.1 && diff(&mid, &b) > 0.1, "the blend equals one end");
+}

@@ -40,6 +40,17 @@ pub fn random_model(dir: &Path, arch: &str, seed: u64) -> PathBuf {
     path
 }
 
+/// A random-weight multi-style lite net with `styles` styles named `random-0`, `random-1`, ...
+pub fn multi_style_model(dir: &Path, styles: usize, seed: u64) -> PathBuf {
+    let spec = JohnsonSpec::lite().with_styles(styles);
+    let weights = random_weights(&spec, seed);
+    let names: Vec<String> = (0..styles).map(|i| format!("random-{i}")).collect();
+    let bytes = onnx::johnson_to_onnx(&spec, &weights, &meta::standard_multi(&spec, &names)).expect("write onnx");
+    let path = dir.join(format!("styles{styles}-{seed}.onnx"));
+    std::fs::write(&path, bytes).expect("write model");
+    path
+}
+
 /// Writes an RGB PNG with a pattern.
 pub fn write_png(path: &Path, w: u32, h: u32) {
     let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x * 7 % 256) as u8, (y * 5 % 256) as u8, ((x + y) * 3 % 256) as u8]));
