@@ -27,6 +27,7 @@ use crate::error::{Error, Result};
 use crate::frame::Frame;
 use crate::hud::{self, Canvas};
 use crate::output::{catch_ctrl_c, interrupted, PendingOutput};
+use crate::styles::{self, Glide};
 use crate::window::{self, Hotkey, Window, HOTKEYS_HELP, HOTKEYS_HUD};
 use crate::{images, models};
 
@@ -72,6 +73,13 @@ pub struct LiveArgs {
     /// Start with the camera's colours kept: only the luminance (the strokes) comes from the style (C toggles)
     #[arg(long)]
     pub preserve_color: bool,
+    /// Multi-style models: the starting mix, e.g. candy=0.7,mosaic=0.3 (default: all styles evenly); ] and [
+    /// glide to the next / previous style, M morphs through them
+    #[arg(long)]
+    pub style_mix: Option<String>,
+    /// Seconds a style-to-style glide takes (] [ and M)
+    #[arg(long, default_value_t = 1.5)]
+    pub glide_seconds: f32,
     /// List the cameras and their modes, then exit
     #[arg(long)]
     pub list_cameras: bool,
@@ -269,7 +277,16 @@ struct Shared {
     /// The first error of the source or inference thread: it ends the run.
     error: Mutex<Option<Error>>,
     quiet: bool,
+    /// Multi-style models: the style to glide to ([`STARTING_MIX`]: the starting mix), the number of
+    /// styles of the current model (0: one-style model), morphing on/off, and the mix in words.
+    style_target: AtomicUsize,
+    style_count: AtomicUsize,
+    morph: AtomicBool,
+    style_label: Mutex<String>,
 }
+
+/// `style_target` before any style key: the `--style-mix` mix (or the even one).
+const STARTING_MIX: usize = usize::MAX;
 
 impl Shared {
     fn notify(&self, text: String, error: bool) {
@@ -607,7 +624,70 @@ struct Models {
     engines: Vec<Option<Engine>>,
     current: usize,
     opts: EngineOptions,
+    /// Style mixes of the current model if it has several styles.
+    mix: Option<MixState>,
+    /// `--style-mix`, applied to each multi-style model whose style names it fits.
+    start_mix: Option<String>,
+    glide_seconds: f32,
 }
+
+/// The style mix of a multi-style model as it glides towards the chosen style.
+struct MixState {
+    names: Vec<String>,
+    start: Vec<f32>,
+    glide: Glide,
+    last_step: Instant,
+    /// When the mix reached its target (morphing holds each style a moment).
+    arrived_at: Option<Instant>,
+}
+
+impl MixState {
+    /// The mix of a freshly selected model: `--style-mix` if it names this model's styles, else even.
+    fn new(engine: &Engine, start_mix: Option<&str>, shared: &Shared) -> Option<MixState> {
+        let names = engine.style_names();
+        if names.is_empty() {
+            return None;
+        }
+        let even = vec![1.0 / names.len() as f32; names.len()];
+        let start = match start_mix.map(|m| styles::parse_mix(m, &names)) {
+            Some(Ok(mix)) => mix,
+            Some(Err(e)) => {
+                shared.notify(format!("{e}; starting with all styles evenly"), true);
+                even
+            }
+            None => even,
+        };
+        Some(MixState { names, glide: Glide::new(start.clone()), start, last_step: Instant::now(), arrived_at: None })
+    }
+
+    /// Moves the mix one frame towards the style the display asked for; applies it to `engine`.
+    fn advance(&mut self, engine: &mut Engine, shared: &Shared, glide_seconds: f32) -> Result<()> {
+        let n = self.names.len();
+        let mut target = shared.style_target.load(Relaxed);
+        let now = Instant::now();
+        if shared.morph.load(Relaxed) && self.arrived_at.is_some_and(|t| now - t >= MORPH_HOLD) {
+            target = if target == STARTING_MIX { 0 } else { (target + 1) % n };
+            shared.style_target.store(target, Relaxed);
+        }
+        self.glide.target = if target == STARTING_MIX { self.start.clone() } else { styles::one_style(target % n, n) };
+        let dt = (now - self.last_step).as_secs_f32().min(0.25);
+        self.last_step = now;
+        // A switch between two pure styles moves 2 units of weight.
+        let moved = self.glide.step(2.0 * dt / glide_seconds.max(1e-3));
+        if moved {
+            engine.set_style_mix(&self.glide.current)?;
+            *lock(&shared.style_label) = styles::describe(&self.glide.current, &self.names);
+            self.arrived_at = None;
+        }
+        if self.glide.arrived() {
+            self.arrived_at.get_or_insert(now);
+        }
+        Ok(())
+    }
+}
+
+/// How long morphing shows each style before gliding on.
+const MORPH_HOLD: Duration = Duration::from_millis(1500);
 
 impl Models {
     /// Switches to the model the display asked for; on a load error stays with the current one.
@@ -631,6 +711,21 @@ impl Models {
             }
         }
         self.current = wanted;
+        self.select_mix(shared);
+    }
+
+    /// Sets up the style mix of the current model (after a switch, and at the start).
+    fn select_mix(&mut self, shared: &Shared) {
+        let engine = self.engines[self.current].as_mut().expect("the current model is loaded");
+        self.mix = MixState::new(engine, self.start_mix.as_deref(), shared);
+        if let Some(m) = &self.mix {
+            if let Err(e) = engine.set_style_mix(&m.glide.current) {
+                shared.notify(format!("style mix: {e}"), true);
+            }
+        }
+        shared.style_target.store(STARTING_MIX, Relaxed);
+        shared.style_count.store(self.mix.as_ref().map_or(0, |m| m.names.len()), Relaxed);
+        *lock(&shared.style_label) = self.mix.as_ref().map(|m| styles::describe(&m.glide.current, &m.names)).unwrap_or_default();
     }
 }
 
@@ -647,6 +742,12 @@ fn inference_thread(mut models: Models, input: &Slot<Captured>, output: &Slot<St
         styled.resize(frame.width, frame.height);
         styled.data.copy_from_slice(&frame.data);
         let engine = models.engines[models.current].as_mut().expect("the current model is loaded");
+        if let Some(mix) = models.mix.as_mut() {
+            if let Err(e) = mix.advance(engine, shared, models.glide_seconds) {
+                shared.fail(e);
+                break;
+            }
+        }
         let t = Instant::now();
         if let Err(e) = engine.stylize(&mut styled) {
             shared.fail(e);
@@ -942,6 +1043,7 @@ impl Display<'_> {
             Hotkey::Stronger => self.view.effects.strength = ((self.view.effects.strength * 10.0).round() + 1.0).min(10.0) / 10.0,
             Hotkey::Weaker => self.view.effects.strength = ((self.view.effects.strength * 10.0).round() - 1.0).max(0.0) / 10.0,
             Hotkey::PreserveColor => self.view.effects.preserve_color = !self.view.effects.preserve_color,
+            Hotkey::NextStyle | Hotkey::PrevStyle | Hotkey::Morph => self.style_key(key),
             Hotkey::SideBySide => self.view.split = !self.view.split,
             Hotkey::Pause => {
                 shared.paused.fetch_xor(true, Relaxed);
@@ -955,6 +1057,29 @@ impl Display<'_> {
             self.compose();
         }
         true
+    }
+
+    /// ] [ M: pick the style a multi-style model glides to, or morph through them.
+    fn style_key(&self, key: Hotkey) {
+        let shared = self.shared;
+        let n = shared.style_count.load(Relaxed);
+        if n == 0 {
+            shared.notify("this model has one style: ] [ and M blend the styles of a multi-style model (e.g. styles4-lite)".into(), true);
+            return;
+        }
+        let t = shared.style_target.load(Relaxed);
+        let next = match (key, t) {
+            (Hotkey::Morph, _) => {
+                let on = !shared.morph.fetch_xor(true, Relaxed);
+                shared.notify(format!("morphing through the styles {}", if on { "on" } else { "off" }), false);
+                return;
+            }
+            (Hotkey::NextStyle, STARTING_MIX) => 0,
+            (Hotkey::PrevStyle, STARTING_MIX) => n - 1,
+            (Hotkey::NextStyle, t) => (t + 1) % n,
+            (_, t) => (t % n + n - 1) % n,
+        };
+        shared.style_target.store(next, Relaxed);
     }
 
     fn present(&mut self) -> Result<()> {
@@ -1001,6 +1126,14 @@ impl Display<'_> {
         }
         canvas.line(0, false, text, hud::WHITE);
         let mut line = 1;
+        let mix = lock(&shared.style_label);
+        if !mix.is_empty() {
+            text.clear();
+            let _ = write!(text, "styles: {mix}{}", if shared.morph.load(Relaxed) { "  (morphing)" } else { "" });
+            canvas.line(line, false, text, hud::WHITE);
+            line += 1;
+        }
+        drop(mix);
         if shared.paused.load(Relaxed) {
             canvas.line(line, false, "PAUSED (Space resumes)", hud::YELLOW);
             line += 1;
@@ -1157,6 +1290,10 @@ pub fn run(args: LiveArgs) -> Result<()> {
         labels: Mutex::new(paths.iter().map(|p| model_name(p)).collect()),
         error: Mutex::new(None),
         quiet: args.quiet,
+        style_target: AtomicUsize::new(STARTING_MIX),
+        style_count: AtomicUsize::new(0),
+        morph: AtomicBool::new(false),
+        style_label: Mutex::new(String::new()),
     };
     let pool = Pool::new();
     let captured = Slot::<Captured>::new();
@@ -1191,7 +1328,16 @@ pub fn run(args: LiveArgs) -> Result<()> {
         lock(&shared.labels)[0] = label;
         let mut engines: Vec<Option<Engine>> = paths.iter().map(|_| None).collect();
         engines[0] = Some(first);
-        let models = Models { paths: paths.clone(), engines, current: 0, opts: opts.clone() };
+        let mut models = Models { paths: paths.clone(), engines, current: 0, opts: opts.clone(), mix: None, start_mix: args.style_mix.clone(), glide_seconds: args.glide_seconds };
+        if let (Some(text), Some(engine)) = (&args.style_mix, &models.engines[0]) {
+            // A --style-mix that fits none of the styles of the first model is a typo: stop before the window shows.
+            let names = engine.style_names();
+            if names.is_empty() {
+                return Err(Error::Invalid(format!("--style-mix: {} has one style; mixes need a multi-style model (e.g. styles4-lite)", model_name(&paths[0]))));
+            }
+            styles::parse_mix(text, &names)?;
+        }
+        models.select_mix(&shared);
         let mut display = Display {
             args: &args,
             info: info.clone(),

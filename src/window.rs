@@ -31,15 +31,20 @@ pub enum Hotkey {
     ToggleHud,
     /// Keep the input's colours (luminance-only style).
     PreserveColor,
+    /// Multi-style models: glide to the next / previous style.
+    NextStyle,
+    PrevStyle,
+    /// Multi-style models: keep gliding from style to style.
+    Morph,
     Quit,
 }
 
 /// The hotkeys in words, for `--help` and the HUD.
 pub const HOTKEYS_HELP: &str = "Hotkeys: 1-9 or Left/Right switch model, +/- strength (blend of camera and stylized frame), \
-C keep the camera's colours, Tab side-by-side original | stylized, Space pause, S PNG snapshot, R start/stop recording, H hide the HUD, Esc/Q quit";
+C keep the camera's colours, ] / [ glide to the next / previous style of a multi-style model, M morph through its styles, Tab side-by-side original | stylized, Space pause, S PNG snapshot, R start/stop recording, H hide the HUD, Esc/Q quit";
 
 /// Short form for the HUD's bottom line.
-pub const HOTKEYS_HUD: &str = "1-9 </> model +/- strength C colour Tab split Space pause S snap R rec H hud Q quit";
+pub const HOTKEYS_HUD: &str = "1-9 </> model +/- strength C colour [/] style M morph Tab split Space pause S snap R rec H hud Q quit";
 
 /// Logs every key press as it arrives. minifb's per-update key state misses a quick tap (press and release
 /// between two updates, as `xdotool key` sends them); its input callback sees each event.
@@ -150,6 +155,9 @@ fn hotkey(key: Key) -> Option<Hotkey> {
         Key::R => Record,
         Key::H => ToggleHud,
         Key::C => PreserveColor,
+        Key::RightBracket => NextStyle,
+        Key::LeftBracket => PrevStyle,
+        Key::M => Morph,
         Key::Escape | Key::Q => Quit,
         _ => return None,
     })

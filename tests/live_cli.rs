@@ -119,17 +119,64 @@ fn window_region(shot: &Path, geom: &(u32, u32, u32, u32)) -> image::RgbImage {
     image::imageops::crop_imm(&img, x, y + h / 6, w, h * 2 / 3).to_image()
 }
 
-#[test]
-fn window_under_xvfb_shows_stylized_frames_and_takes_keys() {
+/// Xvfb, xdotool, ImageMagick's import and ffmpeg, or why a window test cannot run.
+fn window_tools_missing() -> bool {
     if Command::new("xvfb-run").arg("--help").output().is_err() || !have("ffmpeg") {
         eprintln!("skipping: xvfb-run or ffmpeg is missing (scripts/setup.sh installs xvfb, xdotool and imagemagick)");
-        return;
+        return true;
     }
     for tool in ["xdotool", "import"] {
         if Command::new(tool).arg("-version").output().is_err() {
             eprintln!("skipping: {tool} is missing (scripts/setup.sh installs xvfb, xdotool and imagemagick)");
-            return;
+            return true;
         }
+    }
+    false
+}
+
+/// Runs `stylize live ARGS --snapshot-dir D/snaps` in `D` under Xvfb, waits for its window ($WID), runs the shell
+/// lines `keys` (xdotool presses, screenshots into $D), then quits with Q; `D/exit.txt` gets the exit status.
+fn drive_window(d: &Path, args: &[&str], keys: &str) -> std::process::Output {
+    let script = d.join("drive.sh");
+    let quoted: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
+    std::fs::write(
+        &script,
+        format!(
+            r#"set -u
+BIN="$1"; D="$2"
+cd "$D"
+"$BIN" live {} --snapshot-dir "$D/snaps" >"$D/live.out" 2>"$D/live.err" &
+PID=$!
+WID=
+for i in $(seq 150); do
+    WID=$(xdotool search --name '^stylize$' 2>/dev/null | head -n1)
+    [ -n "$WID" ] && break
+    kill -0 $PID 2>/dev/null || {{ echo "stylize exited before its window appeared"; exit 3; }}
+    sleep 0.2
+done
+[ -n "$WID" ] || {{ echo "no window after 30 s"; kill $PID; exit 3; }}
+{keys}
+xdotool key q
+wait $PID
+echo "exit=$?" >"$D/exit.txt"
+"#,
+            quoted.join(" ")
+        ),
+    )
+    .unwrap();
+    Command::new("timeout")
+        .args(["90", "xvfb-run", "-a", "-s", "-screen 0 800x600x24", "sh"])
+        .arg(&script)
+        .arg(env!("CARGO_BIN_EXE_stylize"))
+        .arg(d)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn window_under_xvfb_shows_stylized_frames_and_takes_keys() {
+    if window_tools_missing() {
+        return;
     }
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -142,22 +189,10 @@ fn window_under_xvfb_shows_stylized_frames_and_takes_keys() {
     ffmpeg(&["-loop", "1", "-i", still.to_str().unwrap(), "-t", "2", "-r", "10", "-pix_fmt", "yuv420p", "-c:v", "libx264", clip.to_str().unwrap()]);
     let snaps = d.join("snaps");
     std::fs::create_dir(&snaps).unwrap();
-    let script = d.join("drive.sh");
-    std::fs::write(
-        &script,
-        r#"set -u
-BIN="$1"; D="$2"; A="$3"; B="$4"
-"$BIN" live --input "$D/still.mp4" --loop -m "$A" -m "$B" --snapshot-dir "$D/snaps" >"$D/live.out" 2>"$D/live.err" &
-PID=$!
-WID=
-for i in $(seq 150); do
-    WID=$(xdotool search --name '^stylize$' 2>/dev/null | head -n1)
-    [ -n "$WID" ] && break
-    kill -0 $PID 2>/dev/null || { echo "stylize exited before its window appeared"; exit 3; }
-    sleep 0.2
-done
-[ -n "$WID" ] || { echo "no window after 30 s"; kill $PID; exit 3; }
-sleep 3
+    let o = drive_window(
+        d,
+        &["--input", "still.mp4", "--loop", "-m", a.to_str().unwrap(), "-m", b.to_str().unwrap()],
+        r#"sleep 3
 xdotool getwindowgeometry --shell "$WID" >"$D/geom.txt"
 import -window root "$D/shot1.png"
 xdotool windowfocus --sync "$WID"
@@ -167,21 +202,8 @@ import -window root "$D/shot2.png"
 xdotool key c
 sleep 2
 xdotool key s
-sleep 1
-xdotool key q
-wait $PID
-echo "exit=$?" >"$D/exit.txt"
-"#,
-    )
-    .unwrap();
-    let o = Command::new("timeout")
-        .args(["90", "xvfb-run", "-a", "-s", "-screen 0 800x600x24", "sh"])
-        .arg(&script)
-        .arg(env!("CARGO_BIN_EXE_stylize"))
-        .arg(d)
-        .args([&a, &b])
-        .output()
-        .unwrap();
+sleep 1"#,
+    );
     let log = || format!("{}{}\nlive stderr: {}", stdout(&o), stderr(&o), std::fs::read_to_string(d.join("live.err")).unwrap_or_default());
     assert!(o.status.success(), "driver failed: {}", log());
     assert_eq!(std::fs::read_to_string(d.join("exit.txt")).unwrap_or_default().trim(), "exit=0", "{}", log());
@@ -222,4 +244,73 @@ echo "exit=$?" >"$D/exit.txt"
         }
     }
     assert!(n > 1000.0 && diff / n < 12.0, "C did not keep the input's colours: mean chroma diff {:.1} over {n} values", diff / n);
+}
+
+#[test]
+fn style_keys_glide_a_multi_style_model_between_its_styles() {
+    if window_tools_missing() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let model = multi_style_model(d, 3, 9);
+    let still = d.join("still.png");
+    write_png(&still, 96, 64);
+    ffmpeg(&["-loop", "1", "-i", still.to_str().unwrap(), "-t", "2", "-r", "10", "-pix_fmt", "yuv420p", "-c:v", "libx264", d.join("still.mp4").to_str().unwrap()]);
+    std::fs::create_dir(d.join("snaps")).unwrap();
+    // Snapshots: the starting mix (random-2), then ] twice (random-0, then random-1); glides take 0.2 s.
+    let o = drive_window(
+        d,
+        &["--input", "still.mp4", "--loop", "-m", model.to_str().unwrap(), "--style-mix", "random-2", "--glide-seconds", "0.2"],
+        r#"sleep 2
+xdotool windowfocus --sync "$WID"
+xdotool key s
+sleep 1.2
+xdotool key bracketright
+sleep 1.5
+xdotool key s
+sleep 1.2
+xdotool key bracketright
+sleep 1.5
+xdotool key s
+sleep 1"#,
+    );
+    let log = || format!("{}{}\nlive stderr: {}", stdout(&o), stderr(&o), std::fs::read_to_string(d.join("live.err")).unwrap_or_default());
+    assert!(o.status.success(), "driver failed: {}", log());
+    assert_eq!(std::fs::read_to_string(d.join("exit.txt")).unwrap_or_default().trim(), "exit=0", "{}", log());
+    let mut snaps = files_in(&d.join("snaps"));
+    snaps.sort();
+    assert_eq!(snaps.len(), 3, "snapshots: {snaps:?}; {}", log());
+    // Each snapshot is what `stylize image --style-mix` makes of the decoded frame with that style alone.
+    // (The looped clip's frames differ by encoding noise, so "equal" is within a grey level.)
+    let decoded = d.join("decoded.png");
+    ffmpeg(&["-i", d.join("still.mp4").to_str().unwrap(), "-frames:v", "1", decoded.to_str().unwrap()]);
+    let mut wants = Vec::new();
+    for (snap, style) in snaps.iter().zip(["random-2", "random-0", "random-1"]) {
+        let want = d.join(format!("want-{style}.png"));
+        let o = stylize(&["image", "-q", "-m", model.to_str().unwrap(), decoded.to_str().unwrap(), "-o", want.to_str().unwrap(), "--style-mix", style]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let got = image::open(d.join("snaps").join(snap)).unwrap().to_rgb8();
+        let diff = mean_diff(&got, &image::open(&want).unwrap().to_rgb8());
+        eprintln!("{snap}: mean diff to {style} alone {diff:.2}");
+        assert!(diff < 1.0, "{snap} is not {style} alone (mean diff {diff:.2}); {}", log());
+        wants.push(image::open(&want).unwrap().to_rgb8());
+    }
+    for (i, j) in [(0, 1), (1, 2), (0, 2)] {
+        let apart = mean_diff(&wants[i], &wants[j]);
+        assert!(apart > 2.0, "styles {i} and {j} look alike ({apart:.2}): the test could not tell them apart");
+    }
+}
+
+#[test]
+fn headless_style_mix_runs_and_bad_mixes_fail_before_starting() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = multi_style_model(dir.path(), 2, 3);
+    let m = model.to_str().unwrap();
+    let o = stylize(&["live", "--input", "test", "--size", "96x64", "--no-window", "--frames", "5", "-m", m, "--style-mix", "random-1=0.25,random-0=0.75"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("live: 5 frames shown"), "{}", stdout(&o));
+    assert_fails_with(&stylize(&["live", "--input", "test", "--no-window", "--frames", "5", "-m", m, "--style-mix", "starry"]), &["no style \"starry\"", "random-0, random-1"]);
+    let single = random_model(dir.path(), "half", 4);
+    assert_fails_with(&stylize(&["live", "--input", "test", "--no-window", "--frames", "5", "-m", single.to_str().unwrap(), "--style-mix", "random-0"]), &["one style"]);
 }
