@@ -3,7 +3,9 @@
 # training run saw (amber.jpg and one frame of each shared clip), and `stylize-train score` gives the mean content
 # and style terms at a 512-pixel long side. The lite models' style term should stay within 1.5x of the full net's.
 #
-#   scripts/score_models.sh [STYLE ...]      (default: candy mosaic rain-princess udnie; needs ../shared/data)
+#   [MULTI=onnx/styles4-lite.onnx] scripts/score_models.sh [STYLE ...]
+# (default styles: candy mosaic rain-princess udnie; needs ../shared/data). MULTI adds a multi-style model, scored
+# per style with --style-mix STYLE, as "NAME[STYLE]".
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -18,12 +20,16 @@ ffmpeg -v error -y -ss 4 -i "$DATA/video/bigbuckbunny.mp4" -frames:v 1 "$WORK/bb
 printf "%-22s %9s %9s %10s %10s\n" model content style "style/full" "content/full"
 for s in "$@"; do
     full_style= full_content=
-    for m in "$s" "$s-lite"; do
-        [[ -f onnx/$m.onnx ]] || continue
+    entries=("$s|onnx/$s.onnx|" "$s-lite|onnx/$s-lite.onnx|")
+    [[ -n ${MULTI:-} ]] && entries+=("$(basename "${MULTI%.onnx}")[$s]|$MULTI|$s")
+    for e in "${entries[@]}"; do
+        IFS='|' read -r m path mix <<<"$e"
+        [[ -f $path ]] || continue
+        mix_args=(); [[ -z $mix ]] || mix_args=(--style-mix "$mix=1")
         args=()
         for f in "$WORK"/amber.jpg "$WORK"/bikes.png "$WORK"/bbb.png; do
-            out="$WORK/out-$m-$(basename "${f%.*}").png"
-            "$STYLIZE" image -q -m "onnx/$m.onnx" "$f" -o "$out" >/dev/null
+            out="$WORK/out-${m//[\[\]]/_}-$(basename "${f%.*}").png"
+            "$STYLIZE" image -q -m "$path" "${mix_args[@]}" "$f" -o "$out" >/dev/null
             args+=(--content "$f" --stylized "$out")
         done
         read -r content style < <("$TRAIN" score --style "$DATA/styles/$s.jpg" --vgg "$DATA/vgg16/vgg16_relu4_3.safetensors" \
