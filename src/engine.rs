@@ -24,49 +24,40 @@ use crate::error::{Error, Result};
 use crate::frame::Frame;
 
 /// Where the network runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Device {
     /// TensorRT, then CUDA, then CPU: the first that works.
     #[default]
     Auto,
     Cpu,
+    #[value(alias = "gpu")]
     Cuda,
+    #[value(name = "tensorrt", alias = "trt")]
     TensorRt,
 }
 
-impl Device {
-    pub fn name(self) -> &'static str {
-        match self {
-            Device::Auto => "auto",
-            Device::Cpu => "cpu",
-            Device::Cuda => "cuda",
-            Device::TensorRt => "tensorrt",
-        }
-    }
+/// The command-line name of a value of one of the option enums here (`cuda`, `u8`, `fp16`).
+fn value_name<T: clap::ValueEnum>(v: &T) -> String {
+    v.to_possible_value().expect("no variant is skipped").get_name().to_string()
 }
 
-impl std::str::FromStr for Device {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        match s.to_ascii_lowercase().as_str() {
-            "auto" => Ok(Device::Auto),
-            "cpu" => Ok(Device::Cpu),
-            "cuda" | "gpu" => Ok(Device::Cuda),
-            "tensorrt" | "trt" => Ok(Device::TensorRt),
-            _ => Err(format!("unknown device {s:?}: use auto, cpu, cuda or tensorrt")),
-        }
+impl Device {
+    pub fn name(self) -> String {
+        value_name(&self)
     }
 }
 
 /// How frames cross into and out of the graph.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum FrameIo {
     /// uint8 on CUDA/TensorRT (and with fp16); on the CPU [`CPU_FRAME_IO`], the faster there.
     #[default]
     Auto,
     /// uint8 NHWC frames straight into a graph-wrapped model: no float conversion on the host.
+    #[value(alias = "uint8")]
     U8,
     /// float32 NCHW tensors converted on the host (the model as it is).
+    #[value(alias = "float32")]
     F32,
 }
 
@@ -75,12 +66,8 @@ pub enum FrameIo {
 pub const CPU_FRAME_IO: FrameIo = FrameIo::U8;
 
 impl FrameIo {
-    pub fn name(self) -> &'static str {
-        match self {
-            FrameIo::Auto => "auto",
-            FrameIo::U8 => "u8",
-            FrameIo::F32 => "f32",
-        }
+    pub fn name(self) -> String {
+        value_name(&self)
     }
 
     /// The path a session on `device` gets.
@@ -94,45 +81,21 @@ impl FrameIo {
     }
 }
 
-impl std::str::FromStr for FrameIo {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        match s.to_ascii_lowercase().as_str() {
-            "auto" => Ok(FrameIo::Auto),
-            "u8" | "uint8" => Ok(FrameIo::U8),
-            "f32" | "float" | "float32" => Ok(FrameIo::F32),
-            _ => Err(format!("unknown frame io {s:?}: use auto, u8 or f32")),
-        }
-    }
-}
-
 /// The network's arithmetic.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Precision {
     #[default]
+    #[value(alias = "float32")]
     Fp32,
     /// float16 weights and activations (graph-wrapped; meant for GPUs: the CPU provider runs most float16
     /// nodes through casts to float32, so it gains nothing there).
+    #[value(alias = "float16", alias = "half")]
     Fp16,
 }
 
 impl Precision {
-    pub fn name(self) -> &'static str {
-        match self {
-            Precision::Fp32 => "fp32",
-            Precision::Fp16 => "fp16",
-        }
-    }
-}
-
-impl std::str::FromStr for Precision {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        match s.to_ascii_lowercase().as_str() {
-            "fp32" | "f32" | "float32" => Ok(Precision::Fp32),
-            "fp16" | "f16" | "float16" | "half" => Ok(Precision::Fp16),
-            _ => Err(format!("unknown precision {s:?}: use fp32 or fp16")),
-        }
+    pub fn name(self) -> String {
+        value_name(&self)
     }
 }
 
@@ -435,6 +398,12 @@ impl Engine {
     /// The execution provider in use.
     pub fn device(&self) -> Device {
         self.device
+    }
+
+    /// `model PATH on DEVICE (skipped ...)`: what `--device auto` picked and why.
+    pub fn load_line(&self) -> String {
+        let why = if self.device_notes.is_empty() { String::new() } else { format!(" (skipped {})", self.device_notes.join("; ")) };
+        format!("model {} on {}{why}", self.info.path.display(), self.device().name())
     }
 
     /// Why faster providers were skipped under `--device auto` (one line each).
@@ -1029,8 +998,10 @@ mod tests {
         let mut same = vec![0u8; 2 * 3 * 3];
         pad_rgb(&frame, &mut same, 2, 3);
         assert_eq!(same, frame.data);
-        assert_eq!("uint8".parse::<FrameIo>(), Ok(FrameIo::U8));
-        assert_eq!("fp16".parse::<Precision>(), Ok(Precision::Fp16));
+        use clap::ValueEnum;
+        assert_eq!(FrameIo::from_str("uint8", true), Ok(FrameIo::U8));
+        assert_eq!(Precision::from_str("half", true), Ok(Precision::Fp16));
+        assert_eq!((FrameIo::U8.name(), Precision::Fp16.name()), ("u8".to_string(), "fp16".to_string()));
         assert_eq!(FrameIo::Auto.resolve(Device::Cuda, Precision::Fp32), FrameIo::U8);
         assert_eq!(FrameIo::Auto.resolve(Device::Cpu, Precision::Fp16), FrameIo::U8);
         assert_eq!(FrameIo::F32.resolve(Device::Cuda, Precision::Fp32), FrameIo::F32);
@@ -1038,8 +1009,10 @@ mod tests {
 
     #[test]
     fn device_names_parse() {
-        assert_eq!("CUDA".parse::<Device>(), Ok(Device::Cuda));
-        assert_eq!("trt".parse::<Device>(), Ok(Device::TensorRt));
-        assert!("tpu".parse::<Device>().is_err());
+        use clap::ValueEnum;
+        assert_eq!(Device::from_str("CUDA", true), Ok(Device::Cuda));
+        assert_eq!(Device::from_str("trt", true), Ok(Device::TensorRt));
+        assert_eq!(Device::TensorRt.name(), "tensorrt");
+        assert!(Device::from_str("tpu", true).is_err());
     }
 }

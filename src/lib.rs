@@ -2,6 +2,7 @@
 //!
 //! Data flows one way: a source yields [`frame::Frame`]s, the [`engine::Engine`] stylizes them,
 //! a sink writes them. Each module has one job:
+//! - [`args`]: the command-line options of every subcommand that runs a model.
 //! - [`engine`]: loads a model into ONNX Runtime, picks the execution provider, stylizes frames.
 //! - [`images`]: reads and writes still images.
 //! - [`decode`], [`encode`], [`pipeline`]: video files through FFmpeg (feature `video`).
@@ -11,6 +12,7 @@
 //! - [`output`]: temporary files that become the output only when complete, Ctrl-C.
 //! - [`live`]: `stylize live` (feature `live`): [`camera`], [`window`] and [`hud`] around the engine.
 
+pub mod args;
 pub mod effects;
 pub mod engine;
 pub mod error;

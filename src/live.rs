@@ -22,7 +22,8 @@ use crate::camera::{self, CameraRequest, Webcam};
 use crate::decode::{Item, SizeRequest, VideoSource};
 use crate::encode::{EncodeOptions, VideoSink};
 use crate::effects::Effects;
-use crate::engine::{resize_into, Device, Engine, EngineOptions, FrameIo, Precision};
+use crate::args::{parse_style_mix, EngineArgs};
+use crate::engine::{resize_into, Engine, EngineOptions};
 use crate::error::{Error, Result};
 use crate::frame::Frame;
 use crate::hud::{self, Canvas};
@@ -73,10 +74,6 @@ pub struct LiveArgs {
     /// Start with the camera's colours kept: only the luminance (the strokes) comes from the style (C toggles)
     #[arg(long)]
     pub preserve_color: bool,
-    /// Multi-style models: the starting mix, e.g. candy=0.7,mosaic=0.3 (default: all styles evenly); ] and [
-    /// glide to the next / previous style, M morphs through them
-    #[arg(long)]
-    pub style_mix: Option<String>,
     /// Seconds a style-to-style glide takes (] [ and M)
     #[arg(long, default_value_t = 1.5)]
     pub glide_seconds: f32,
@@ -86,30 +83,8 @@ pub struct LiveArgs {
     /// Print a statistics line every second
     #[arg(short, long)]
     pub verbose: bool,
-    /// Execution provider: auto tries TensorRT, then CUDA, then CPU
-    #[arg(long, default_value = "auto")]
-    pub device: Device,
-    /// Inference threads (default: all cores)
-    #[arg(long)]
-    pub threads: Option<usize>,
-    /// Frames into the graph: u8 (graph-wrapped, no float conversion on the host), f32, or auto
-    #[arg(long, default_value = "auto")]
-    pub frame_io: FrameIo,
-    /// Network arithmetic: fp32, or fp16 (GPU, opt-in)
-    #[arg(long, default_value = "fp32")]
-    pub precision: Precision,
-    /// Path of libonnxruntime.so (default: $ORT_DYLIB_PATH, beside the binary, .deps/)
-    #[arg(long)]
-    pub ort_lib: Option<PathBuf>,
-    /// Run the network at this fraction of the frame size and upsample its output (e.g. 0.5: ~4x faster)
-    #[arg(long, value_parser = crate::engine::parse_process_scale)]
-    pub process_scale: Option<f32>,
-    /// Extra folder with models (searched before onnx/)
-    #[arg(long)]
-    pub models_dir: Option<PathBuf>,
-    /// No notes on stderr
-    #[arg(short, long)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub engine: EngineArgs,
 }
 
 fn parse_size(s: &str) -> std::result::Result<(u32, u32), String> {
@@ -610,9 +585,7 @@ fn model_name(path: &Path) -> String {
 fn load_engine(path: &Path, opts: &EngineOptions, quiet: bool) -> Result<(Engine, String)> {
     let engine = Engine::load(path, opts)?;
     if !quiet {
-        let notes = engine.device_notes();
-        let why = if notes.is_empty() { String::new() } else { format!(" (skipped {})", notes.join("; ")) };
-        eprintln!("model {} on {}{why}", path.display(), engine.device().name());
+        eprintln!("{}", engine.load_line());
     }
     let label = format!("{} on {}", model_name(path), engine.device().name().to_uppercase());
     Ok((engine, label))
@@ -1266,7 +1239,7 @@ pub fn run(args: LiveArgs) -> Result<()> {
     if !(0.0..=1.0).contains(&args.strength) {
         return Err(Error::Invalid(format!("--strength {} is out of range; use 0 (original) to 1 (stylized)", args.strength)));
     }
-    if args.models.len() > 9 && !args.quiet {
+    if args.models.len() > 9 && !args.engine.quiet {
         eprintln!("note: {} models given; hotkeys 1-9 reach the first nine, Left/Right all of them", args.models.len());
     }
     if !args.snapshot_dir.is_dir() {
@@ -1278,8 +1251,8 @@ pub fn run(args: LiveArgs) -> Result<()> {
     }
     catch_ctrl_c();
     let spec = source_spec(&args)?;
-    let paths: Vec<PathBuf> = args.models.iter().map(|m| models::resolve(m, args.models_dir.as_deref())).collect();
-    let opts = EngineOptions { device: args.device, frame_io: args.frame_io, precision: args.precision, threads: args.threads, ort_lib: args.ort_lib.clone(), trt_cache: None, process_scale: args.process_scale };
+    let paths: Vec<PathBuf> = args.models.iter().map(|m| args.engine.model_path(m)).collect();
+    let opts = args.engine.options();
 
     let shared = Shared {
         stop: AtomicBool::new(false),
@@ -1289,7 +1262,7 @@ pub fn run(args: LiveArgs) -> Result<()> {
         notice: Mutex::new(None),
         labels: Mutex::new(paths.iter().map(|p| model_name(p)).collect()),
         error: Mutex::new(None),
-        quiet: args.quiet,
+        quiet: args.engine.quiet,
         style_target: AtomicUsize::new(STARTING_MIX),
         style_count: AtomicUsize::new(0),
         morph: AtomicBool::new(false),
@@ -1324,18 +1297,14 @@ pub fn run(args: LiveArgs) -> Result<()> {
             Some(_) => Some(Recorder::start(&recording_path(&args, 1), &info)?),
             None => None,
         };
-        let (first, label) = load_engine(&paths[0], &opts, args.quiet)?;
+        let (first, label) = load_engine(&paths[0], &opts, args.engine.quiet)?;
         lock(&shared.labels)[0] = label;
         let mut engines: Vec<Option<Engine>> = paths.iter().map(|_| None).collect();
         engines[0] = Some(first);
-        let mut models = Models { paths: paths.clone(), engines, current: 0, opts: opts.clone(), mix: None, start_mix: args.style_mix.clone(), glide_seconds: args.glide_seconds };
-        if let (Some(text), Some(engine)) = (&args.style_mix, &models.engines[0]) {
-            // A --style-mix that fits none of the styles of the first model is a typo: stop before the window shows.
-            let names = engine.style_names();
-            if names.is_empty() {
-                return Err(Error::Invalid(format!("--style-mix: {} has one style; mixes need a multi-style model (e.g. styles4-lite)", model_name(&paths[0]))));
-            }
-            styles::parse_mix(text, &names)?;
+        let mut models = Models { paths: paths.clone(), engines, current: 0, opts: opts.clone(), mix: None, start_mix: args.engine.style_mix.clone(), glide_seconds: args.glide_seconds };
+        if let (Some(text), Some(engine)) = (&args.engine.style_mix, &models.engines[0]) {
+            // A --style-mix that does not fit the first model is a typo: stop before the window shows.
+            parse_style_mix(text, &engine.style_names(), &args.models[0])?;
         }
         models.select_mix(&shared);
         let mut display = Display {
@@ -1354,7 +1323,7 @@ pub fn run(args: LiveArgs) -> Result<()> {
             hud_text: String::with_capacity(256),
             n_models: paths.len(),
         };
-        if !args.quiet {
+        if !args.engine.quiet {
             eprintln!("live: {} {}x{} at {:.2} fps{}", info.label, info.width, info.height, f64::from(info.rate), if args.no_window { " (headless)" } else { "" });
             if let Some(rec) = &display.recorder {
                 eprintln!("recording to {}", rec.pending.dest().display());

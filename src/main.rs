@@ -6,7 +6,8 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
-use stylize::engine::{self, Device, Engine, EngineOptions, FrameIo, Precision, Residence};
+use stylize::args::EngineArgs;
+use stylize::engine::{self, Residence};
 use stylize::{images, models, Frame};
 
 #[derive(Parser)]
@@ -14,38 +15,6 @@ use stylize::{images, models, Frame};
 struct Cli {
     #[command(subcommand)]
     command: Command,
-}
-
-#[derive(Args, Clone)]
-struct EngineArgs {
-    /// Execution provider: auto tries TensorRT, then CUDA, then CPU
-    #[arg(long, default_value = "auto", global = true)]
-    device: Device,
-    /// Inference threads (default: all cores)
-    #[arg(long, global = true)]
-    threads: Option<usize>,
-    /// Frames into the graph: u8 (the graph is wrapped to take and give uint8 RGB, no float conversion on
-    /// the host), f32 (float32 NCHW converted on the host), auto (u8 on GPUs; on the CPU the faster)
-    #[arg(long, default_value = "auto", global = true)]
-    frame_io: FrameIo,
-    /// Network arithmetic: fp32, or fp16 (opt-in, for GPUs; runs in the u8 path)
-    #[arg(long, default_value = "fp32", global = true)]
-    precision: Precision,
-    /// Path of libonnxruntime.so (default: $ORT_DYLIB_PATH, beside the binary, .deps/)
-    #[arg(long, global = true)]
-    ort_lib: Option<PathBuf>,
-    /// Run the network at this fraction of the frame size and upsample its output (e.g. 0.5: ~4x faster, softer strokes)
-    #[arg(long, global = true, value_parser = stylize::engine::parse_process_scale)]
-    process_scale: Option<f32>,
-    /// Extra folder with models (searched before onnx/)
-    #[arg(long, global = true)]
-    models_dir: Option<PathBuf>,
-    /// Multi-style models: the mix of styles, e.g. candy=0.7,mosaic=0.3 (default: all styles evenly)
-    #[arg(long, global = true)]
-    style_mix: Option<String>,
-    /// No progress bar or notes
-    #[arg(short, long, global = true)]
-    quiet: bool,
 }
 
 #[derive(Args, Clone)]
@@ -201,36 +170,6 @@ fn parse_size(s: &str) -> Result<(u32, u32), String> {
         return Err(format!("size {s:?} out of range (1..16384)"));
     }
     Ok((w, h))
-}
-
-impl EngineArgs {
-    fn options(&self) -> EngineOptions {
-        EngineOptions { device: self.device, frame_io: self.frame_io, precision: self.precision, threads: self.threads, ort_lib: self.ort_lib.clone(), trt_cache: None, process_scale: self.process_scale }
-    }
-
-    fn load(&self, model: &str) -> Result<Engine> {
-        let path = models::resolve(model, self.models_dir.as_deref());
-        let mut engine = Engine::load(&path, &self.options())?;
-        if !self.quiet {
-            let notes = engine.device_notes();
-            let why = if notes.is_empty() { String::new() } else { format!(" (skipped {})", notes.join("; ")) };
-            eprintln!("model {} on {}{why}", path.display(), engine.device().name());
-        }
-        let names = engine.style_names();
-        if let Some(text) = &self.style_mix {
-            if names.is_empty() {
-                bail!("--style-mix: {model} has one style; mixes need a multi-style model (e.g. styles4-lite)");
-            }
-            let mix = stylize::styles::parse_mix(text, &names)?;
-            engine.set_style_mix(&mix)?;
-            if !self.quiet {
-                eprintln!("style mix: {}", stylize::styles::describe(&mix, &names));
-            }
-        } else if !names.is_empty() && !self.quiet {
-            eprintln!("note: {model} mixes {} styles ({}) evenly; pick with --style-mix, e.g. --style-mix {}=1", names.len(), names.join(", "), names[0]);
-        }
-        Ok(engine)
-    }
 }
 
 fn main() -> ExitCode {
