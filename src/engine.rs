@@ -797,6 +797,37 @@ pub fn resize_into(resizer: &mut fir::Resizer, src: &Frame, dst: &mut Frame) -> 
     resizer.resize(&src_img, &mut dst_img, &options).map_err(|e| err(&e))
 }
 
+/// Session settings that `scripts/bench_cpu_tuning.sh` varies through `STYLIZE_ORT_TUNE` (a comma-separated
+/// list of `opt=disable|basic|extended|all`, `spin=0|1`, `mempattern=0|1`); the defaults are what measured
+/// best (docs/benchmarks.md). Not a user option: unknown entries are ignored.
+struct Tuning {
+    opt_level: GraphOptimizationLevel,
+    spinning: Option<bool>,
+    memory_pattern: Option<bool>,
+}
+
+impl Tuning {
+    fn from_env() -> Tuning {
+        Self::parse(&std::env::var("STYLIZE_ORT_TUNE").unwrap_or_default())
+    }
+
+    fn parse(text: &str) -> Tuning {
+        let mut t = Tuning { opt_level: GraphOptimizationLevel::All, spinning: None, memory_pattern: None };
+        for (k, v) in text.split(',').filter_map(|kv| kv.split_once('=')) {
+            match (k.trim(), v.trim()) {
+                ("opt", "disable") => t.opt_level = GraphOptimizationLevel::Disable,
+                ("opt", "basic") => t.opt_level = GraphOptimizationLevel::Level1,
+                ("opt", "extended") => t.opt_level = GraphOptimizationLevel::Level2,
+                ("opt", "all") => t.opt_level = GraphOptimizationLevel::All,
+                ("spin", v) => t.spinning = Some(v != "0"),
+                ("mempattern", v) => t.memory_pattern = Some(v != "0"),
+                _ => {}
+            }
+        }
+        t
+    }
+}
+
 enum SessionError {
     /// The execution provider could not be used (missing library, no GPU, ...).
     Device(String),
@@ -807,7 +838,14 @@ enum SessionError {
 fn build_session(env: &ort::environment::Environment, bytes: &[u8], device: Device, opts: &EngineOptions) -> std::result::Result<Session, SessionError> {
     let model_err = |e: &dyn std::fmt::Display| SessionError::Model(first_line(&e.to_string()));
     let mut builder = Session::builder(env).map_err(|e| model_err(&e))?;
-    builder = builder.with_optimization_level(GraphOptimizationLevel::All).map_err(|e| model_err(&e))?;
+    let tune = Tuning::from_env();
+    builder = builder.with_optimization_level(tune.opt_level).map_err(|e| model_err(&e))?;
+    if let Some(spin) = tune.spinning {
+        builder = builder.with_intra_op_spinning(spin).map_err(|e| model_err(&e))?;
+    }
+    if let Some(pattern) = tune.memory_pattern {
+        builder = builder.with_memory_pattern(pattern).map_err(|e| model_err(&e))?;
+    }
     // Trained nets produce subnormal activations that cost the CPU dearly; at 0..255 they change no pixel.
     builder = builder.with_flush_to_zero().map_err(|e| model_err(&e))?;
     if let Some(n) = opts.threads {
@@ -1005,6 +1043,16 @@ mod tests {
         assert_eq!(FrameIo::Auto.resolve(Device::Cuda, Precision::Fp32), FrameIo::U8);
         assert_eq!(FrameIo::Auto.resolve(Device::Cpu, Precision::Fp16), FrameIo::U8);
         assert_eq!(FrameIo::F32.resolve(Device::Cuda, Precision::Fp32), FrameIo::F32);
+    }
+
+    #[test]
+    fn tuning_entries_parse() {
+        let t = Tuning::parse("opt=basic, spin=0,mempattern=1,bogus=3");
+        assert!(matches!(t.opt_level, GraphOptimizationLevel::Level1));
+        assert_eq!((t.spinning, t.memory_pattern), (Some(false), Some(true)));
+        let d = Tuning::parse("");
+        assert!(matches!(d.opt_level, GraphOptimizationLevel::All));
+        assert_eq!((d.spinning, d.memory_pattern), (None, None));
     }
 
     #[test]
