@@ -642,7 +642,12 @@ impl MixState {
             target = if target == STARTING_MIX { 0 } else { (target + 1) % n };
             shared.style_target.store(target, Relaxed);
         }
-        self.glide.target = if target == STARTING_MIX { self.start.clone() } else { styles::one_style(target % n, n) };
+        // In place: this runs every frame.
+        if target == STARTING_MIX {
+            self.glide.target.copy_from_slice(&self.start);
+        } else {
+            self.glide.target.iter_mut().enumerate().for_each(|(i, w)| *w = if i == target % n { 1.0 } else { 0.0 });
+        }
         let dt = (now - self.last_step).as_secs_f32().min(0.25);
         self.last_step = now;
         // A switch between two pure styles moves 2 units of weight.
