@@ -17,6 +17,17 @@ fn ort_library() -> Result<PathBuf, String> {
     Ok(path)
 }
 
+/// ONNX Runtime's environment, or None (with a skip message) when its library is not installed here.
+fn ort_environment() -> Result<Option<ort::environment::Environment>, Box<dyn std::error::Error>> {
+    match ort_library() {
+        Ok(lib) => Ok(Some(ort::init_from(&lib)?.build()?)),
+        Err(why) => {
+            eprintln!("skipping: {why}");
+            Ok(None)
+        }
+    }
+}
+
 /// Deterministic pseudo-random image on the 0..255 scale.
 fn image(h: usize, w: usize, seed: u64) -> Array4<f32> {
     let mut s = seed;
@@ -30,14 +41,7 @@ fn image(h: usize, w: usize, seed: u64) -> Array4<f32> {
 
 #[test]
 fn onnx_runtime_matches_reference() -> Result<(), Box<dyn std::error::Error>> {
-    let lib = match ort_library() {
-        Ok(p) => p,
-        Err(why) => {
-            eprintln!("skipping: {why}");
-            return Ok(());
-        }
-    };
-    let env = ort::init_from(&lib)?.build()?;
+    let Some(env) = ort_environment()? else { return Ok(()) };
 
     for (name, spec) in [
         ("full", JohnsonSpec::full()),
@@ -89,14 +93,7 @@ fn onnx_runtime_matches_reference() -> Result<(), Box<dyn std::error::Error>> {
 /// mixes the weights first. Both must agree for pure and blended mixes.
 #[test]
 fn multi_style_mix_matches_reference() -> Result<(), Box<dyn std::error::Error>> {
-    let lib = match ort_library() {
-        Ok(p) => p,
-        Err(why) => {
-            eprintln!("skipping: {why}");
-            return Ok(());
-        }
-    };
-    let env = ort::init_from(&lib)?.build()?;
+    let Some(env) = ort_environment()? else { return Ok(()) };
     let spec = JohnsonSpec::lite().with_styles(3);
     let w = random_weights(&spec, 5);
     let names: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
