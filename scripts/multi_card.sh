@@ -46,7 +46,7 @@ strip() {
             "$DATA/content/amber.jpg" -o "$WORK/blend-$w.png" >/dev/null
         panels+=(-label "$a $(awk -v w="$w" 'BEGIN { printf "%.0f", 100 * (1 - w) }')% / $b $(awk -v w="$w" 'BEGIN { printf "%.0f", 100 * w }')%" "$WORK/blend-$w.png")
     done
-    montage "${panels[@]}" -tile 5x1 -geometry 240x240+2+2 -pointsize 14 -background white -quality 85 "$out"
+    montage "${panels[@]}" -tile 5x1 -geometry 240x240+2+2 -font DejaVu-Sans -pointsize 14 -background white -quality 85 "$out"
 }
 n=${#STYLES[@]}
 strip "${STYLES[0]}" "${STYLES[1]}" "$CARDS/$NAME-blend1.jpg"
