@@ -25,17 +25,17 @@ if [[ -f "$RUN/checkpoint.safetensors" ]]; then "$TRAIN" export "$RUN" -o "onnx/
 
 CARDS=onnx/cards; mkdir -p "$CARDS"
 WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT
-STYLE=$(sed -n 's/^ *style: "\(.*\)",$/\1/p' "$RUN/config.txt")
+meta() { "$STYLIZE" info -q -m "onnx/$NAME.onnx" | sed -n "s/^  stylize\.$1 = //p"; }
+STYLE=$(meta style_image)
 [[ -f "$STYLE" ]] || STYLE="$DATA/styles/$(basename "$STYLE")"
 convert "$STYLE" -resize 256x256 -quality 85 "$CARDS/$NAME-style.jpg"
 "$STYLIZE" image -q -m "onnx/$NAME.onnx" "$DATA/content/amber.jpg" -o "$WORK/ours.png" >/dev/null
-ref="$DATA/reference/amber-${NAME%-lite}.jpg"
+ref="$DATA/reference/amber-$(basename "${STYLE%.*}").jpg"
 panels=("$DATA/content/amber.jpg" "$WORK/ours.png")
 [[ -f "$ref" ]] && panels+=("$ref")
 montage "${panels[@]}" -tile "${#panels[@]}x1" -geometry 360x360+2+2 -background white -quality 85 "$CARDS/$NAME-amber.jpg"
 [[ -f "$RUN/loss.png" ]] && convert "$RUN/loss.png" -resize 640x "$CARDS/$NAME-loss.png"
 
-meta() { "$STYLIZE" info -q -m "onnx/$NAME.onnx" | sed -n "s/^  stylize\.$1 = //p"; }
 # The losses of one batch are noisy: report the mean of the last 100 iterations.
 last=$(tail -n 100 "$RUN/metrics.csv" | awk -F, '{ n++; t += $3; c += $4; s += $5; v += $6; it = $1; el = $2 }
     END { printf "%d,%.1f,%.4f,%.4f,%.4f,%.5f", it, el, t / n, c / n, s / n, v / n }')
