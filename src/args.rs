@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::engine::{Device, Engine, EngineOptions, FrameIo, Precision};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::{models, styles};
 
 #[derive(Args, Clone, Debug)]
@@ -65,29 +65,20 @@ impl EngineArgs {
         if !self.quiet {
             eprintln!("{}", engine.load_line());
         }
-        let names = engine.style_names();
         match &self.style_mix {
             Some(text) => {
-                let mix = parse_style_mix(text, &names, model)?;
+                let mix = engine.parse_style_mix(text)?;
                 engine.set_style_mix(&mix)?;
                 if !self.quiet {
-                    eprintln!("style mix: {}", styles::describe(&mix, &names));
+                    eprintln!("style mix: {}", styles::describe(&mix, engine.style_names()));
                 }
             }
-            None if !names.is_empty() && !self.quiet => {
+            None if !engine.style_names().is_empty() && !self.quiet => {
+                let names = engine.style_names();
                 eprintln!("note: {model} mixes {} styles ({}) evenly; pick with --style-mix, e.g. --style-mix {}=1", names.len(), names.join(", "), names[0]);
             }
             None => {}
         }
         Ok(engine)
     }
-}
-
-/// A `--style-mix` for a model with these style names (none: a one-style model, which takes no mix).
-pub fn parse_style_mix(text: &str, names: &[String], model: &str) -> Result<Vec<f32>> {
-    if names.is_empty() {
-        let name = std::path::Path::new(model).file_stem().unwrap_or_default().to_string_lossy().to_string();
-        return Err(Error::Invalid(format!("--style-mix: {name} has one style; mixes need a multi-style model (e.g. styles4-lite)")));
-    }
-    styles::parse_mix(text, names)
 }

@@ -165,6 +165,18 @@ impl ModelInfo {
         }
     }
 
+    /// The styles of a multi-style model (one with a `style_weights` input), in its order: from the
+    /// `stylize.styles` metadata, else numbered. Empty for a one-style model.
+    pub fn style_names(&self) -> Vec<String> {
+        let Some((_, shape)) = self.extra_inputs.iter().find(|(n, _)| n == STYLE_WEIGHTS) else { return Vec::new() };
+        let n = shape.iter().map(|&d| d.max(1)).product::<i64>() as usize;
+        let named = self.metadata.iter().find(|(k, _)| k == stylize_model::meta::STYLES).map(|(_, v)| stylize_model::meta::parse_styles(v));
+        match named {
+            Some(names) if names.len() == n => names,
+            _ => (0..n).map(|i| i.to_string()).collect(),
+        }
+    }
+
     /// Padded sides are multiples of `.0` and at least `.1`: from the network spec in the metadata when there is
     /// one (space-to-depth nets halve once more: multiples of 8), else the Johnson defaults.
     pub fn pad_rule(&self) -> (usize, usize) {
@@ -289,6 +301,8 @@ pub struct Engine {
     frames: Option<FrameBuffers>,
     fixed: Option<FixedSize>,
     process_scale: Option<f32>,
+    /// [`ModelInfo::style_names`], read once at load (live mode asks every frame while a mix glides).
+    styles: Vec<String>,
     /// Extra named inputs stay alive while bound; updated in place.
     extras: Vec<(String, Tensor<f32>)>,
     /// `U8` or `F32`, as resolved for the device.
@@ -356,6 +370,7 @@ impl Engine {
                         None => inspect(&session, model)?,
                     };
                     let binding = session.create_binding().map_err(|e| invalid(model, e))?;
+                    let styles = info.style_names();
                     let mut engine = Engine {
                         session,
                         binding,
@@ -367,6 +382,7 @@ impl Engine {
                         frames: None,
                         fixed: None,
                         process_scale: opts.process_scale.filter(|&s| s < 1.0),
+                        styles,
                         extras: Vec::new(),
                         io,
                         precision: opts.precision,
@@ -380,7 +396,7 @@ impl Engine {
                 Err(SessionError::Device(reason)) if opts.device == Device::Auto => notes.push(format!("{}: {reason}", device.name())),
                 Err(SessionError::Device(reason)) => {
                     let hint = if device == Device::Cpu { "" } else { ", or run scripts/setup.sh --gpu" };
-                    return Err(Error::DeviceUnavailable { wanted: device.name().into(), reason, hint });
+                    return Err(Error::DeviceUnavailable { wanted: device.name(), reason, hint });
                 }
                 Err(SessionError::Model(reason)) if opts.precision == Precision::Fp16 && device == Device::Cpu => {
                     return Err(Error::ModelInvalid { path: model.to_path_buf(), reason: format!("{reason} (this ONNX Runtime cannot run the float16 graph on the CPU; use --precision fp32 there)") })
@@ -470,25 +486,30 @@ impl Engine {
         Ok(())
     }
 
-    /// The styles of a multi-style model, in `style_weights` order (from its `stylize.styles`
-    /// metadata, else numbered); empty for a one-style model.
-    pub fn style_names(&self) -> Vec<String> {
-        let Some((_, shape)) = self.info.extra_inputs.iter().find(|(n, _)| n == STYLE_WEIGHTS) else { return Vec::new() };
-        let n = shape.iter().map(|&d| d.max(1)).product::<i64>() as usize;
-        let named = self.info.metadata.iter().find(|(k, _)| k == stylize_model::meta::STYLES).map(|(_, v)| stylize_model::meta::parse_styles(v));
-        match named {
-            Some(names) if names.len() == n => names,
-            _ => (0..n).map(|i| i.to_string()).collect(),
+    /// The styles of a multi-style model, in `style_weights` order; empty for a one-style model.
+    pub fn style_names(&self) -> &[String] {
+        &self.styles
+    }
+
+    /// Parses a `--style-mix` (`candy=0.7,mosaic=0.3`) against this model's styles.
+    pub fn parse_style_mix(&self, text: &str) -> Result<Vec<f32>> {
+        if self.styles.is_empty() {
+            return Err(self.one_style_error());
         }
+        crate::styles::parse_mix(text, &self.styles)
     }
 
     /// Sets the mix of a multi-style model's styles (one weight per style, summing to 1).
     pub fn set_style_mix(&mut self, mix: &[f32]) -> Result<()> {
-        if self.style_names().is_empty() {
-            let name = self.info.path.file_stem().unwrap_or_default().to_string_lossy().to_string();
-            return Err(Error::Invalid(format!("model {name} has one style: a style mix needs a multi-style model (e.g. styles4-lite)")));
+        if self.styles.is_empty() {
+            return Err(self.one_style_error());
         }
         self.set_extra_input(STYLE_WEIGHTS, mix)
+    }
+
+    fn one_style_error(&self) -> Error {
+        let name = self.info.path.file_stem().unwrap_or_default().to_string_lossy();
+        Error::Invalid(format!("--style-mix: {name} has one style; mixes need a multi-style model (e.g. styles4-lite)"))
     }
 
     /// Extra inputs get a neutral default (an even mix for weights) so a plain `stylize image` runs them.

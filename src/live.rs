@@ -22,7 +22,7 @@ use crate::camera::{self, CameraRequest, Webcam};
 use crate::decode::{Item, SizeRequest, VideoSource};
 use crate::encode::{EncodeOptions, VideoSink};
 use crate::effects::Effects;
-use crate::args::{parse_style_mix, EngineArgs};
+use crate::args::EngineArgs;
 use crate::engine::{resize_into, Engine, EngineOptions};
 use crate::error::{Error, Result};
 use crate::frame::Frame;
@@ -617,12 +617,12 @@ struct MixState {
 impl MixState {
     /// The mix of a freshly selected model: `--style-mix` if it names this model's styles, else even.
     fn new(engine: &Engine, start_mix: Option<&str>, shared: &Shared) -> Option<MixState> {
-        let names = engine.style_names();
+        let names = engine.style_names().to_vec();
         if names.is_empty() {
             return None;
         }
         let even = vec![1.0 / names.len() as f32; names.len()];
-        let start = match start_mix.map(|m| styles::parse_mix(m, &names)) {
+        let start = match start_mix.map(|m| engine.parse_style_mix(m)) {
             Some(Ok(mix)) => mix,
             Some(Err(e)) => {
                 shared.notify(format!("{e}; starting with all styles evenly"), true);
@@ -1309,7 +1309,7 @@ pub fn run(args: LiveArgs) -> Result<()> {
         let mut models = Models { paths: paths.clone(), engines, current: 0, opts: opts.clone(), mix: None, start_mix: args.engine.style_mix.clone(), glide_seconds: args.glide_seconds };
         if let (Some(text), Some(engine)) = (&args.engine.style_mix, &models.engines[0]) {
             // A --style-mix that does not fit the first model is a typo: stop before the window shows.
-            parse_style_mix(text, &engine.style_names(), &args.models[0])?;
+            engine.parse_style_mix(text)?;
         }
         models.select_mix(&shared);
         let mut display = Display {

@@ -46,11 +46,6 @@ pub fn describe(mix: &[f32], names: &[String]) -> String {
     parts.join(" + ")
 }
 
-/// The pure mix of style `i` of `n`.
-pub fn one_style(i: usize, n: usize) -> Vec<f32> {
-    (0..n).map(|j| if j == i { 1.0 } else { 0.0 }).collect()
-}
-
 /// A mix that glides towards a target at a fixed speed, so live style changes morph instead
 /// of jumping.
 #[derive(Clone, Debug, PartialEq)]
@@ -89,6 +84,11 @@ impl Glide {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The pure mix of style `i` of `n`.
+    fn one_style(i: usize, n: usize) -> Vec<f32> {
+        (0..n).map(|j| if j == i { 1.0 } else { 0.0 }).collect()
+    }
 
     fn names() -> Vec<String> {
         ["candy", "mosaic", "udnie"].iter().map(|s| s.to_string()).collect()
