@@ -16,14 +16,34 @@ pub struct EncodeOptions {
     pub codec: Option<String>,
     /// Constant rate factor for x264/x265 (lower is better; 18 is visually lossless).
     pub crf: u8,
-    /// x264 preset.
+    /// x264 preset, or [`AUTO_PRESET`] (resolved by the caller with [`auto_preset`]; veryfast if it is not).
     pub preset: String,
 }
 
 impl Default for EncodeOptions {
     fn default() -> Self {
-        EncodeOptions { codec: None, crf: 18, preset: "veryfast".into() }
+        EncodeOptions { codec: None, crf: 18, preset: AUTO_PRESET.into() }
     }
+}
+
+/// `--preset auto`: the preset that keeps the encoder from slowing the stylizer ([`auto_preset`]).
+pub const AUTO_PRESET: &str = "auto";
+
+/// x264's CPU time per megapixel of frame for the presets `auto` picks from, slowest (smallest files) first.
+/// Measured with `ffmpeg -threads 1 -crf 18` on a stylized 640x360 clip on this project's 2-core EPYC
+/// (docs/benchmarks.md): ultrafast files were 1.44x and superfast 1.04x the size of veryfast's. x264 and the
+/// engine both scale with the CPU, so the ratios carry over to other machines.
+const PRESET_CPU_MS_PER_MP: [(&str, f64); 3] = [("veryfast", 41.0), ("superfast", 24.0), ("ultrafast", 13.0)];
+
+/// The slowest x264 preset the encoder can afford beside an engine that takes `engine_ms` per frame of
+/// `megapixels`, keeping `engine_cores` of the machine's `cores` busy (none on a GPU). Every encoder cycle on a
+/// core the engine uses is taken from the engine, so those lend the encoder 5% of their time; free cores lend
+/// half of theirs (x264 does not scale perfectly). Ultrafast when even that is too slow.
+pub fn auto_preset(engine_ms: f64, megapixels: f64, engine_cores: usize, cores: usize) -> &'static str {
+    let busy = engine_cores.min(cores) as f64;
+    let free = cores.saturating_sub(engine_cores) as f64;
+    let budget_ms = engine_ms * (0.05 * busy + 0.5 * free);
+    PRESET_CPU_MS_PER_MP.iter().find(|(_, ms)| ms * megapixels <= budget_ms).map_or("ultrafast", |(preset, _)| preset)
 }
 
 /// swscale contexts hold no thread-bound state; the sink is built on one thread and runs on another.
@@ -170,7 +190,8 @@ fn open_output(path: &Path, dest: &Path) -> Result<format::context::Output> {
     format::output(path).map_err(|e| Error::output(dest, format!("unsupported container ({e}); use .mp4, .mkv or .mov")))
 }
 
-/// Adds the encoded video stream (libx264 when FFmpeg has it, else mpeg4): the encoder, its stream index and name.
+/// Adds the encoded video stream (libx264 when FFmpeg has it, else mpeg4): the encoder, its stream index and
+/// name (with the preset, for x264/x265).
 fn add_video_stream(octx: &mut format::context::Output, width: u32, height: u32, time_base: Rational, frame_rate: Rational, opts: &EncodeOptions) -> Result<(encoder::Video, usize, String)> {
     let global_header = octx.format().flags().contains(format::Flags::GLOBAL_HEADER);
     let codec = match &opts.codec {
@@ -188,9 +209,12 @@ fn add_video_stream(octx: &mut format::context::Output, width: u32, height: u32,
         enc.set_flags(codec::Flags::GLOBAL_HEADER);
     }
     let mut dict = Dictionary::new();
+    let mut described = codec_name.clone();
     if codec_name.starts_with("libx26") {
+        let preset = if opts.preset == AUTO_PRESET { "veryfast" } else { &opts.preset };
         dict.set("crf", &opts.crf.to_string());
-        dict.set("preset", &opts.preset);
+        dict.set("preset", preset);
+        described = format!("{codec_name} {preset}");
     } else {
         // Codecs without CRF: a generous bit rate (about 0.2 bits per pixel per frame).
         let bps = f64::from(width * height) * f64::from(frame_rate) * 0.2;
@@ -204,7 +228,7 @@ fn add_video_stream(octx: &mut format::context::Output, width: u32, height: u32,
     ost.set_time_base(time_base);
     ost.set_avg_frame_rate(frame_rate);
     ost.set_rate(frame_rate);
-    Ok((encoder, video_out, codec_name))
+    Ok((encoder, video_out, described))
 }
 
 /// Rotation lives in the stream's display matrix: copying it keeps phone videos upright.
@@ -219,5 +243,33 @@ fn copy_display_matrix(ist: &format::stream::Stream, ost: &mut format::stream::S
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::auto_preset;
+
+    #[test]
+    fn auto_preset_spares_a_fast_engine_on_the_cpu_and_spends_a_slow_one() {
+        let mp = 640.0 * 360.0 / 1e6;
+        // The lite net on 2 cores (30 ms a frame): even superfast would take 9% of its CPU.
+        assert_eq!(auto_preset(30.0, mp, 2, 2), "ultrafast");
+        // The half-width net (230 ms) and the full net (700 ms) leave room for veryfast.
+        assert_eq!(auto_preset(230.0, mp, 2, 2), "veryfast");
+        assert_eq!(auto_preset(700.0, mp, 2, 2), "veryfast");
+        // In between, superfast.
+        assert_eq!(auto_preset(70.0, mp, 2, 2), "superfast");
+        // An engine on one of two cores leaves the encoder the other.
+        assert_eq!(auto_preset(30.0, mp, 1, 2), "veryfast");
+    }
+
+    #[test]
+    fn auto_preset_keeps_up_with_a_gpu() {
+        let mp = 1920.0 * 1080.0 / 1e6;
+        // The lite net on a GPU at 1080p (5 ms a frame) with 16 free cores: only ultrafast keeps up.
+        assert_eq!(auto_preset(5.0, mp, 0, 16), "ultrafast");
+        // The full net (21 ms): veryfast keeps up.
+        assert_eq!(auto_preset(21.0, mp, 0, 16), "veryfast");
     }
 }

@@ -314,6 +314,8 @@ pub struct Engine {
     io_note: Option<String>,
     /// `bench --resident`: the bound input and output, kept alive.
     resident: Option<(DynTensor, Option<DynTensor>)>,
+    /// `EngineOptions::threads`.
+    threads: Option<usize>,
 }
 
 impl Engine {
@@ -389,6 +391,7 @@ impl Engine {
                         wrap: wrap.map(|(_, w)| w.info.clone()),
                         io_note,
                         resident: None,
+                        threads: opts.threads,
                     };
                     engine.bind_default_extras()?;
                     return Ok(engine);
@@ -414,6 +417,14 @@ impl Engine {
     /// The execution provider in use.
     pub fn device(&self) -> Device {
         self.device
+    }
+
+    /// How many CPU cores a run keeps busy: the intra-op threads on the CPU, none on a GPU.
+    pub fn cpu_threads(&self) -> usize {
+        match self.device {
+            Device::Cpu => self.threads.unwrap_or_else(crate::cores),
+            _ => 0,
+        }
     }
 
     /// `model PATH on DEVICE (skipped ...)`: what `--device auto` picked and why.

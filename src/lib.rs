@@ -42,3 +42,8 @@ pub use effects::Effects;
 pub use engine::{Device, Engine, EngineOptions, FrameIo, Precision};
 pub use error::{Error, Result};
 pub use frame::Frame;
+
+/// The cores this process may run on (1 when unknown).
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}

@@ -776,7 +776,9 @@ struct Recorder {
 impl Recorder {
     fn start(dest: &Path, info: &SourceInfo) -> Result<Recorder> {
         let pending = PendingOutput::new(dest, &[])?;
-        let sink = VideoSink::create_plain(pending.path(), dest, info.width as u32, info.height as u32, info.rate, Rational(1, 1000), &EncodeOptions::default())?;
+        // Recording happens beside a stylizer that is already using the CPU in real time: the cheapest preset.
+        let opts = EncodeOptions { preset: "ultrafast".into(), ..EncodeOptions::default() };
+        let sink = VideoSink::create_plain(pending.path(), dest, info.width as u32, info.height as u32, info.rate, Rational(1, 1000), &opts)?;
         Ok(Recorder { pending, sink, start: None, last_pts: -1, frames: 0 })
     }
 

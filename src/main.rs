@@ -151,8 +151,9 @@ struct VideoArgs {
     /// FFmpeg encoder (default libx264, else mpeg4)
     #[arg(long)]
     codec: Option<String>,
-    /// x264 preset
-    #[arg(long, default_value = "veryfast")]
+    /// x264 preset; auto picks the slowest (smallest files) that does not slow the stylizer down:
+    /// ultrafast for real-time models on the CPU, veryfast for the full nets
+    #[arg(long, default_value = "auto", value_parser = ["auto", "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"])]
     preset: String,
     /// On a corrupt input keep the frames before the damage (as NAME.partial.EXT)
     #[arg(long)]

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::bounded;
 
 use crate::decode::{timed_send, Item, SizeRequest, VideoSource};
-use crate::encode::{EncodeOptions, VideoSink};
+use crate::encode::{auto_preset, EncodeOptions, VideoSink, AUTO_PRESET};
 use crate::effects::Effects;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -68,12 +68,37 @@ impl Summary {
     }
 }
 
+/// `--preset auto`: times the engine on a frame of the output size (which also warms it up, as the first frame
+/// would) and picks the preset the encoder can afford beside it.
+fn preset_for(engine: &mut Engine, width: usize, height: usize) -> Result<&'static str> {
+    let megapixels = (width * height) as f64 / 1e6;
+    let engine_cores = engine.cpu_threads();
+    let pick = |ms: f64| auto_preset(ms, megapixels, engine_cores, crate::cores());
+    let mut frame = Frame::new(width, height);
+    let mut timed_run = |engine: &mut Engine| -> Result<f64> {
+        let t = Instant::now();
+        engine.stylize(&mut frame)?;
+        Ok(t.elapsed().as_secs_f64() * 1e3)
+    };
+    let first = timed_run(engine)?;
+    // The first run also allocates; time a second one unless an engine 3x faster would get the same preset.
+    if pick(first / 3.0) == pick(first) {
+        return Ok(pick(first));
+    }
+    Ok(pick(timed_run(engine)?))
+}
+
 /// Stylizes the video `input` into `output` with `engine`.
 pub fn transcode(engine: &mut Engine, input: &Path, output: &Path, opts: &TranscodeOptions) -> Result<Summary> {
     crate::output::catch_ctrl_c();
     let source = VideoSource::open(input, opts.size)?;
     let pending = PendingOutput::new(output, &[input])?;
-    let sink = VideoSink::create(pending.path(), output, &source, &opts.encode)?;
+    let mut encode = opts.encode.clone();
+    if encode.preset == AUTO_PRESET {
+        let info = source.info();
+        encode.preset = preset_for(engine, info.out_width as usize, info.out_height as usize)?.into();
+    }
+    let sink = VideoSink::create(pending.path(), output, &source, &encode)?;
     let info = source.info().clone();
     let codec = sink.codec_name.clone();
     let total = match (info.frames_hint, opts.max_frames) {

@@ -191,3 +191,38 @@ fn style_mix_applies_to_every_video_frame() {
     assert!(diff(&a, &b) > 1.0, "the two styles give the same video ({})", diff(&a, &b));
     assert!(diff(&mid, &a) > 0.1 && diff(&mid, &b) > 0.1, "the blend equals one end");
 }
+
+#[test]
+fn the_x264_preset_reaches_the_encoder_and_auto_picks_one() {
+    if skip_without_ffmpeg() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let model = random_model(dir.path(), "half", 17);
+    let input = dir.path().join("clip.mp4");
+    make_clip(&input, "128x96", 25, 0.4);
+    // x264 writes its settings into the stream; subme tells the presets auto picks from apart.
+    let subme = |preset: &str| match preset {
+        "ultrafast" => "subme=0",
+        "superfast" => "subme=1",
+        "veryfast" => "subme=2",
+        other => panic!("unexpected preset {other}"),
+    };
+    for preset in ["ultrafast", "veryfast", "auto"] {
+        let out = dir.path().join(format!("{preset}.mp4"));
+        let o = stylize(&["video", "-m", model.to_str().unwrap(), input.to_str().unwrap(), "-o", out.to_str().unwrap(), "--preset", preset]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let summary = stdout(&o);
+        let used = summary.split("libx264 ").nth(1).and_then(|s| s.split(')').next()).unwrap_or_else(|| panic!("no preset in the summary: {summary}"));
+        if preset != "auto" {
+            assert_eq!(used, preset, "summary: {summary}");
+        }
+        let bytes = std::fs::read(&out).unwrap();
+        let has = |needle: &str| bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
+        assert!(has(subme(used)), "{preset}: the stream was not encoded with {used}");
+    }
+    let out = dir.path().join("bad.mp4");
+    let o = stylize(&["video", "-m", model.to_str().unwrap(), input.to_str().unwrap(), "-o", out.to_str().unwrap(), "--preset", "warp"]);
+    assert!(!o.status.success() && stderr(&o).contains("warp"), "{}", stderr(&o));
+    assert!(!out.exists());
+}
