@@ -338,16 +338,18 @@ impl Engine {
             return Err(Error::Invalid("--precision fp16 runs in the graph-wrapped uint8 path; use --frame-io u8 or auto".into()));
         }
         let mut notes = Vec::new();
-        // The graph wrapped for uint8 frames (or why it could not be), made once when a device first wants it.
-        let mut wrapped: Option<std::result::Result<(ModelInfo, wrap::Wrapped), String>> = None;
+        // The graph wrapped for uint8 frames (or why it could not be), made when a device first wants it. The
+        // CPU gets space/depth shuffles on bytes; CUDA has no uint8 kernels for them.
+        let mut wrapped: Option<(bool, std::result::Result<(ModelInfo, wrap::Wrapped), String>)> = None;
         for &device in order {
             let mut io = opts.frame_io.resolve(device, opts.precision);
             let mut io_note = None;
             if io == FrameIo::U8 {
-                if wrapped.is_none() {
-                    wrapped = Some(wrap_for_frames(&env, &bytes, model, opts.precision)?);
+                let shuffle_bytes = device == Device::Cpu;
+                if wrapped.as_ref().map(|w| w.0) != Some(shuffle_bytes) {
+                    wrapped = Some((shuffle_bytes, wrap_for_frames(&env, &bytes, model, opts.precision, shuffle_bytes)?));
                 }
-                if let Some(Err(why)) = &wrapped {
+                if let Some((_, Err(why))) = &wrapped {
                     // Auto keeps the model as it is when it cannot be wrapped (unless fp16 needs the wrap).
                     if opts.frame_io != FrameIo::Auto || opts.precision == Precision::Fp16 {
                         let hint = if opts.precision == Precision::Fp16 { "use --precision fp32 --frame-io f32" } else { "try --frame-io f32" };
@@ -358,7 +360,7 @@ impl Engine {
                 }
             }
             let wrap = match (&wrapped, io) {
-                (Some(Ok(w)), FrameIo::U8) => Some(w),
+                (Some((_, Ok(w))), FrameIo::U8) => Some(w),
                 _ => None,
             };
             let session_bytes = wrap.map_or(bytes.as_slice(), |(_, w)| w.bytes.as_slice());
@@ -910,12 +912,12 @@ fn build_session(env: &ort::environment::Environment, bytes: &[u8], device: Devi
 /// Inspects the model as it is (a plain CPU session, not optimized: the contract checks and messages of
 /// [`inspect`]) and wraps it for uint8 frames. The outer error: the model is unusable; the inner one: it is
 /// fine but cannot be wrapped (the float32 path can still run it).
-fn wrap_for_frames(env: &ort::environment::Environment, bytes: &[u8], path: &Path, precision: Precision) -> Result<std::result::Result<(ModelInfo, wrap::Wrapped), String>> {
+fn wrap_for_frames(env: &ort::environment::Environment, bytes: &[u8], path: &Path, precision: Precision, shuffle_bytes: bool) -> Result<std::result::Result<(ModelInfo, wrap::Wrapped), String>> {
     let session = (|| Session::builder(env)?.with_optimization_level(GraphOptimizationLevel::Disable)?.with_intra_threads(1)?.commit_from_memory(bytes))()
         .map_err(|e| invalid(path, e))?;
     let info = inspect(&session, path)?;
     drop(session);
-    let opts = WrapOptions { input: Some(info.input.clone()), output: Some(info.output.clone()), range_max: Some(info.range_max), fp16: precision == Precision::Fp16 };
+    let opts = WrapOptions { input: Some(info.input.clone()), output: Some(info.output.clone()), range_max: Some(info.range_max), fp16: precision == Precision::Fp16, shuffle_bytes };
     Ok(match wrap::wrap_frame_io(bytes, &opts) {
         Ok(w) => Ok((info, w)),
         Err(e) => Err(format!("cannot wrap the graph for uint8 frames: {e}")),

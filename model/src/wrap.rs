@@ -11,7 +11,9 @@
 //!     -> Transpose(0,2,3,1) -> frame_out uint8 [1,H',W',3]
 //! ```
 //!
-//! The transposes move bytes, not floats. `Cast` to uint8 truncates, so `Add 0.5` after the clip rounds half
+//! The transposes move bytes, not floats. With [`WrapOptions::shuffle_bytes`], so do a `SpaceToDepth` that
+//! takes the image and a `DepthToSpace` that makes the output (the lite nets'): they only move values, so they
+//! are moved outside the casts. `Cast` to uint8 truncates, so `Add 0.5` after the clip rounds half
 //! up, which is what the runtime's float path (`f32::round` of a value in 0..=255) does. The original input and
 //! output names become internal values; extra inputs (e.g. `style_weights`) stay graph inputs as they are;
 //! other graph outputs are dropped.
@@ -57,6 +59,9 @@ pub struct WrapOptions {
     pub range_max: Option<f32>,
     /// Also convert the network to float16.
     pub fp16: bool,
+    /// Run a `SpaceToDepth` that takes the image and a `DepthToSpace` that makes the output on the bytes
+    /// (ONNX Runtime's CPU provider has uint8 kernels for them, CUDA's has not).
+    pub shuffle_bytes: bool,
 }
 
 /// What [`wrap_model`] did.
@@ -143,27 +148,39 @@ pub fn wrap_model(model: &mut ModelProto, opts: &WrapOptions) -> Result<WrapInfo
         DataType::FLOAT
     };
 
-    // Input side: frame -> (original input name).
+    // A SpaceToDepth that takes the image and a DepthToSpace that makes the output only move values, so they
+    // commute with the casts and the scaling: they move bytes instead (a quarter of the memory traffic).
+    let s2d = opts.shuffle_bytes.then(|| sole_consumer(graph, &input, "SpaceToDepth")).flatten().map(|i| graph.node.remove(i));
+    let d2s = opts.shuffle_bytes.then(|| sole_producer(graph, &output, "DepthToSpace")).flatten().map(|i| graph.node.remove(i));
+
+    // Input side: frame -> (original input name, or the output of the SpaceToDepth that took it).
     let mut head = Vec::new();
-    let nchw = format!("{PREFIX}nchw_u8");
+    let mut x = format!("{PREFIX}nchw_u8");
     head.push(node(
         "Transpose",
         &[FRAME_INPUT],
-        &nchw,
+        &x,
         vec![attr_ints("perm", &[0, 3, 1, 2])],
     ));
+    let mut net_input = input.clone();
+    if let Some(s2d) = &s2d {
+        let moved = format!("{PREFIX}s2d_u8");
+        head.push(node("SpaceToDepth", &[&x], &moved, s2d.attribute.clone()));
+        x = moved;
+        net_input = s2d.output[0].clone();
+    }
     if range_max == 1.0 {
         let cast = format!("{PREFIX}pixels");
-        head.push(node("Cast", &[&nchw], &cast, vec![attr_int("to", compute_type as i64)]));
+        head.push(node("Cast", &[&x], &cast, vec![attr_int("to", compute_type as i64)]));
         let inv = scalar(graph, "inv255", compute_type, 1.0 / 255.0);
-        head.push(node("Mul", &[&cast, &inv], &input, vec![]));
+        head.push(node("Mul", &[&cast, &inv], &net_input, vec![]));
     } else {
-        head.push(node("Cast", &[&nchw], &input, vec![attr_int("to", compute_type as i64)]));
+        head.push(node("Cast", &[&x], &net_input, vec![attr_int("to", compute_type as i64)]));
     }
 
-    // Output side: (original output name) -> frame_out.
+    // Output side: (original output name, or the input of the DepthToSpace that made it) -> frame_out.
     let mut tail = Vec::new();
-    let mut y = output.clone();
+    let mut y = d2s.as_ref().map_or_else(|| output.clone(), |n| n.input[0].clone());
     if opts.fp16 {
         let f = format!("{PREFIX}out_f32");
         tail.push(node("Cast", &[&y], &f, vec![attr_int("to", DataType::FLOAT as i64)]));
@@ -187,8 +204,13 @@ pub fn wrap_model(model: &mut ModelProto, opts: &WrapOptions) -> Result<WrapInfo
     let half = scalar(graph, "half", DataType::FLOAT, 0.5);
     let rounded = format!("{PREFIX}rounded");
     tail.push(node("Add", &[&clipped, &half], &rounded, vec![]));
-    let bytes = format!("{PREFIX}out_u8");
+    let mut bytes = format!("{PREFIX}out_u8");
     tail.push(node("Cast", &[&rounded], &bytes, vec![attr_int("to", DataType::UINT8 as i64)]));
+    if let Some(d2s) = &d2s {
+        let moved = format!("{PREFIX}d2s_u8");
+        tail.push(node("DepthToSpace", &[&bytes], &moved, d2s.attribute.clone()));
+        bytes = moved;
+    }
     tail.push(node(
         "Transpose",
         &[&bytes],
@@ -377,6 +399,24 @@ fn check_free_names(g: &GraphProto) -> Result<(), ModelError> {
         }
     }
     Ok(())
+}
+
+/// The node that reads `value`, if it is the only reader and an `op` of the default domain.
+fn sole_consumer(g: &GraphProto, value: &str, op: &str) -> Option<usize> {
+    let mut readers = g.node.iter().enumerate().filter(|(_, n)| n.input.iter().any(|i| i == value));
+    match (readers.next(), readers.next()) {
+        (Some((i, n)), None) if n.op_type == op && n.domain.is_empty() && n.input[0] == value => Some(i),
+        _ => None,
+    }
+}
+
+/// The node that makes `value`, if it is an `op` of the default domain whose input nothing else reads.
+fn sole_producer(g: &GraphProto, value: &str, op: &str) -> Option<usize> {
+    let i = g.node.iter().position(|n| n.output.iter().any(|o| o == value))?;
+    let n = &g.node[i];
+    let feeds_only_it = sole_consumer(g, n.input.first()?, op) == Some(i);
+    let is_output = g.output.iter().any(|o| Some(&o.name) == n.input.first());
+    (n.op_type == op && n.domain.is_empty() && feeds_only_it && !is_output).then_some(i)
 }
 
 fn node(op: &str, inputs: &[&str], output: &str, attrs: Vec<onnx_protobuf::AttributeProto>) -> NodeProto {
@@ -621,6 +661,55 @@ mod tests {
         // A declared intermediate float value, as exporters write them.
         graph.value_info.push(tensor_value("conv", DataType::FLOAT, vec![]));
         model_proto(graph, &[(meta::RANGE.into(), range.into())])
+    }
+
+    /// input -> SpaceToDepth(2) -> Conv(1x1) -> DepthToSpace(2) -> output, as in the lite nets; with
+    /// `also_read`, the input also feeds an Add into the output, so it has two readers.
+    fn shuffled(also_read: bool) -> ModelProto {
+        let mut w = Weights::new();
+        w.insert("conv.weight".into(), ndarray::ArrayD::from_elem(vec![12, 12, 1, 1], 0.1));
+        let mut g = GraphBuilder::new("shuffled", &w);
+        let x = g.input("input", &[Dim::Fixed(1), Dim::Fixed(3), Dim::Named("H"), Dim::Named("W")]);
+        let s = g.node("SpaceToDepth", "s2d", &[&x], vec![attr_int("blocksize", 2)]);
+        let wt = g.param("conv.weight").unwrap();
+        let c = g.node("Conv", "conv", &[&s, &wt], vec![]);
+        let mut y = g.node("DepthToSpace", "d2s", &[&c], vec![attr_int("blocksize", 2)]);
+        if also_read {
+            y = g.add(&y, &x, "skip");
+        }
+        g.output(&y, "output", &[Dim::Fixed(1), Dim::Fixed(3), Dim::Named("H"), Dim::Named("W")]);
+        model_proto(g.finish(), &[])
+    }
+
+    #[test]
+    fn space_depth_shuffles_at_the_ends_move_bytes() {
+        let bytes = shuffled(false).write_to_bytes().unwrap();
+        let opts = WrapOptions { shuffle_bytes: true, ..Default::default() };
+        let m = ModelProto::parse_from_bytes(&wrap_frame_io(&bytes, &opts).unwrap().bytes).unwrap();
+        let g = m.graph.as_ref().unwrap();
+        assert_eq!(
+            ops(g),
+            ["Transpose", "SpaceToDepth", "Cast", "Conv", "Clip", "Add", "Cast", "DepthToSpace", "Transpose"]
+        );
+        let blocksize = |n: &NodeProto| n.attribute.iter().find(|a| a.name == "blocksize").unwrap().i;
+        assert_eq!((blocksize(&g.node[1]), blocksize(&g.node[7])), (2, 2));
+        // the conv reads what the shuffle made, through the cast; the clip reads the conv
+        assert_eq!(g.node[2].output, g.node[3].input[..1]);
+        assert_eq!(g.node[4].input[0], g.node[3].output[0]);
+        assert_eq!(g.node.last().unwrap().output, [FRAME_OUTPUT]);
+
+        // without the option (CUDA), and for an input read twice and an output the shuffle does not make,
+        // the graph stays as it was
+        let unmoved = ["Transpose", "Cast", "SpaceToDepth", "Conv", "DepthToSpace", "Clip", "Add", "Cast", "Transpose"];
+        let m = ModelProto::parse_from_bytes(&wrap_frame_io(&bytes, &WrapOptions::default()).unwrap().bytes).unwrap();
+        assert_eq!(ops(m.graph.as_ref().unwrap()), unmoved);
+        let bytes = shuffled(true).write_to_bytes().unwrap();
+        let m = ModelProto::parse_from_bytes(&wrap_frame_io(&bytes, &opts).unwrap().bytes).unwrap();
+        let g = m.graph.as_ref().unwrap();
+        assert_eq!(
+            ops(g),
+            ["Transpose", "Cast", "SpaceToDepth", "Conv", "DepthToSpace", "Add", "Clip", "Add", "Cast", "Transpose"]
+        );
     }
 
     fn ops(g: &GraphProto) -> Vec<&str> {
