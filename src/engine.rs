@@ -339,15 +339,15 @@ impl Engine {
         }
         let mut notes = Vec::new();
         // The graph wrapped for uint8 frames (or why it could not be), made when a device first wants it. The
-        // CPU gets space/depth shuffles on bytes; CUDA has no uint8 kernels for them.
+        // CPU gets its own (`WrapOptions::cpu`: uint8 shuffles CUDA has no kernels for, a rewritten output conv).
         let mut wrapped: Option<(bool, std::result::Result<(ModelInfo, wrap::Wrapped), String>)> = None;
         for &device in order {
             let mut io = opts.frame_io.resolve(device, opts.precision);
             let mut io_note = None;
             if io == FrameIo::U8 {
-                let shuffle_bytes = device == Device::Cpu;
-                if wrapped.as_ref().map(|w| w.0) != Some(shuffle_bytes) {
-                    wrapped = Some((shuffle_bytes, wrap_for_frames(&env, &bytes, model, opts.precision, shuffle_bytes)?));
+                let cpu = device == Device::Cpu;
+                if wrapped.as_ref().map(|w| w.0) != Some(cpu) {
+                    wrapped = Some((cpu, wrap_for_frames(&env, &bytes, model, opts.precision, cpu)?));
                 }
                 if let Some((_, Err(why))) = &wrapped {
                     // Auto keeps the model as it is when it cannot be wrapped (unless fp16 needs the wrap).
@@ -457,6 +457,7 @@ impl Engine {
     /// One line for `stylize info` and `bench`: which frame path and precision are in use.
     pub fn io_line(&self) -> String {
         let path = match self.io {
+            FrameIo::U8 if self.wrap.as_ref().is_some_and(|w| w.phase_conv) => "uint8 frames (graph-wrapped; output conv on 2x2 phases)".to_string(),
             FrameIo::U8 => "uint8 frames (graph-wrapped)".to_string(),
             _ => match &self.io_note {
                 Some(why) => format!("float32 planar frames, converted on the host (the graph could not be wrapped: {why})"),
@@ -912,12 +913,12 @@ fn build_session(env: &ort::environment::Environment, bytes: &[u8], device: Devi
 /// Inspects the model as it is (a plain CPU session, not optimized: the contract checks and messages of
 /// [`inspect`]) and wraps it for uint8 frames. The outer error: the model is unusable; the inner one: it is
 /// fine but cannot be wrapped (the float32 path can still run it).
-fn wrap_for_frames(env: &ort::environment::Environment, bytes: &[u8], path: &Path, precision: Precision, shuffle_bytes: bool) -> Result<std::result::Result<(ModelInfo, wrap::Wrapped), String>> {
+fn wrap_for_frames(env: &ort::environment::Environment, bytes: &[u8], path: &Path, precision: Precision, cpu: bool) -> Result<std::result::Result<(ModelInfo, wrap::Wrapped), String>> {
     let session = (|| Session::builder(env)?.with_optimization_level(GraphOptimizationLevel::Disable)?.with_intra_threads(1)?.commit_from_memory(bytes))()
         .map_err(|e| invalid(path, e))?;
     let info = inspect(&session, path)?;
     drop(session);
-    let opts = WrapOptions { input: Some(info.input.clone()), output: Some(info.output.clone()), range_max: Some(info.range_max), fp16: precision == Precision::Fp16, shuffle_bytes };
+    let opts = WrapOptions { input: Some(info.input.clone()), output: Some(info.output.clone()), range_max: Some(info.range_max), fp16: precision == Precision::Fp16, cpu };
     Ok(match wrap::wrap_frame_io(bytes, &opts) {
         Ok(w) => Ok((info, w)),
         Err(e) => Err(format!("cannot wrap the graph for uint8 frames: {e}")),

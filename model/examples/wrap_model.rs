@@ -1,13 +1,13 @@
 //! Writes the graph the runtime's uint8 path runs: a model wrapped for uint8 NHWC frames in and out
 //! (see `stylize_model::wrap`), optionally in float16, e.g. to inspect it or check it with `onnx.checker`.
 //! Usage: `cargo run -p stylize-model --example wrap_model -- IN.onnx OUT.onnx [--fp16] [--cpu]`
-//! (`--cpu`: space/depth shuffles on bytes, as the CPU provider gets it).
+//! (`--cpu`: tuned for the CPU provider, as the engine wraps it there).
 use stylize_model::wrap::{wrap_frame_io, WrapOptions};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let fp16 = args.iter().any(|a| a == "--fp16");
-    let shuffle_bytes = args.iter().any(|a| a == "--cpu");
+    let cpu = args.iter().any(|a| a == "--cpu");
     let paths: Vec<&String> = args.iter().filter(|a| !a.starts_with("--")).collect();
     let [input, output] = paths.as_slice() else {
         eprintln!("usage: wrap_model IN.onnx OUT.onnx [--fp16] [--cpu]");
@@ -17,7 +17,7 @@ fn main() {
         eprintln!("error: cannot read {input}: {e}");
         std::process::exit(1)
     });
-    let wrapped = wrap_frame_io(&bytes, &WrapOptions { fp16, shuffle_bytes, ..Default::default() }).unwrap_or_else(|e| {
+    let wrapped = wrap_frame_io(&bytes, &WrapOptions { fp16, cpu, ..Default::default() }).unwrap_or_else(|e| {
         eprintln!("error: {input}: {e}");
         std::process::exit(1)
     });

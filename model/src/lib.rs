@@ -13,6 +13,7 @@ pub mod error;
 pub mod meta;
 pub mod onnx;
 pub mod reference;
+pub mod rewrite;
 pub mod spec;
 pub mod weights;
 pub mod wrap;

@@ -65,11 +65,7 @@ pub fn read_johnson(bytes: &[u8]) -> Result<(JohnsonSpec, Vec<String>, Weights),
         if t.data_type != DataType::FLOAT as i32 {
             return Err(ModelError::BadInput(format!("{}: not float32", t.name)));
         }
-        let values: Vec<f32> = if t.raw_data.is_empty() {
-            t.float_data.clone()
-        } else {
-            t.raw_data.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes"))).collect()
-        };
+        let values = f32_values(t);
         let a = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&p.shape), values).map_err(|_| {
             ModelError::ShapeMismatch { name: p.name.clone(), expected: p.shape.clone(), got: t.dims.iter().map(|&d| d as usize).collect() }
         })?;
@@ -393,7 +389,16 @@ impl<'w> GraphBuilder<'w> {
     }
 }
 
-fn f32_tensor(name: &str, shape: &[usize], data: &[f32]) -> TensorProto {
+/// The values of a float32 tensor stored in the file (raw little-endian bytes or `float_data`).
+pub(crate) fn f32_values(t: &TensorProto) -> Vec<f32> {
+    if t.raw_data.is_empty() {
+        t.float_data.clone()
+    } else {
+        t.raw_data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+    }
+}
+
+pub(crate) fn f32_tensor(name: &str, shape: &[usize], data: &[f32]) -> TensorProto {
     let mut t = TensorProto::new();
     t.name = name.to_string();
     t.data_type = DataType::FLOAT as i32;

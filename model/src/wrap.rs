@@ -11,7 +11,7 @@
 //!     -> Transpose(0,2,3,1) -> frame_out uint8 [1,H',W',3]
 //! ```
 //!
-//! The transposes move bytes, not floats. With [`WrapOptions::shuffle_bytes`], so do a `SpaceToDepth` that
+//! The transposes move bytes, not floats. With [`WrapOptions::cpu`], so do a `SpaceToDepth` that
 //! takes the image and a `DepthToSpace` that makes the output (the lite nets'): they only move values, so they
 //! are moved outside the casts. `Cast` to uint8 truncates, so `Add 0.5` after the clip rounds half
 //! up, which is what the runtime's float path (`f32::round` of a value in 0..=255) does. The original input and
@@ -59,9 +59,11 @@ pub struct WrapOptions {
     pub range_max: Option<f32>,
     /// Also convert the network to float16.
     pub fp16: bool,
-    /// Run a `SpaceToDepth` that takes the image and a `DepthToSpace` that makes the output on the bytes
-    /// (ONNX Runtime's CPU provider has uint8 kernels for them, CUDA's has not).
-    pub shuffle_bytes: bool,
+    /// Tune the graph for ONNX Runtime's CPU provider: the output convolution on the image's phases
+    /// ([`crate::rewrite`]), and a `SpaceToDepth` that takes the image and a `DepthToSpace` that makes the output
+    /// on the bytes (the CPU provider has uint8 kernels for them, CUDA's has not). Assumes even frame sides,
+    /// which the engine's padding guarantees.
+    pub cpu: bool,
 }
 
 /// What [`wrap_model`] did.
@@ -79,6 +81,8 @@ pub struct WrapInfo {
     pub fp16_tensors: usize,
     /// Casts to float16 added in front of float inputs or computed float values, 0 without fp16.
     pub fp16_casts: usize,
+    /// The output convolution runs on the image's 2x2 phases ([`crate::rewrite`]; CPU only).
+    pub phase_conv: bool,
 }
 
 /// A wrapped model: its bytes and what was done.
@@ -137,6 +141,7 @@ pub fn wrap_model(model: &mut ModelProto, opts: &WrapOptions) -> Result<WrapInfo
         _ => None,
     };
 
+    let phase_conv = opts.cpu && crate::rewrite::phase_split_output_conv(graph, &output)?;
     let (fp16_tensors, fp16_casts) = if opts.fp16 {
         to_fp16(graph, &input)?
     } else {
@@ -150,8 +155,8 @@ pub fn wrap_model(model: &mut ModelProto, opts: &WrapOptions) -> Result<WrapInfo
 
     // A SpaceToDepth that takes the image and a DepthToSpace that makes the output only move values, so they
     // commute with the casts and the scaling: they move bytes instead (a quarter of the memory traffic).
-    let s2d = opts.shuffle_bytes.then(|| sole_consumer(graph, &input, "SpaceToDepth")).flatten().map(|i| graph.node.remove(i));
-    let d2s = opts.shuffle_bytes.then(|| sole_producer(graph, &output, "DepthToSpace")).flatten().map(|i| graph.node.remove(i));
+    let s2d = opts.cpu.then(|| sole_consumer(graph, &input, "SpaceToDepth")).flatten().map(|i| graph.node.remove(i));
+    let d2s = opts.cpu.then(|| sole_producer(graph, &output, "DepthToSpace")).flatten().map(|i| graph.node.remove(i));
 
     // Input side: frame -> (original input name, or the output of the SpaceToDepth that took it).
     let mut head = Vec::new();
@@ -247,6 +252,7 @@ pub fn wrap_model(model: &mut ModelProto, opts: &WrapOptions) -> Result<WrapInfo
         fp16: opts.fp16,
         fp16_tensors,
         fp16_casts,
+        phase_conv,
     })
 }
 
@@ -616,14 +622,7 @@ fn to_f16_tensor(t: &TensorProto) -> Result<TensorProto, ModelError> {
             t.name
         )));
     }
-    let values: Vec<f32> = if !t.raw_data.is_empty() {
-        t.raw_data
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect()
-    } else {
-        t.float_data.clone()
-    };
+    let values = crate::onnx::f32_values(t);
     let mut h = TensorProto::new();
     h.name = t.name.clone();
     h.dims = t.dims.clone();
@@ -684,7 +683,7 @@ mod tests {
     #[test]
     fn space_depth_shuffles_at_the_ends_move_bytes() {
         let bytes = shuffled(false).write_to_bytes().unwrap();
-        let opts = WrapOptions { shuffle_bytes: true, ..Default::default() };
+        let opts = WrapOptions { cpu: true, ..Default::default() };
         let m = ModelProto::parse_from_bytes(&wrap_frame_io(&bytes, &opts).unwrap().bytes).unwrap();
         let g = m.graph.as_ref().unwrap();
         assert_eq!(

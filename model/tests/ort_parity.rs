@@ -17,15 +17,22 @@ fn ort_library() -> Result<PathBuf, String> {
     Ok(path)
 }
 
-/// ONNX Runtime's environment, or None (with a skip message) when its library is not installed here.
-fn ort_environment() -> Result<Option<ort::environment::Environment>, Box<dyn std::error::Error>> {
-    match ort_library() {
-        Ok(lib) => Ok(Some(ort::init_from(&lib)?.build()?)),
+/// ONNX Runtime's environment (one per process, shared by the tests), or None (with a skip message) when its
+/// library is not installed here.
+fn ort_environment() -> Result<Option<&'static ort::environment::Environment>, Box<dyn std::error::Error>> {
+    static ENV: std::sync::OnceLock<Result<ort::environment::Environment, String>> = std::sync::OnceLock::new();
+    let lib = match ort_library() {
+        Ok(lib) => lib,
         Err(why) => {
             eprintln!("skipping: {why}");
-            Ok(None)
+            return Ok(None);
         }
-    }
+    };
+    let env = ENV.get_or_init(|| match ort::init_from(&lib) {
+        Ok(builder) => builder.build().map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    });
+    Ok(Some(env.as_ref().map_err(|e| e.clone())?))
 }
 
 /// Deterministic pseudo-random image on the 0..255 scale.
@@ -50,7 +57,7 @@ fn onnx_runtime_matches_reference() -> Result<(), Box<dyn std::error::Error>> {
     ] {
         let w = random_weights(&spec, 42);
         let bytes = onnx::johnson_to_onnx(&spec, &w, &meta::standard(&spec, "random"))?;
-        let mut session = Session::builder(&env)?.commit_from_memory(&bytes)?;
+        let mut session = Session::builder(env)?.commit_from_memory(&bytes)?;
 
         // Space-to-depth needs even sides; both pad up to the same 40x56 output.
         let (h, wd) = if spec.space_to_depth {
@@ -98,7 +105,7 @@ fn multi_style_mix_matches_reference() -> Result<(), Box<dyn std::error::Error>>
     let w = random_weights(&spec, 5);
     let names: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
     let bytes = onnx::johnson_to_onnx(&spec, &w, &meta::standard_multi(&spec, &names))?;
-    let mut session = Session::builder(&env)?.commit_from_memory(&bytes)?;
+    let mut session = Session::builder(env)?.commit_from_memory(&bytes)?;
     assert_eq!(session.inputs().len(), 2);
     let x = image(32, 48, 3);
     let mut outputs_by_mix = Vec::new();
@@ -119,5 +126,35 @@ fn multi_style_mix_matches_reference() -> Result<(), Box<dyn std::error::Error>>
     // The styles really differ, so the test would notice a mix that is ignored.
     let d = (&outputs_by_mix[0] - &outputs_by_mix[1]).mapv(f32::abs).mean().unwrap();
     assert!(d > 1.0, "styles 0 and 2 give nearly the same output ({d})");
+    Ok(())
+}
+
+/// The CPU rewrite of the full net's 9x9 output convolution onto 2x2 phases computes the same image.
+#[test]
+fn phase_split_output_conv_matches_reference() -> Result<(), Box<dyn std::error::Error>> {
+    use protobuf::Message;
+    let Some(env) = ort_environment()? else { return Ok(()) };
+    for (name, spec, rewrites) in [("full", JohnsonSpec::full(), true), ("half", JohnsonSpec::half(), true), ("lite", JohnsonSpec::lite(), false)] {
+        let w = random_weights(&spec, 7);
+        let bytes = onnx::johnson_to_onnx(&spec, &w, &meta::standard(&spec, "random"))?;
+        let mut model = onnx_protobuf::ModelProto::parse_from_bytes(&bytes)?;
+        let graph = model.graph.as_mut().unwrap();
+        // The lite net's output conv is 3x3 to 12 channels: on phases it would compute more, so it stays.
+        assert_eq!(stylize_model::rewrite::phase_split_output_conv(graph, onnx::OUTPUT)?, rewrites, "{name}");
+        if !rewrites {
+            continue;
+        }
+        let ops: Vec<&str> = graph.node.iter().rev().take(3).map(|n| n.op_type.as_str()).collect();
+        assert_eq!(ops, ["DepthToSpace", "Conv", "SpaceToDepth"], "{name}");
+        let mut session = Session::builder(env)?.commit_from_memory(&model.write_to_bytes()?)?;
+        let x = image(40, 56, 3);
+        let want = reference::forward(&spec, &w, x.view())?;
+        let outputs = session.run(ort::inputs![onnx::INPUT => Tensor::from_array(x.clone())?])?;
+        let got = outputs[onnx::OUTPUT].try_extract_array::<f32>()?;
+        assert_eq!(got.shape(), want.shape(), "{name}");
+        let max_diff = got.iter().zip(want.iter()).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        eprintln!("{name} on phases: max |ort - reference| = {max_diff:e}");
+        assert!(max_diff < 1e-3, "{name}: max abs diff {max_diff}");
+    }
     Ok(())
 }
