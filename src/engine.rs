@@ -340,7 +340,7 @@ impl Engine {
         let mut notes = Vec::new();
         // The graph wrapped for uint8 frames (or why it could not be), made when a device first wants it. The
         // CPU gets its own (`WrapOptions::cpu`: uint8 shuffles CUDA has no kernels for, a rewritten output conv).
-        let mut wrapped: Option<(bool, std::result::Result<(ModelInfo, wrap::Wrapped), String>)> = None;
+        let mut wrapped: Option<(bool, WrapResult)> = None;
         for &device in order {
             let mut io = opts.frame_io.resolve(device, opts.precision);
             let mut io_note = None;
@@ -910,10 +910,13 @@ fn build_session(env: &ort::environment::Environment, bytes: &[u8], device: Devi
     builder.commit_from_memory(bytes).map_err(|e| model_err(&e))
 }
 
+/// A model wrapped for uint8 frames, or why it cannot be.
+type WrapResult = std::result::Result<(ModelInfo, wrap::Wrapped), String>;
+
 /// Inspects the model as it is (a plain CPU session, not optimized: the contract checks and messages of
 /// [`inspect`]) and wraps it for uint8 frames. The outer error: the model is unusable; the inner one: it is
 /// fine but cannot be wrapped (the float32 path can still run it).
-fn wrap_for_frames(env: &ort::environment::Environment, bytes: &[u8], path: &Path, precision: Precision, cpu: bool) -> Result<std::result::Result<(ModelInfo, wrap::Wrapped), String>> {
+fn wrap_for_frames(env: &ort::environment::Environment, bytes: &[u8], path: &Path, precision: Precision, cpu: bool) -> Result<WrapResult> {
     let session = (|| Session::builder(env)?.with_optimization_level(GraphOptimizationLevel::Disable)?.with_intra_threads(1)?.commit_from_memory(bytes))()
         .map_err(|e| invalid(path, e))?;
     let info = inspect(&session, path)?;

@@ -257,8 +257,8 @@ fn flicker_cmd(model: &str, input: &Path, frames: usize, args: &EngineArgs) -> R
 fn image_cmd(model: &str, inputs: &[PathBuf], output: Option<&Path>, effects: stylize::Effects, args: &EngineArgs) -> Result<()> {
     // Fail on a bad output before the (slow) model load.
     let out_is_dir = output.is_some_and(|o| o.is_dir() || o.as_os_str().to_string_lossy().ends_with('/'));
-    if inputs.len() > 1 && output.is_some() && !out_is_dir {
-        bail!("{} inputs need an output directory, and {} is not one", inputs.len(), output.unwrap().display());
+    if let Some(o) = output.filter(|_| inputs.len() > 1 && !out_is_dir) {
+        bail!("{} inputs need an output directory, and {} is not one", inputs.len(), o.display());
     }
     if let Some(o) = output.filter(|_| !out_is_dir) {
         images::output_format(o)?;
