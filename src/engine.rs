@@ -457,7 +457,9 @@ impl Engine {
     /// One line for `stylize info` and `bench`: which frame path and precision are in use.
     pub fn io_line(&self) -> String {
         let path = match self.io {
-            FrameIo::U8 if self.wrap.as_ref().is_some_and(|w| w.phase_conv) => "uint8 frames (graph-wrapped; output conv on 2x2 phases)".to_string(),
+            FrameIo::U8 if self.wrap.as_ref().is_some_and(|w| w.phase_convs > 0) => {
+                format!("uint8 frames (graph-wrapped; {} convs on 2x2 phases)", self.wrap.as_ref().map_or(0, |w| w.phase_convs))
+            }
             FrameIo::U8 => "uint8 frames (graph-wrapped)".to_string(),
             _ => match &self.io_note {
                 Some(why) => format!("float32 planar frames, converted on the host (the graph could not be wrapped: {why})"),

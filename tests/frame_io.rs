@@ -213,11 +213,12 @@ fn cli_flags_and_the_io_line() {
     let m = model.to_str().unwrap();
     let o = stylize(&["info", "-q", "-m", m, "--frame-io", "u8"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    // On the CPU the half net's 9x9 output conv runs on phases; the lite net's 3x3 one stays as it is.
-    assert!(stdout(&o).contains("io: uint8 frames (graph-wrapped; output conv on 2x2 phases), precision fp32"), "{}", stdout(&o));
+    // On the CPU the half net's two upsampling convs and its 9x9 output conv run on phases; the lite net's
+    // 3x3 output conv stays as it is.
+    assert!(stdout(&o).contains("io: uint8 frames (graph-wrapped; 3 convs on 2x2 phases), precision fp32"), "{}", stdout(&o));
     let lite = random_model(dir.path(), "lite", 46);
     let o = stylize(&["info", "-q", "-m", lite.to_str().unwrap()]);
-    assert!(stdout(&o).contains("io: uint8 frames (graph-wrapped), precision fp32"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("io: uint8 frames (graph-wrapped; 2 convs on 2x2 phases), precision fp32"), "{}", stdout(&o));
     let o = stylize(&["info", "-q", "-m", m, "--frame-io", "f32"]);
     assert!(stdout(&o).contains("io: float32 planar frames"), "{}", stdout(&o));
     let o = stylize(&["bench", "-q", "-m", m, "--sizes", "40x36", "--frames", "2", "--resident"]);

@@ -8,8 +8,17 @@
 //! 4x32 to 4x3 channels, DepthToSpace) keep 12 of 16 computed outputs: the full net takes 513-525 ms instead of
 //! 602-604 ms (python onnxruntime 1.31.1, 2 threads), and the output differs by at most one grey level (the
 //! order of the float sums).
+//!
+//! [`phase_split_upsample_convs`]: nearest 2x upsampling, reflection padding and a 3x3 convolution (the
+//! decoder of every Johnson net) equal, on each of the output's 2x2 phases, a 2x2 convolution of the
+//! edge-padded low-resolution input: 16 instead of 36 multiply-adds per low-resolution pixel and channel
+//! pair, and no full-resolution Resize or Pad. One 2x2 convolution computes all four phases; Slices pick each
+//! phase's window and DepthToSpace interleaves them. Full net 468-476 ms instead of 503-513 ms, lite net
+//! 26.6-27.1 ms instead of 28.6 ms (same setting), at most one grey level apart.
 
 use onnx_protobuf::{tensor_proto::DataType, GraphProto, NodeProto};
+
+use onnx_protobuf::TensorProto;
 
 use crate::onnx::{attr_int, attr_ints, attr_string, f32_tensor, f32_values};
 use crate::ModelError;
@@ -81,16 +90,168 @@ pub fn phase_split_output_conv(g: &mut GraphProto, output: &str) -> Result<bool,
         node("Conv", &[&split, &w_name, &b_name], &convolved, vec![attr_ints("kernel_shape", &[kp as i64, kp as i64])]),
         node("DepthToSpace", &[&convolved], output, vec![attr_int("blocksize", 2), attr_string("mode", "DCR")]),
     ];
-    let old = g.node.splice(i..=i, nodes).next().expect("the replaced conv");
+    let old: Vec<NodeProto> = g.node.splice(i..=i, nodes).collect();
     g.initializer.push(f32_tensor(&w_name, &[4 * co, 4 * ci, kp, kp], &phased));
     g.initializer.push(f32_tensor(&b_name, &[4 * co], &phased_bias));
-    // Drop the old weights unless something else reads them (ONNX Runtime warns about unused initializers).
-    for old_input in old.input.iter().skip(1) {
-        if !g.node.iter().any(|n| n.input.contains(old_input)) {
-            g.initializer.retain(|t| &t.name != old_input);
+    drop_unused_initializers(g, &old);
+    Ok(true)
+}
+
+/// Rewrites every `Resize(nearest 2x) -> Pad(reflect 1) -> Conv(3x3)` chain, each node the only reader of the
+/// one before, into `Pad(edge 1) -> Conv(2x2, Cout -> 4 Cout) -> 4 Slices -> Concat -> DepthToSpace(2, DCR)`
+/// (see the module docs). Returns how many it rewrote.
+pub fn phase_split_upsample_convs(g: &mut GraphProto) -> Result<usize, ModelError> {
+    let mut done = 0;
+    while let Some((resize, pad, conv)) = (0..g.node.len()).find_map(|c| upsample_conv_at(g, c)) {
+        let (r, p, c) = (g.node[resize].clone(), g.node[pad].clone(), g.node[conv].clone());
+        let w = f32_values(initializer(g, &c.input[1]).expect("checked"));
+        let &[co, ci, ..] = initializer(g, &c.input[1]).expect("checked").dims.as_slice() else { unreachable!() };
+        let (co, ci) = (co as usize, ci as usize);
+        let bias = match c.input.get(2).filter(|n| !n.is_empty()) {
+            Some(b) => f32_values(initializer(g, b).expect("checked")),
+            None => vec![0.0; co],
+        };
+
+        // Phase a of the upsampled, reflection-padded rows reads edge-padded low-resolution rows y + a and
+        // y + a + 1 (y = the output's low-resolution row) with these sums of the 3x3 kernel's rows.
+        const TAPS: [[[f32; 3]; 2]; 2] = [[[1.0, 0.0, 0.0], [0.0, 1.0, 1.0]], [[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]]];
+        let mut phased = vec![0f32; 4 * co * ci * 4];
+        for (a, b) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+            for o in 0..co {
+                for j in 0..ci {
+                    for (t, u) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+                        let mut sum = 0.0;
+                        for (s, v) in (0..9).map(|n| (n / 3, n % 3)) {
+                            sum += TAPS[a][t][s] * TAPS[b][u][v] * w[((o * ci + j) * 3 + s) * 3 + v];
+                        }
+                        phased[(((a * 2 + b) * co + o) * ci + j) * 4 + t * 2 + u] = sum;
+                    }
+                }
+            }
+        }
+        let phased_bias: Vec<f32> = (0..4).flat_map(|_| bias.iter().copied()).collect();
+
+        let name = |s: &str| format!("{PREFIX}{}/{s}", c.name);
+        let mut inits = vec![
+            i64_tensor(&name("edge_pads"), &[0, 0, 1, 1, 0, 0, 1, 1]),
+            f32_tensor(&name("weight"), &[4 * co, ci, 2, 2], &phased),
+            f32_tensor(&name("bias"), &[4 * co], &phased_bias),
+            i64_tensor(&name("axes"), &[1, 2, 3]),
+        ];
+        let mut nodes = vec![
+            node("Pad", &[&r.input[0], &name("edge_pads")], &name("padded"), vec![attr_string("mode", "edge")]),
+            node("Conv", &[&name("padded"), &name("weight"), &name("bias")], &name("phases"), vec![attr_ints("kernel_shape", &[2, 2])]),
+        ];
+        let mut windows = Vec::new();
+        for (a, b) in [(0i64, 0i64), (0, 1), (1, 0), (1, 1)] {
+            let (k, co) = (a * 2 + b, co as i64);
+            // Phase 0 drops the last row (or column) of the 2x2 conv's output, phase 1 the first.
+            let end = |phase: i64| if phase == 0 { -1 } else { i64::MAX };
+            let tag = format!("{a}{b}");
+            inits.push(i64_tensor(&name(&format!("starts{tag}")), &[k * co, a, b]));
+            inits.push(i64_tensor(&name(&format!("ends{tag}")), &[(k + 1) * co, end(a), end(b)]));
+            let inputs = [name("phases"), name(&format!("starts{tag}")), name(&format!("ends{tag}")), name("axes")];
+            nodes.push(node("Slice", &inputs.iter().map(String::as_str).collect::<Vec<_>>(), &name(&format!("phase{tag}")), vec![]));
+            windows.push(name(&format!("phase{tag}")));
+        }
+        nodes.push(node("Concat", &windows.iter().map(String::as_str).collect::<Vec<_>>(), &name("concat"), vec![attr_int("axis", 1)]));
+        nodes.push(node("DepthToSpace", &[&name("concat")], &c.output[0], vec![attr_int("blocksize", 2), attr_string("mode", "DCR")]));
+
+        // The chain's nodes go; the new ones take the conv's place (its inputs are all made by then).
+        let mut gone = [resize, pad, conv];
+        gone.sort_unstable();
+        let at = conv - gone.iter().filter(|&&i| i < conv).count();
+        for &i in gone.iter().rev() {
+            g.node.remove(i);
+        }
+        g.node.splice(at..at, nodes);
+        g.initializer.extend(inits);
+        drop_unused_initializers(g, &[r, p, c]);
+        done += 1;
+    }
+    Ok(done)
+}
+
+/// `(resize, pad, conv)` when node `c` is the 3x3 conv of a rewritable upsampling chain.
+fn upsample_conv_at(g: &GraphProto, c: usize) -> Option<(usize, usize, usize)> {
+    let conv = &g.node[c];
+    if conv.op_type != "Conv" || !conv.domain.is_empty() || !plain_conv(conv) {
+        return None;
+    }
+    let w = initializer(g, conv.input.get(1)?)?;
+    if w.data_type != DataType::FLOAT as i32 || w.dims.len() != 4 || w.dims[2..] != [3, 3] || !w.external_data.is_empty() {
+        return None;
+    }
+    if let Some(b) = conv.input.get(2).filter(|n| !n.is_empty()) {
+        initializer(g, b).filter(|b| b.data_type == DataType::FLOAT as i32 && b.external_data.is_empty())?;
+    }
+    let p = sole_producer(g, &conv.input[0])?;
+    let pad = &g.node[p];
+    let pads_ok = pad.input.len() == 2 && initializer(g, &pad.input[1]).map(i64_values) == Some(vec![0, 0, 1, 1, 0, 0, 1, 1]);
+    if pad.op_type != "Pad" || !pad.domain.is_empty() || attr_s(pad, "mode") != Some(b"reflect") || !pads_ok {
+        return None;
+    }
+    let r = sole_producer(g, &pad.input[0])?;
+    let resize = &g.node[r];
+    // out[i] = in[floor(i / 2)]: asymmetric coordinates, nearest rounding down (round_prefer_floor, the
+    // default, rounds i / 2 the same way).
+    let nearest = attr_s(resize, "mode") == Some(b"nearest")
+        && attr_s(resize, "coordinate_transformation_mode") == Some(b"asymmetric")
+        && matches!(attr_s(resize, "nearest_mode"), None | Some(b"floor") | Some(b"round_prefer_floor"));
+    let scales = resize.input.get(2).and_then(|s| initializer(g, s)).filter(|t| t.data_type == DataType::FLOAT as i32).map(f32_values);
+    let no_sizes = resize.input.get(3).is_none_or(|s| s.is_empty());
+    if resize.op_type != "Resize" || !resize.domain.is_empty() || !nearest || scales != Some(vec![1.0, 1.0, 2.0, 2.0]) || !no_sizes {
+        return None;
+    }
+    Some((r, p, c))
+}
+
+/// The node that makes `value`, if `value` has no other reader than one node and is not a graph output.
+fn sole_producer(g: &GraphProto, value: &str) -> Option<usize> {
+    let readers = g.node.iter().filter(|n| n.input.iter().any(|i| i == value)).count();
+    let is_output = g.output.iter().any(|o| o.name == value);
+    if readers != 1 || is_output {
+        return None;
+    }
+    g.node.iter().position(|n| n.output.iter().any(|o| o == value))
+}
+
+fn initializer<'g>(g: &'g GraphProto, name: &str) -> Option<&'g TensorProto> {
+    g.initializer.iter().find(|t| t.name == name)
+}
+
+fn attr_s<'n>(n: &'n NodeProto, name: &str) -> Option<&'n [u8]> {
+    n.attribute.iter().find(|a| a.name == name).map(|a| a.s.as_slice())
+}
+
+fn i64_values(t: &TensorProto) -> Vec<i64> {
+    if t.data_type != DataType::INT64 as i32 {
+        return Vec::new();
+    }
+    if t.raw_data.is_empty() {
+        t.int64_data.clone()
+    } else {
+        t.raw_data.chunks_exact(8).map(|b| i64::from_le_bytes(b.try_into().expect("8 bytes"))).collect()
+    }
+}
+
+fn i64_tensor(name: &str, values: &[i64]) -> TensorProto {
+    let mut t = TensorProto::new();
+    t.name = name.to_string();
+    t.data_type = DataType::INT64 as i32;
+    t.dims = vec![values.len() as i64];
+    t.raw_data = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    t
+}
+
+/// Drops the initializers the removed nodes read unless another node still reads them (ONNX Runtime warns
+/// about unused initializers).
+fn drop_unused_initializers(g: &mut GraphProto, removed: &[NodeProto]) {
+    for name in removed.iter().flat_map(|n| n.input.iter()) {
+        if !g.node.iter().any(|n| n.input.contains(name)) {
+            g.initializer.retain(|t| &t.name != name);
         }
     }
-    Ok(true)
 }
 
 /// Stride 1, no dilation, one group, no padding of its own.

@@ -59,7 +59,7 @@ pub struct WrapOptions {
     pub range_max: Option<f32>,
     /// Also convert the network to float16.
     pub fp16: bool,
-    /// Tune the graph for ONNX Runtime's CPU provider: the output convolution on the image's phases
+    /// Tune the graph for ONNX Runtime's CPU provider: convolutions on the image's phases
     /// ([`crate::rewrite`]), and a `SpaceToDepth` that takes the image and a `DepthToSpace` that makes the output
     /// on the bytes (the CPU provider has uint8 kernels for them, CUDA's has not). Assumes even frame sides,
     /// which the engine's padding guarantees.
@@ -81,8 +81,8 @@ pub struct WrapInfo {
     pub fp16_tensors: usize,
     /// Casts to float16 added in front of float inputs or computed float values, 0 without fp16.
     pub fp16_casts: usize,
-    /// The output convolution runs on the image's 2x2 phases ([`crate::rewrite`]; CPU only).
-    pub phase_conv: bool,
+    /// Convolutions rewritten to run on the image's 2x2 phases ([`crate::rewrite`]; CPU only).
+    pub phase_convs: usize,
 }
 
 /// A wrapped model: its bytes and what was done.
@@ -141,7 +141,11 @@ pub fn wrap_model(model: &mut ModelProto, opts: &WrapOptions) -> Result<WrapInfo
         _ => None,
     };
 
-    let phase_conv = opts.cpu && crate::rewrite::phase_split_output_conv(graph, &output)?;
+    let phase_convs = if opts.cpu {
+        usize::from(crate::rewrite::phase_split_output_conv(graph, &output)?) + crate::rewrite::phase_split_upsample_convs(graph)?
+    } else {
+        0
+    };
     let (fp16_tensors, fp16_casts) = if opts.fp16 {
         to_fp16(graph, &input)?
     } else {
@@ -252,7 +256,7 @@ pub fn wrap_model(model: &mut ModelProto, opts: &WrapOptions) -> Result<WrapInfo
         fp16: opts.fp16,
         fp16_tensors,
         fp16_casts,
-        phase_conv,
+        phase_convs,
     })
 }
 

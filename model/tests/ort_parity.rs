@@ -129,23 +129,28 @@ fn multi_style_mix_matches_reference() -> Result<(), Box<dyn std::error::Error>>
     Ok(())
 }
 
-/// The CPU rewrite of the full net's 9x9 output convolution onto 2x2 phases computes the same image.
+/// The CPU rewrites onto 2x2 phases (the full nets' 9x9 output convolution, every net's upsampling
+/// convolutions) compute the same image.
 #[test]
-fn phase_split_output_conv_matches_reference() -> Result<(), Box<dyn std::error::Error>> {
+fn phase_rewrites_match_reference() -> Result<(), Box<dyn std::error::Error>> {
     use protobuf::Message;
     let Some(env) = ort_environment()? else { return Ok(()) };
-    for (name, spec, rewrites) in [("full", JohnsonSpec::full(), true), ("half", JohnsonSpec::half(), true), ("lite", JohnsonSpec::lite(), false)] {
+    use stylize_model::rewrite::{phase_split_output_conv, phase_split_upsample_convs};
+    for (name, spec, output_conv) in [("full", JohnsonSpec::full(), true), ("half", JohnsonSpec::half(), true), ("lite", JohnsonSpec::lite(), false)] {
         let w = random_weights(&spec, 7);
         let bytes = onnx::johnson_to_onnx(&spec, &w, &meta::standard(&spec, "random"))?;
         let mut model = onnx_protobuf::ModelProto::parse_from_bytes(&bytes)?;
         let graph = model.graph.as_mut().unwrap();
         // The lite net's output conv is 3x3 to 12 channels: on phases it would compute more, so it stays.
-        assert_eq!(stylize_model::rewrite::phase_split_output_conv(graph, onnx::OUTPUT)?, rewrites, "{name}");
-        if !rewrites {
-            continue;
+        assert_eq!(phase_split_output_conv(graph, onnx::OUTPUT)?, output_conv, "{name}");
+        if output_conv {
+            let ops: Vec<&str> = graph.node.iter().rev().take(3).map(|n| n.op_type.as_str()).collect();
+            assert_eq!(ops, ["DepthToSpace", "Conv", "SpaceToDepth"], "{name}");
         }
-        let ops: Vec<&str> = graph.node.iter().rev().take(3).map(|n| n.op_type.as_str()).collect();
-        assert_eq!(ops, ["DepthToSpace", "Conv", "SpaceToDepth"], "{name}");
+        // Every net upsamples twice.
+        assert_eq!(phase_split_upsample_convs(graph)?, 2, "{name}");
+        let ops: Vec<&str> = graph.node.iter().map(|n| n.op_type.as_str()).collect();
+        assert!(!ops.contains(&"Resize"), "{name}: {ops:?}");
         let mut session = Session::builder(env)?.commit_from_memory(&model.write_to_bytes()?)?;
         let x = image(40, 56, 3);
         let want = reference::forward(&spec, &w, x.view())?;
@@ -154,6 +159,8 @@ fn phase_split_output_conv_matches_reference() -> Result<(), Box<dyn std::error:
         assert_eq!(got.shape(), want.shape(), "{name}");
         let max_diff = got.iter().zip(want.iter()).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
         eprintln!("{name} on phases: max |ort - reference| = {max_diff:e}");
+        let (lo, hi) = want.iter().fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+        assert!(hi - lo > 10.0, "{name}: output nearly constant ({lo}..{hi})");
         assert!(max_diff < 1e-3, "{name}: max abs diff {max_diff}");
     }
     Ok(())
