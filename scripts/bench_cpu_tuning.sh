@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # CPU engine tuning, measured rather than guessed: `stylize bench` on one model and size with each ONNX Runtime
-# setting varied alone (threads, graph optimisation level, intra-op spinning, memory pattern, frame path) and,
+# setting varied alone (threads, graph optimisation level, intra-op spinning, memory pattern, our CPU graph
+# rewrites, frame path) and,
 # when the baselines' Python has onnxruntime's quantisation tool, an INT8 dynamically quantised copy of the model.
 # Each line is the mean of ROUNDS runs of FRAMES frames, rounds interleaved so a noisy machine hits all alike.
 #
@@ -24,6 +25,7 @@ configs=(
     "opt level extended|opt=extended||$MODEL"
     "intra-op spinning off|spin=0||$MODEL"
     "memory pattern off|mempattern=0||$MODEL"
+    "CPU graph rewrites off (phase convs, u8 shuffles)|cpurewrite=0||$MODEL"
     "float32 frames (--frame-io f32)||--frame-io f32|$MODEL"
 )
 VENV="${STYLIZE_TORCH_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/stylize/torch-2.11}"
@@ -49,11 +51,11 @@ for ((r = 1; r <= ROUNDS; r++)); do
     done
 done
 echo "model $MODEL, $SIZE, $ROUNDS rounds x $FRAMES frames, $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-printf "%-44s %9s %7s %9s\n" setting "mean ms" fps "vs first"
+printf "%-50s %9s %7s %9s\n" setting "mean ms" fps "vs first"
 first=
 for c in "${configs[@]}"; do
     IFS='|' read -r name _ _ _ <<<"$c"
     ms=$(awk -v s="${sum[$name]}" -v n="$ROUNDS" 'BEGIN { printf "%.2f", s / n }')
     first=${first:-$ms}
-    awk -v n="$name" -v m="$ms" -v f="$first" 'BEGIN { printf "%-44s %9.2f %7.2f %9.2f\n", n, m, 1000 / m, m / f }'
+    awk -v n="$name" -v m="$ms" -v f="$first" 'BEGIN { printf "%-50s %9.2f %7.2f %9.2f\n", n, m, 1000 / m, m / f }'
 done

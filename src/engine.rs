@@ -345,7 +345,7 @@ impl Engine {
             let mut io = opts.frame_io.resolve(device, opts.precision);
             let mut io_note = None;
             if io == FrameIo::U8 {
-                let cpu = device == Device::Cpu;
+                let cpu = device == Device::Cpu && Tuning::from_env().cpu_rewrites;
                 if wrapped.as_ref().map(|w| w.0) != Some(cpu) {
                     wrapped = Some((cpu, wrap_for_frames(&env, &bytes, model, opts.precision, cpu)?));
                 }
@@ -835,12 +835,14 @@ pub fn resize_into(resizer: &mut fir::Resizer, src: &Frame, dst: &mut Frame) -> 
 }
 
 /// Session settings that `scripts/bench_cpu_tuning.sh` varies through `STYLIZE_ORT_TUNE` (a comma-separated
-/// list of `opt=disable|basic|extended|all`, `spin=0|1`, `mempattern=0|1`); the defaults are what measured
-/// best (docs/benchmarks.md). Not a user option: unknown entries are ignored.
+/// list of `opt=disable|basic|extended|all`, `spin=0|1`, `mempattern=0|1`, `cpurewrite=0|1`); the defaults are
+/// what measured best (docs/benchmarks.md). Not a user option: unknown entries are ignored.
 struct Tuning {
     opt_level: GraphOptimizationLevel,
     spinning: Option<bool>,
     memory_pattern: Option<bool>,
+    /// The CPU graph rewrites of the uint8 wrap (`WrapOptions::cpu`).
+    cpu_rewrites: bool,
 }
 
 impl Tuning {
@@ -849,7 +851,7 @@ impl Tuning {
     }
 
     fn parse(text: &str) -> Tuning {
-        let mut t = Tuning { opt_level: GraphOptimizationLevel::All, spinning: None, memory_pattern: None };
+        let mut t = Tuning { opt_level: GraphOptimizationLevel::All, spinning: None, memory_pattern: None, cpu_rewrites: true };
         for (k, v) in text.split(',').filter_map(|kv| kv.split_once('=')) {
             match (k.trim(), v.trim()) {
                 ("opt", "disable") => t.opt_level = GraphOptimizationLevel::Disable,
@@ -858,6 +860,7 @@ impl Tuning {
                 ("opt", "all") => t.opt_level = GraphOptimizationLevel::All,
                 ("spin", v) => t.spinning = Some(v != "0"),
                 ("mempattern", v) => t.memory_pattern = Some(v != "0"),
+                ("cpurewrite", v) => t.cpu_rewrites = v != "0",
                 _ => {}
             }
         }
@@ -1087,12 +1090,12 @@ mod tests {
 
     #[test]
     fn tuning_entries_parse() {
-        let t = Tuning::parse("opt=basic, spin=0,mempattern=1,bogus=3");
+        let t = Tuning::parse("opt=basic, spin=0,mempattern=1,bogus=3,cpurewrite=0");
         assert!(matches!(t.opt_level, GraphOptimizationLevel::Level1));
-        assert_eq!((t.spinning, t.memory_pattern), (Some(false), Some(true)));
+        assert_eq!((t.spinning, t.memory_pattern, t.cpu_rewrites), (Some(false), Some(true), false));
         let d = Tuning::parse("");
         assert!(matches!(d.opt_level, GraphOptimizationLevel::All));
-        assert_eq!((d.spinning, d.memory_pattern), (None, None));
+        assert_eq!((d.spinning, d.memory_pattern, d.cpu_rewrites), (None, None, true));
     }
 
     #[test]
