@@ -339,15 +339,20 @@ impl Engine {
         }
         let mut notes = Vec::new();
         // The graph wrapped for uint8 frames (or why it could not be), made when a device first wants it. The
-        // CPU gets its own (`WrapOptions::cpu`: uint8 shuffles CUDA has no kernels for, a rewritten output conv).
-        let mut wrapped: Option<(bool, WrapResult)> = None;
+        // CPU gets its own rewrites (`WrapOptions::for_cpu`: convs on phases, uint8 shuffles CUDA has no kernels
+        // for); GPUs get the phase convs only when a benchmark asks (`STYLIZE_ORT_TUNE=gpurewrite=1`).
+        let tune = Tuning::from_env();
+        let mut wrapped: Option<((bool, bool), WrapResult)> = None;
         for &device in order {
             let mut io = opts.frame_io.resolve(device, opts.precision);
             let mut io_note = None;
             if io == FrameIo::U8 {
-                let cpu = device == Device::Cpu && Tuning::from_env().cpu_rewrites;
-                if wrapped.as_ref().map(|w| w.0) != Some(cpu) {
-                    wrapped = Some((cpu, wrap_for_frames(&env, &bytes, model, opts.precision, cpu)?));
+                let rewrites = match device {
+                    Device::Cpu => (tune.cpu_rewrites, tune.cpu_rewrites),
+                    _ => (tune.gpu_rewrites, false),
+                };
+                if wrapped.as_ref().map(|w| w.0) != Some(rewrites) {
+                    wrapped = Some((rewrites, wrap_for_frames(&env, &bytes, model, opts.precision, rewrites)?));
                 }
                 if let Some((_, Err(why))) = &wrapped {
                     // Auto keeps the model as it is when it cannot be wrapped (unless fp16 needs the wrap).
@@ -835,14 +840,17 @@ pub fn resize_into(resizer: &mut fir::Resizer, src: &Frame, dst: &mut Frame) -> 
 }
 
 /// Session settings that `scripts/bench_cpu_tuning.sh` varies through `STYLIZE_ORT_TUNE` (a comma-separated
-/// list of `opt=disable|basic|extended|all`, `spin=0|1`, `mempattern=0|1`, `cpurewrite=0|1`); the defaults are
+/// list of `opt=disable|basic|extended|all`, `spin=0|1`, `mempattern=0|1`, `cpurewrite=0|1`, `gpurewrite=0|1`);
+/// the defaults are
 /// what measured best (docs/benchmarks.md). Not a user option: unknown entries are ignored.
 struct Tuning {
     opt_level: GraphOptimizationLevel,
     spinning: Option<bool>,
     memory_pattern: Option<bool>,
-    /// The CPU graph rewrites of the uint8 wrap (`WrapOptions::cpu`).
+    /// The CPU graph rewrites of the uint8 wrap (`WrapOptions::for_cpu`).
     cpu_rewrites: bool,
+    /// The phase convs on GPUs too (off until measured there).
+    gpu_rewrites: bool,
 }
 
 impl Tuning {
@@ -851,7 +859,7 @@ impl Tuning {
     }
 
     fn parse(text: &str) -> Tuning {
-        let mut t = Tuning { opt_level: GraphOptimizationLevel::All, spinning: None, memory_pattern: None, cpu_rewrites: true };
+        let mut t = Tuning { opt_level: GraphOptimizationLevel::All, spinning: None, memory_pattern: None, cpu_rewrites: true, gpu_rewrites: false };
         for (k, v) in text.split(',').filter_map(|kv| kv.split_once('=')) {
             match (k.trim(), v.trim()) {
                 ("opt", "disable") => t.opt_level = GraphOptimizationLevel::Disable,
@@ -861,6 +869,7 @@ impl Tuning {
                 ("spin", v) => t.spinning = Some(v != "0"),
                 ("mempattern", v) => t.memory_pattern = Some(v != "0"),
                 ("cpurewrite", v) => t.cpu_rewrites = v != "0",
+                ("gpurewrite", v) => t.gpu_rewrites = v != "0",
                 _ => {}
             }
         }
@@ -921,12 +930,20 @@ type WrapResult = std::result::Result<(ModelInfo, wrap::Wrapped), String>;
 /// Inspects the model as it is (a plain CPU session, not optimized: the contract checks and messages of
 /// [`inspect`]) and wraps it for uint8 frames. The outer error: the model is unusable; the inner one: it is
 /// fine but cannot be wrapped (the float32 path can still run it).
-fn wrap_for_frames(env: &ort::environment::Environment, bytes: &[u8], path: &Path, precision: Precision, cpu: bool) -> Result<WrapResult> {
+/// `rewrites`: [`WrapOptions::phase_convs`] and [`WrapOptions::shuffle_bytes`].
+fn wrap_for_frames(env: &ort::environment::Environment, bytes: &[u8], path: &Path, precision: Precision, rewrites: (bool, bool)) -> Result<WrapResult> {
     let session = (|| Session::builder(env)?.with_optimization_level(GraphOptimizationLevel::Disable)?.with_intra_threads(1)?.commit_from_memory(bytes))()
         .map_err(|e| invalid(path, e))?;
     let info = inspect(&session, path)?;
     drop(session);
-    let opts = WrapOptions { input: Some(info.input.clone()), output: Some(info.output.clone()), range_max: Some(info.range_max), fp16: precision == Precision::Fp16, cpu };
+    let opts = WrapOptions {
+        input: Some(info.input.clone()),
+        output: Some(info.output.clone()),
+        range_max: Some(info.range_max),
+        fp16: precision == Precision::Fp16,
+        phase_convs: rewrites.0,
+        shuffle_bytes: rewrites.1,
+    };
     Ok(match wrap::wrap_frame_io(bytes, &opts) {
         Ok(w) => Ok((info, w)),
         Err(e) => Err(format!("cannot wrap the graph for uint8 frames: {e}")),
@@ -1090,12 +1107,12 @@ mod tests {
 
     #[test]
     fn tuning_entries_parse() {
-        let t = Tuning::parse("opt=basic, spin=0,mempattern=1,bogus=3,cpurewrite=0");
+        let t = Tuning::parse("opt=basic, spin=0,mempattern=1,bogus=3,cpurewrite=0,gpurewrite=1");
         assert!(matches!(t.opt_level, GraphOptimizationLevel::Level1));
-        assert_eq!((t.spinning, t.memory_pattern, t.cpu_rewrites), (Some(false), Some(true), false));
+        assert_eq!((t.spinning, t.memory_pattern, t.cpu_rewrites, t.gpu_rewrites), (Some(false), Some(true), false, true));
         let d = Tuning::parse("");
         assert!(matches!(d.opt_level, GraphOptimizationLevel::All));
-        assert_eq!((d.spinning, d.memory_pattern, d.cpu_rewrites), (None, None, true));
+        assert_eq!((d.spinning, d.memory_pattern, d.cpu_rewrites, d.gpu_rewrites), (None, None, true, false));
     }
 
     #[test]

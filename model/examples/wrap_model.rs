@@ -17,7 +17,7 @@ fn main() {
         eprintln!("error: cannot read {input}: {e}");
         std::process::exit(1)
     });
-    let wrapped = wrap_frame_io(&bytes, &WrapOptions { fp16, cpu, ..Default::default() }).unwrap_or_else(|e| {
+    let wrapped = wrap_frame_io(&bytes, &if cpu { WrapOptions { fp16, ..Default::default() }.for_cpu() } else { WrapOptions { fp16, ..Default::default() } }).unwrap_or_else(|e| {
         eprintln!("error: {input}: {e}");
         std::process::exit(1)
     });

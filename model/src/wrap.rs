@@ -11,7 +11,7 @@
 //!     -> Transpose(0,2,3,1) -> frame_out uint8 [1,H',W',3]
 //! ```
 //!
-//! The transposes move bytes, not floats. With [`WrapOptions::cpu`], so do a `SpaceToDepth` that
+//! The transposes move bytes, not floats. With [`WrapOptions::shuffle_bytes`], so do a `SpaceToDepth` that
 //! takes the image and a `DepthToSpace` that makes the output (the lite nets'): they only move values, so they
 //! are moved outside the casts. `Cast` to uint8 truncates, so `Add 0.5` after the clip rounds half
 //! up, which is what the runtime's float path (`f32::round` of a value in 0..=255) does. The original input and
@@ -59,11 +59,20 @@ pub struct WrapOptions {
     pub range_max: Option<f32>,
     /// Also convert the network to float16.
     pub fp16: bool,
-    /// Tune the graph for ONNX Runtime's CPU provider: convolutions on the image's phases
-    /// ([`crate::rewrite`]), and a `SpaceToDepth` that takes the image and a `DepthToSpace` that makes the output
-    /// on the bytes (the CPU provider has uint8 kernels for them, CUDA's has not). Assumes even frame sides,
-    /// which the engine's padding guarantees.
-    pub cpu: bool,
+    /// Run the upsampling and output convolutions on the image's 2x2 phases where that computes less
+    /// ([`crate::rewrite`]; measured on ONNX Runtime's CPU provider). Assumes even frame sides, which the
+    /// engine's padding guarantees.
+    pub phase_convs: bool,
+    /// Run a `SpaceToDepth` that takes the image and a `DepthToSpace` that makes the output on the bytes (ONNX
+    /// Runtime's CPU provider has uint8 kernels for them, CUDA's has not).
+    pub shuffle_bytes: bool,
+}
+
+impl WrapOptions {
+    /// What ONNX Runtime's CPU provider runs fastest: [`Self::phase_convs`] and [`Self::shuffle_bytes`].
+    pub fn for_cpu(self) -> Self {
+        WrapOptions { phase_convs: true, shuffle_bytes: true, ..self }
+    }
 }
 
 /// What [`wrap_model`] did.
@@ -141,7 +150,7 @@ pub fn wrap_model(model: &mut ModelProto, opts: &WrapOptions) -> Result<WrapInfo
         _ => None,
     };
 
-    let phase_convs = if opts.cpu {
+    let phase_convs = if opts.phase_convs {
         usize::from(crate::rewrite::phase_split_output_conv(graph, &output)?) + crate::rewrite::phase_split_upsample_convs(graph)?
     } else {
         0
@@ -159,8 +168,8 @@ pub fn wrap_model(model: &mut ModelProto, opts: &WrapOptions) -> Result<WrapInfo
 
     // A SpaceToDepth that takes the image and a DepthToSpace that makes the output only move values, so they
     // commute with the casts and the scaling: they move bytes instead (a quarter of the memory traffic).
-    let s2d = opts.cpu.then(|| sole_consumer(graph, &input, "SpaceToDepth")).flatten().map(|i| graph.node.remove(i));
-    let d2s = opts.cpu.then(|| sole_producer(graph, &output, "DepthToSpace")).flatten().map(|i| graph.node.remove(i));
+    let s2d = opts.shuffle_bytes.then(|| sole_consumer(graph, &input, "SpaceToDepth")).flatten().map(|i| graph.node.remove(i));
+    let d2s = opts.shuffle_bytes.then(|| sole_producer(graph, &output, "DepthToSpace")).flatten().map(|i| graph.node.remove(i));
 
     // Input side: frame -> (original input name, or the output of the SpaceToDepth that took it).
     let mut head = Vec::new();
@@ -687,7 +696,7 @@ mod tests {
     #[test]
     fn space_depth_shuffles_at_the_ends_move_bytes() {
         let bytes = shuffled(false).write_to_bytes().unwrap();
-        let opts = WrapOptions { cpu: true, ..Default::default() };
+        let opts = WrapOptions { shuffle_bytes: true, ..Default::default() };
         let m = ModelProto::parse_from_bytes(&wrap_frame_io(&bytes, &opts).unwrap().bytes).unwrap();
         let g = m.graph.as_ref().unwrap();
         assert_eq!(
