@@ -102,15 +102,8 @@ pub fn phase_split_output_conv(g: &mut GraphProto, output: &str) -> Result<bool,
 /// (see the module docs). Returns how many it rewrote.
 pub fn phase_split_upsample_convs(g: &mut GraphProto) -> Result<usize, ModelError> {
     let mut done = 0;
-    while let Some((resize, pad, conv)) = (0..g.node.len()).find_map(|c| upsample_conv_at(g, c)) {
+    while let Some(UpsampleConv { resize, pad, conv, co, ci, w, bias }) = (0..g.node.len()).find_map(|c| upsample_conv_at(g, c)) {
         let (r, p, c) = (g.node[resize].clone(), g.node[pad].clone(), g.node[conv].clone());
-        let w = f32_values(initializer(g, &c.input[1]).expect("checked"));
-        let &[co, ci, ..] = initializer(g, &c.input[1]).expect("checked").dims.as_slice() else { unreachable!() };
-        let (co, ci) = (co as usize, ci as usize);
-        let bias = match c.input.get(2).filter(|n| !n.is_empty()) {
-            Some(b) => f32_values(initializer(g, b).expect("checked")),
-            None => vec![0.0; co],
-        };
 
         // Phase a of the upsampled, reflection-padded rows reads edge-padded low-resolution rows y + a and
         // y + a + 1 (y = the output's low-resolution row) with these sums of the 3x3 kernel's rows.
@@ -172,18 +165,36 @@ pub fn phase_split_upsample_convs(g: &mut GraphProto) -> Result<usize, ModelErro
     Ok(done)
 }
 
-/// `(resize, pad, conv)` when node `c` is the 3x3 conv of a rewritable upsampling chain.
-fn upsample_conv_at(g: &GraphProto, c: usize) -> Option<(usize, usize, usize)> {
+/// A rewritable upsampling chain: its node indices and the conv's weights.
+struct UpsampleConv {
+    resize: usize,
+    pad: usize,
+    conv: usize,
+    co: usize,
+    ci: usize,
+    /// `[co, ci, 3, 3]`, row-major.
+    w: Vec<f32>,
+    bias: Vec<f32>,
+}
+
+/// The chain whose 3x3 conv is node `c`, if it can be rewritten.
+fn upsample_conv_at(g: &GraphProto, c: usize) -> Option<UpsampleConv> {
     let conv = &g.node[c];
     if conv.op_type != "Conv" || !conv.domain.is_empty() || !plain_conv(conv) {
         return None;
     }
-    let w = initializer(g, conv.input.get(1)?)?;
-    if w.data_type != DataType::FLOAT as i32 || w.dims.len() != 4 || w.dims[2..] != [3, 3] || !w.external_data.is_empty() {
+    let wt = initializer(g, conv.input.get(1)?)?;
+    if wt.data_type != DataType::FLOAT as i32 || wt.dims.len() != 4 || wt.dims[2..] != [3, 3] || !wt.external_data.is_empty() {
         return None;
     }
-    if let Some(b) = conv.input.get(2).filter(|n| !n.is_empty()) {
-        initializer(g, b).filter(|b| b.data_type == DataType::FLOAT as i32 && b.external_data.is_empty())?;
+    let (co, ci) = (usize::try_from(wt.dims[0]).ok()?, usize::try_from(wt.dims[1]).ok()?);
+    let w = f32_values(wt);
+    let bias = match conv.input.get(2).filter(|n| !n.is_empty()) {
+        Some(b) => f32_values(initializer(g, b).filter(|b| b.data_type == DataType::FLOAT as i32 && b.external_data.is_empty())?),
+        None => vec![0.0; co],
+    };
+    if w.len() != co * ci * 9 || bias.len() != co {
+        return None;
     }
     let p = sole_producer(g, &conv.input[0])?;
     let pad = &g.node[p];
@@ -203,7 +214,7 @@ fn upsample_conv_at(g: &GraphProto, c: usize) -> Option<(usize, usize, usize)> {
     if resize.op_type != "Resize" || !resize.domain.is_empty() || !nearest || scales != Some(vec![1.0, 1.0, 2.0, 2.0]) || !no_sizes {
         return None;
     }
-    Some((r, p, c))
+    Some(UpsampleConv { resize: r, pad: p, conv: c, co, ci, w, bias })
 }
 
 /// The node that makes `value`, if `value` has no other reader than one node and is not a graph output.
@@ -274,4 +285,74 @@ fn node(op: &str, inputs: &[&str], output: &str, attrs: Vec<onnx_protobuf::Attri
     n.output = vec![output.to_string()];
     n.attribute = attrs;
     n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::onnx::{Dim, GraphBuilder};
+    use crate::Weights;
+
+    /// input -> Resize 2x -> Pad(reflect 1) -> Conv 3x3 (2 -> 3 channels) -> Pad(reflect 4) -> Conv 9x9 (3 -> 3) -> output
+    fn decoder() -> GraphProto {
+        let mut w = Weights::new();
+        w.insert("up.weight".into(), ndarray::ArrayD::from_elem(vec![3, 2, 3, 3], 0.1));
+        w.insert("up.bias".into(), ndarray::ArrayD::from_elem(vec![3], 0.5));
+        w.insert("out.weight".into(), ndarray::ArrayD::from_elem(vec![3, 3, 9, 9], 0.01));
+        let mut g = GraphBuilder::new("decoder", &w);
+        let x = g.input("input", &[Dim::Fixed(1), Dim::Fixed(2), Dim::Named("H"), Dim::Named("W")]);
+        let u = g.upsample2x(&x, "up.resize");
+        let p = g.reflection_pad(&u, "up.pad", 1, 1);
+        let (wt, b) = (g.param("up.weight").unwrap(), g.param("up.bias").unwrap());
+        let y = g.node("Conv", "up.conv", &[&p, &wt, &b], vec![]);
+        let p = g.reflection_pad(&y, "out.pad", 4, 4);
+        let wt = g.param("out.weight").unwrap();
+        let y = g.node("Conv", "out.conv", &[&p, &wt], vec![]);
+        g.output(&y, "output", &[Dim::Fixed(1), Dim::Fixed(3), Dim::Named("H2"), Dim::Named("W2")]);
+        g.finish()
+    }
+
+    fn ops(g: &GraphProto) -> Vec<&str> {
+        g.node.iter().map(|n| n.op_type.as_str()).collect()
+    }
+
+    #[test]
+    fn rewrites_the_decoder_and_drops_the_old_weights() {
+        let mut g = decoder();
+        assert!(phase_split_output_conv(&mut g, "output").unwrap());
+        assert_eq!(phase_split_upsample_convs(&mut g).unwrap(), 1);
+        assert_eq!(
+            ops(&g),
+            ["Pad", "Conv", "Slice", "Slice", "Slice", "Slice", "Concat", "DepthToSpace", "Pad", "SpaceToDepth", "Conv", "DepthToSpace"]
+        );
+        let weight = |name: &str| g.initializer.iter().find(|t| t.name.ends_with(name)).map(|t| t.dims.clone());
+        assert_eq!(weight("up.conv/weight"), Some(vec![12, 2, 2, 2]));
+        assert_eq!(weight("out.conv/weight"), Some(vec![12, 12, 5, 5]));
+        assert!(g.initializer.iter().all(|t| !t.name.ends_with(".weight")), "old weights left behind");
+        // nothing left to rewrite
+        assert_eq!(phase_split_upsample_convs(&mut g).unwrap(), 0);
+    }
+
+    #[test]
+    fn malformed_or_unsuitable_convs_are_left_alone() {
+        // weights shorter than their shape says: no rewrite, no panic
+        let mut g = decoder();
+        for t in g.initializer.iter_mut().filter(|t| t.name.ends_with(".weight")) {
+            t.raw_data.truncate(8);
+        }
+        let before = g.clone();
+        assert!(!phase_split_output_conv(&mut g, "output").unwrap());
+        assert_eq!(phase_split_upsample_convs(&mut g).unwrap(), 0);
+        assert_eq!(g, before);
+        // a strided output conv, and a Resize that is not nearest, are not what the rewrites compute
+        let mut g = decoder();
+        let conv = g.node.iter_mut().find(|n| n.name == "out.conv").unwrap();
+        conv.attribute.push(attr_ints("strides", &[2, 2]));
+        let resize = g.node.iter_mut().find(|n| n.op_type == "Resize").unwrap();
+        resize.attribute.iter_mut().find(|a| a.name == "mode").unwrap().s = b"linear".to_vec();
+        let before = g.clone();
+        assert!(!phase_split_output_conv(&mut g, "output").unwrap());
+        assert_eq!(phase_split_upsample_convs(&mut g).unwrap(), 0);
+        assert_eq!(g, before);
+    }
 }
