@@ -151,7 +151,11 @@ pub fn wrap_model(model: &mut ModelProto, opts: &WrapOptions) -> Result<WrapInfo
     };
 
     let phase_convs = if opts.phase_convs {
-        usize::from(crate::rewrite::phase_split_output_conv(graph, &output)?) + crate::rewrite::phase_split_upsample_convs(graph)?
+        // The output conv on phases needs even output sides: a fixed odd size keeps it as it is (free sizes
+        // are padded to a multiple of 4 by the engine).
+        let even = out_dims[2..].iter().all(|d| dim_value(d).is_none_or(|v| v <= 0 || v % 2 == 0));
+        let output_conv = even && crate::rewrite::phase_split_output_conv(graph, &output)?;
+        usize::from(output_conv) + crate::rewrite::phase_split_upsample_convs(graph)?
     } else {
         0
     };
