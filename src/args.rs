@@ -81,4 +81,23 @@ impl EngineArgs {
         }
         Ok(engine)
     }
+
+    /// Loads `model` once per frame stylized at once (`parallel`; default: 2 on a CPU with at least 2 cores, where
+    /// two single-threaded engines get through 1.1-1.3x the frames of one with two threads; 1 on a GPU), sharing
+    /// the threads out between them. Only the first says where it runs.
+    pub fn load_stylizers(&self, model: &str, parallel: Option<usize>) -> Result<Vec<Engine>> {
+        let cores = self.threads.unwrap_or_else(crate::cores);
+        let n = parallel.unwrap_or(if cores >= 2 { 2 } else { 1 }).max(1);
+        // The CPU threads are what is shared out; on a GPU they only run the few CPU-side nodes.
+        let each = EngineArgs { threads: (n > 1).then(|| (cores / n).max(1)).or(self.threads), ..self.clone() };
+        let first = each.load(model)?;
+        // A GPU runs one frame at a time unless asked otherwise.
+        let n = if first.device() == Device::Cpu || parallel.is_some() { n } else { 1 };
+        let mut engines = vec![first];
+        let quiet = EngineArgs { quiet: true, ..each };
+        for _ in 1..n {
+            engines.push(quiet.load(model)?);
+        }
+        Ok(engines)
+    }
 }

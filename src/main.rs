@@ -161,6 +161,10 @@ struct VideoArgs {
     /// Stop after this many frames
     #[arg(long)]
     frames: Option<u64>,
+    /// Frames stylized at once, each by its own copy of the model with a share of the threads (default: 2 on
+    /// a CPU with 2 or more cores, 1 on a GPU)
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=64))]
+    parallel_frames: Option<usize>,
 }
 
 fn parse_size(s: &str) -> Result<(u32, u32), String> {
@@ -309,7 +313,7 @@ fn video_cmd(model: &str, input: &Path, output: &Path, video: &VideoArgs, effect
         bail!("input {} not found", input.display());
     }
     stylize::output::check_not_input(output, &[input])?;
-    let mut engine = args.load(model)?;
+    let mut engines = args.load_stylizers(model, video.parallel_frames)?;
     let opts = TranscodeOptions {
         size: SizeRequest { scale: video.scale, size: video.size },
         encode: EncodeOptions { codec: video.codec.clone(), crf: video.crf, preset: video.preset.clone() },
@@ -318,7 +322,7 @@ fn video_cmd(model: &str, input: &Path, output: &Path, video: &VideoArgs, effect
         max_frames: video.frames,
         effects,
     };
-    let summary = transcode(&mut engine, input, output, &opts)?;
+    let summary = transcode(&mut engines, input, output, &opts)?;
     if !args.quiet {
         for note in &summary.notes {
             eprintln!("note: {note}");

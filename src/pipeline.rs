@@ -1,8 +1,11 @@
-//! The video transcode: decode, stylize and encode on three threads joined by bounded channels, so the three
-//! stages overlap and at most a few frames are in flight. Frame buffers go back from the encoder to the decoder
-//! and are reused.
+//! The video transcode: decode, stylize and encode on their own threads joined by bounded channels, so the
+//! stages overlap and at most a few frames are in flight. Several engines may stylize at once, one frame each;
+//! the encoder restores the order. Frame buffers go back from the encoder to the decoder and are reused.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::bounded;
@@ -41,6 +44,8 @@ pub struct Summary {
     pub decode: Duration,
     pub infer: Duration,
     pub encode: Duration,
+    /// Engines stylizing at once; `infer` is their mean busy time.
+    pub stylizers: usize,
     pub codec: String,
     pub notes: Vec<String>,
 }
@@ -54,7 +59,7 @@ impl Summary {
     pub fn line(&self) -> String {
         let share = |d: Duration| 100.0 * d.as_secs_f64() / self.wall.as_secs_f64().max(1e-9);
         format!(
-            "{} frames {}x{} in {:.2} s: {:.2} fps (busy: decode {:.0}%, stylize {:.0}%, encode {:.0}%; {})",
+            "{} frames {}x{} in {:.2} s: {:.2} fps (busy: decode {:.0}%, stylize {:.0}%{}, encode {:.0}%; {})",
             self.frames,
             self.width,
             self.height,
@@ -62,18 +67,19 @@ impl Summary {
             self.fps(),
             share(self.decode),
             share(self.infer),
+            if self.stylizers > 1 { format!(" x{}", self.stylizers) } else { String::new() },
             share(self.encode),
             self.codec
         )
     }
 }
 
-/// `--preset auto`: times the engine on a frame of the output size (which also warms it up, as the first frame
-/// would) and picks the preset the encoder can afford beside it.
-fn preset_for(engine: &mut Engine, width: usize, height: usize) -> Result<&'static str> {
+/// `--preset auto`: times an engine on a frame of the output size (which also warms it up, as the first frame
+/// would) and picks the preset the encoder can afford beside `stylizers` such engines working at once.
+fn preset_for(engine: &mut Engine, stylizers: usize, width: usize, height: usize) -> Result<&'static str> {
     let megapixels = (width * height) as f64 / 1e6;
-    let engine_cores = engine.cpu_threads();
-    let pick = |ms: f64| auto_preset(ms, megapixels, engine_cores, crate::cores());
+    let engine_cores = engine.cpu_threads() * stylizers;
+    let pick = |ms: f64| auto_preset(ms / stylizers as f64, megapixels, engine_cores, crate::cores());
     let mut frame = Frame::new(width, height);
     let mut timed_run = |engine: &mut Engine| -> Result<f64> {
         let t = Instant::now();
@@ -89,15 +95,19 @@ fn preset_for(engine: &mut Engine, width: usize, height: usize) -> Result<&'stat
     Ok(pick(timed_run(engine)?))
 }
 
-/// Stylizes the video `input` into `output` with `engine`.
-pub fn transcode(engine: &mut Engine, input: &Path, output: &Path, opts: &TranscodeOptions) -> Result<Summary> {
+/// Stylizes the video `input` into `output` with `engines`: each stylizes whole frames on its own thread (on a
+/// small CPU, two single-threaded engines get through more frames than one with two threads), and the encoder
+/// puts the frames back in order.
+pub fn transcode(engines: &mut [Engine], input: &Path, output: &Path, opts: &TranscodeOptions) -> Result<Summary> {
+    assert!(!engines.is_empty(), "transcode needs an engine");
     crate::output::catch_ctrl_c();
     let source = VideoSource::open(input, opts.size)?;
     let pending = PendingOutput::new(output, &[input])?;
     let mut encode = opts.encode.clone();
     if encode.preset == AUTO_PRESET {
         let info = source.info();
-        encode.preset = preset_for(engine, info.out_width as usize, info.out_height as usize)?.into();
+        let stylizers = engines.len();
+        encode.preset = preset_for(&mut engines[0], stylizers, info.out_width as usize, info.out_height as usize)?.into();
     }
     let sink = VideoSink::create(pending.path(), output, &source, &encode)?;
     let info = source.info().clone();
@@ -109,73 +119,105 @@ pub fn transcode(engine: &mut Engine, input: &Path, output: &Path, opts: &Transc
     let bar = frames_bar(total, opts.quiet);
     let max_frames = opts.max_frames.unwrap_or(u64::MAX);
     let effects = opts.effects;
+    let stylizers = engines.len();
 
     // Small queues: enough to keep every stage busy, few enough to bound memory and latency.
     let (dec_tx, dec_rx) = bounded::<Item>(4);
-    let (inf_tx, inf_rx) = bounded::<Item>(4);
-    let (pool_tx, pool_rx) = bounded::<Frame>(12);
+    let (inf_tx, inf_rx) = bounded::<(u64, Item)>(4);
+    let (pool_tx, pool_rx) = bounded::<Frame>(12 + 2 * stylizers);
+    // Items are numbered as they are taken from the decoder (under this lock), so the encoder can restore the
+    // order; `.1` counts the video frames taken, for --frames.
+    let taken = Mutex::new((0u64, 0u64));
+    let failed = AtomicBool::new(false);
     let start = Instant::now();
 
     let (decoded, inferred, encoded) = std::thread::scope(|s| {
         let decoder = s.spawn(move || source.run(&dec_tx, &pool_rx));
-        let infer_bar = bar.clone();
-        let stylizer = s.spawn(move || -> Result<(u64, Duration)> {
-            let mut busy = Duration::ZERO;
-            let mut frames = 0u64;
-            let mut blocked = Duration::ZERO;
-            // The input of the current frame, kept only when an effect needs it (one reused buffer).
-            let mut original = Frame::new(0, 0);
-            for item in dec_rx.iter() {
-                let item = match item {
-                    Item::Video { mut frame, pts } => {
-                        if frames >= max_frames {
+        let workers: Vec<_> = engines
+            .iter_mut()
+            .map(|engine| {
+                let (dec_rx, inf_tx, bar, taken, failed) = (dec_rx.clone(), inf_tx.clone(), bar.clone(), &taken, &failed);
+                s.spawn(move || -> Result<(u64, Duration)> {
+                    let mut busy = Duration::ZERO;
+                    let mut frames = 0u64;
+                    let mut blocked = Duration::ZERO;
+                    // The input of the current frame, kept only when an effect needs it (one reused buffer).
+                    let mut original = Frame::new(0, 0);
+                    while !failed.load(Ordering::Relaxed) {
+                        let (seq, item) = {
+                            let mut taken = taken.lock().unwrap_or_else(|e| e.into_inner());
+                            let Ok(item) = dec_rx.recv() else { break };
+                            if matches!(item, Item::Video { .. }) {
+                                if taken.1 >= max_frames {
+                                    break;
+                                }
+                                taken.1 += 1;
+                            }
+                            taken.0 += 1;
+                            (taken.0 - 1, item)
+                        };
+                        let item = match item {
+                            Item::Video { mut frame, pts } => {
+                                let t = Instant::now();
+                                if !effects.is_identity() {
+                                    original.resize(frame.width, frame.height);
+                                    original.data.copy_from_slice(&frame.data);
+                                }
+                                if let Err(e) = engine.stylize(&mut frame) {
+                                    failed.store(true, Ordering::Relaxed);
+                                    return Err(e);
+                                }
+                                effects.apply(&original, &mut frame);
+                                busy += t.elapsed();
+                                frames += 1;
+                                bar.inc(1);
+                                Item::Video { frame, pts }
+                            }
+                            packet => packet,
+                        };
+                        if !timed_send(&inf_tx, (seq, item), &mut blocked) {
                             break;
                         }
-                        let t = Instant::now();
-                        if !effects.is_identity() {
-                            original.resize(frame.width, frame.height);
-                            original.data.copy_from_slice(&frame.data);
-                        }
-                        engine.stylize(&mut frame)?;
-                        effects.apply(&original, &mut frame);
-                        busy += t.elapsed();
-                        frames += 1;
-                        infer_bar.inc(1);
-                        Item::Video { frame, pts }
                     }
-                    packet => packet,
-                };
-                if !timed_send(&inf_tx, item, &mut blocked) {
-                    break;
-                }
-            }
-            Ok((frames, busy))
-        });
+                    Ok((frames, busy))
+                })
+            })
+            .collect();
+        drop((dec_rx, inf_tx));
         let encoder = s.spawn(move || -> Result<(u64, Duration)> {
             let mut sink = sink;
             let mut busy = Duration::ZERO;
             let mut frames = 0u64;
-            for item in inf_rx.iter() {
-                let t = Instant::now();
-                match item {
-                    Item::Video { frame, pts } => {
-                        sink.push_frame(&frame, pts)?;
-                        frames += 1;
-                        let _ = pool_tx.try_send(frame);
+            // Items that arrived before one numbered lower, held until it comes.
+            let mut waiting = BTreeMap::new();
+            let mut next = 0u64;
+            for (seq, item) in inf_rx.iter() {
+                waiting.insert(seq, item);
+                while let Some(item) = waiting.remove(&next) {
+                    next += 1;
+                    let t = Instant::now();
+                    match item {
+                        Item::Video { frame, pts } => {
+                            sink.push_frame(&frame, pts)?;
+                            frames += 1;
+                            let _ = pool_tx.try_send(frame);
+                        }
+                        Item::Packet(p) => sink.push_packet(p)?,
                     }
-                    Item::Packet(p) => sink.push_packet(p)?,
+                    busy += t.elapsed();
                 }
-                busy += t.elapsed();
             }
             let t = Instant::now();
             sink.finish()?;
             Ok((frames, busy + t.elapsed()))
         });
-        (decoder.join(), stylizer.join(), encoder.join())
+        let stylized = workers.into_iter().map(|w| w.join()).collect::<Vec<_>>();
+        (decoder.join(), stylized, encoder.join())
     });
     bar.finish_and_clear();
     let joined = |r: std::thread::Result<Result<(u64, Duration)>>| r.unwrap_or_else(|_| Err(Error::Invalid("a pipeline thread panicked".into())));
-    let (decoded, inferred, encoded) = (joined(decoded), joined(inferred), joined(encoded));
+    let inferred = inferred.into_iter().map(joined).try_fold((0u64, Duration::ZERO), |(n, busy), r| r.map(|(m, b)| (n + m, busy + b)));
+    let (decoded, encoded) = (joined(decoded), joined(encoded));
 
     // The first stage's error explains the others' (a closed channel downstream).
     let (frames, decode_busy) = match decoded {
@@ -204,7 +246,8 @@ pub fn transcode(engine: &mut Engine, input: &Path, output: &Path, opts: &Transc
         height: info.out_height,
         wall: start.elapsed(),
         decode: decode_busy,
-        infer: infer_busy,
+        infer: infer_busy / stylizers as u32,
+        stylizers,
         encode: encode_busy,
         codec,
         notes: info.notes,
