@@ -162,7 +162,7 @@ struct VideoArgs {
     #[arg(long)]
     frames: Option<u64>,
     /// Frames stylized at once, each by its own copy of the model with a share of the threads (default: 2 on
-    /// a CPU with 2 or more cores, 1 on a GPU)
+    /// a CPU with 2 or more cores for frames up to 1080p, else 1)
     #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=64))]
     parallel_frames: Option<usize>,
 }
@@ -313,9 +313,19 @@ fn video_cmd(model: &str, input: &Path, output: &Path, video: &VideoArgs, effect
         bail!("input {} not found", input.display());
     }
     stylize::output::check_not_input(output, &[input])?;
-    let mut engines = args.load_stylizers(model, video.parallel_frames)?;
+    let size = SizeRequest { scale: video.scale, size: video.size };
+    // Each frame stylized at once holds its own activations (the full net: ~1.8 GB at 1920x1080), so frames
+    // larger than 1080p go one at a time unless asked otherwise.
+    let parallel = match video.parallel_frames {
+        Some(n) => Some(n),
+        None => {
+            let info = stylize::decode::VideoSource::open(input, size)?.info().clone();
+            (u64::from(info.out_width) * u64::from(info.out_height) > 1920 * 1088).then_some(1)
+        }
+    };
+    let mut engines = args.load_stylizers(model, parallel)?;
     let opts = TranscodeOptions {
-        size: SizeRequest { scale: video.scale, size: video.size },
+        size,
         encode: EncodeOptions { codec: video.codec.clone(), crf: video.crf, preset: video.preset.clone() },
         keep_partial: video.keep_partial,
         quiet: args.quiet,

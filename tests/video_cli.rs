@@ -259,3 +259,26 @@ fn frames_stylized_at_once_come_out_in_order() {
     assert_eq!(audio_md5(&three), audio_md5(&input), "audio packets changed");
     assert_fails_with(&stylize(&["video", "-m", model.to_str().unwrap(), input.to_str().unwrap(), "-o", "x.mp4", "--parallel-frames", "0"]), &["parallel-frames"]);
 }
+
+#[test]
+fn frames_above_1080p_go_one_at_a_time_unless_asked() {
+    if skip_without_ffmpeg() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let model = random_model(dir.path(), "lite", 19);
+    let input = dir.path().join("big.mp4");
+    make_clip(&input, "1936x1096", 25, 0.12);
+    let run = |extra: &[&str]| {
+        let out = dir.path().join("out.mp4");
+        let mut args = vec!["video", "--threads", "2", "-m", model.to_str().unwrap(), input.to_str().unwrap(), "-o", out.to_str().unwrap(), "--frames", "2"];
+        args.extend_from_slice(extra);
+        let o = stylize(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        stdout(&o)
+    };
+    let default = run(&[]);
+    assert!(default.contains("2 frames 1936x1096") && !default.contains(" x2"), "summary: {default}");
+    let asked = run(&["--parallel-frames", "2"]);
+    assert!(asked.contains(" x2"), "summary: {asked}");
+}
