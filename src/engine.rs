@@ -461,10 +461,9 @@ impl Engine {
 
     /// One line for `stylize info` and `bench`: which frame path and precision are in use.
     pub fn io_line(&self) -> String {
+        let phase_convs = self.wrap.as_ref().map_or(0, |w| w.phase_convs);
         let path = match self.io {
-            FrameIo::U8 if self.wrap.as_ref().is_some_and(|w| w.phase_convs > 0) => {
-                format!("uint8 frames (graph-wrapped; {} convs on 2x2 phases)", self.wrap.as_ref().map_or(0, |w| w.phase_convs))
-            }
+            FrameIo::U8 if phase_convs > 0 => format!("uint8 frames (graph-wrapped; {phase_convs} convs on 2x2 phases)"),
             FrameIo::U8 => "uint8 frames (graph-wrapped)".to_string(),
             _ => match &self.io_note {
                 Some(why) => format!("float32 planar frames, converted on the host (the graph could not be wrapped: {why})"),
@@ -841,8 +840,7 @@ pub fn resize_into(resizer: &mut fir::Resizer, src: &Frame, dst: &mut Frame) -> 
 
 /// Session settings that `scripts/bench_cpu_tuning.sh` varies through `STYLIZE_ORT_TUNE` (a comma-separated
 /// list of `opt=disable|basic|extended|all`, `spin=0|1`, `mempattern=0|1`, `cpurewrite=0|1`, `gpurewrite=0|1`);
-/// the defaults are
-/// what measured best (docs/benchmarks.md). Not a user option: unknown entries are ignored.
+/// the defaults are what measured best (docs/benchmarks.md). Not a user option: unknown entries are ignored.
 struct Tuning {
     opt_level: GraphOptimizationLevel,
     spinning: Option<bool>,

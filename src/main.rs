@@ -306,33 +306,27 @@ fn image_cmd(model: &str, inputs: &[PathBuf], output: Option<&Path>, effects: st
 
 #[cfg(feature = "video")]
 fn video_cmd(model: &str, input: &Path, output: &Path, video: &VideoArgs, effects: stylize::Effects, args: &EngineArgs) -> Result<()> {
-    use stylize::decode::SizeRequest;
+    use stylize::decode::{SizeRequest, VideoSource};
     use stylize::encode::EncodeOptions;
     use stylize::pipeline::{transcode, TranscodeOptions};
     if !input.exists() {
         bail!("input {} not found", input.display());
     }
     stylize::output::check_not_input(output, &[input])?;
-    let size = SizeRequest { scale: video.scale, size: video.size };
+    let source = VideoSource::open(input, SizeRequest { scale: video.scale, size: video.size })?;
     // Each frame stylized at once holds its own activations (the full net: ~1.8 GB at 1920x1080), so frames
     // larger than 1080p go one at a time unless asked otherwise.
-    let parallel = match video.parallel_frames {
-        Some(n) => Some(n),
-        None => {
-            let info = stylize::decode::VideoSource::open(input, size)?.info().clone();
-            (u64::from(info.out_width) * u64::from(info.out_height) > 1920 * 1088).then_some(1)
-        }
-    };
+    let (width, height) = (source.info().out_width, source.info().out_height);
+    let parallel = video.parallel_frames.or((u64::from(width) * u64::from(height) > 1920 * 1088).then_some(1));
     let mut engines = args.load_stylizers(model, parallel)?;
     let opts = TranscodeOptions {
-        size,
         encode: EncodeOptions { codec: video.codec.clone(), crf: video.crf, preset: video.preset.clone() },
         keep_partial: video.keep_partial,
         quiet: args.quiet,
         max_frames: video.frames,
         effects,
     };
-    let summary = transcode(&mut engines, input, output, &opts)?;
+    let summary = transcode(&mut engines, source, output, &opts)?;
     if !args.quiet {
         for note in &summary.notes {
             eprintln!("note: {note}");

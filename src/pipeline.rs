@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::bounded;
 
-use crate::decode::{timed_send, Item, SizeRequest, VideoSource};
+use crate::decode::{timed_send, Item, VideoSource};
 use crate::encode::{auto_preset, EncodeOptions, VideoSink, AUTO_PRESET};
 use crate::effects::Effects;
 use crate::engine::Engine;
@@ -21,7 +21,6 @@ use crate::progress::frames_bar;
 
 #[derive(Clone, Debug, Default)]
 pub struct TranscodeOptions {
-    pub size: SizeRequest,
     pub encode: EncodeOptions,
     /// Keep what was written when the input turns out corrupt (as `<name>.partial.<ext>`).
     pub keep_partial: bool,
@@ -95,18 +94,18 @@ fn preset_for(engine: &mut Engine, stylizers: usize, width: usize, height: usize
     Ok(pick(timed_run(engine)?))
 }
 
-/// Stylizes the video `input` into `output` with `engines`: each stylizes whole frames on its own thread (on a
-/// small CPU, two single-threaded engines get through more frames than one with two threads), and the encoder
-/// puts the frames back in order.
-pub fn transcode(engines: &mut [Engine], input: &Path, output: &Path, opts: &TranscodeOptions) -> Result<Summary> {
+/// Stylizes the video of `source` (opened by the caller, who may size things by it) into `output` with
+/// `engines`: each stylizes whole frames on its own thread (on a small CPU, two single-threaded engines get
+/// through more frames than one with two threads), and the encoder puts the frames back in order.
+pub fn transcode(engines: &mut [Engine], source: VideoSource, output: &Path, opts: &TranscodeOptions) -> Result<Summary> {
     assert!(!engines.is_empty(), "transcode needs an engine");
     crate::output::catch_ctrl_c();
-    let source = VideoSource::open(input, opts.size)?;
-    let pending = PendingOutput::new(output, &[input])?;
+    let input = source.info().path.clone();
+    let pending = PendingOutput::new(output, &[input.as_path()])?;
+    let stylizers = engines.len();
     let mut encode = opts.encode.clone();
     if encode.preset == AUTO_PRESET {
         let info = source.info();
-        let stylizers = engines.len();
         encode.preset = preset_for(&mut engines[0], stylizers, info.out_width as usize, info.out_height as usize)?.into();
     }
     let sink = VideoSink::create(pending.path(), output, &source, &encode)?;
@@ -119,7 +118,6 @@ pub fn transcode(engines: &mut [Engine], input: &Path, output: &Path, opts: &Tra
     let bar = frames_bar(total, opts.quiet);
     let max_frames = opts.max_frames.unwrap_or(u64::MAX);
     let effects = opts.effects;
-    let stylizers = engines.len();
 
     // Small queues: enough to keep every stage busy, few enough to bound memory and latency.
     let (dec_tx, dec_rx) = bounded::<Item>(4);
@@ -235,7 +233,7 @@ pub fn transcode(engines: &mut [Engine], input: &Path, output: &Path, opts: &Tra
     let (styled, infer_busy) = inferred?;
     let (written, encode_busy) = encoded?;
     if written == 0 {
-        return Err(Error::NoFrames { path: input.to_path_buf() });
+        return Err(Error::NoFrames { path: input });
     }
     debug_assert!(styled >= written && (frames >= styled || max_frames < u64::MAX));
     let output = pending.commit()?;

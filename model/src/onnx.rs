@@ -274,13 +274,7 @@ impl<'w> GraphBuilder<'w> {
         inputs: &[&str],
         attrs: Vec<AttributeProto>,
     ) -> String {
-        let mut n = NodeProto::new();
-        n.op_type = op.to_string();
-        n.name = name.to_string();
-        n.input = inputs.iter().map(|s| s.to_string()).collect();
-        n.output = vec![name.to_string()];
-        n.attribute = attrs;
-        self.graph.node.push(n);
+        self.graph.node.push(make_node(op, name, inputs, name, attrs));
         name.to_string()
     }
 
@@ -387,6 +381,17 @@ impl<'w> GraphBuilder<'w> {
     pub fn finish(self) -> GraphProto {
         self.graph
     }
+}
+
+/// A single-output node of the default domain.
+pub(crate) fn make_node(op: &str, name: &str, inputs: &[&str], output: &str, attrs: Vec<AttributeProto>) -> NodeProto {
+    let mut n = NodeProto::new();
+    n.op_type = op.to_string();
+    n.name = name.to_string();
+    n.input = inputs.iter().map(|s| s.to_string()).collect();
+    n.output = vec![output.to_string()];
+    n.attribute = attrs;
+    n
 }
 
 /// The values of a float32 tensor stored in the file (raw little-endian bytes or `float_data`).

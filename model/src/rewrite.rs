@@ -1,5 +1,5 @@
 //! Exact graph rewrites that make ONNX Runtime's CPU provider faster; the wrapper applies them for the CPU
-//! ([`crate::wrap::WrapOptions::cpu`]).
+//! ([`crate::wrap::WrapOptions::phase_convs`]).
 //!
 //! [`phase_split_output_conv`]: the classic Johnson net ends in a 9x9 convolution from 32 channels to 3 at full
 //! resolution. The CPU provider convolves in blocks of 8 output channels, so it computes 8 to keep 3: that one
@@ -16,11 +16,9 @@
 //! phase's window and DepthToSpace interleaves them. Full net 468-476 ms instead of 503-513 ms, lite net
 //! 26.6-27.1 ms instead of 28.6 ms (same setting), at most one grey level apart.
 
-use onnx_protobuf::{tensor_proto::DataType, GraphProto, NodeProto};
+use onnx_protobuf::{tensor_proto::DataType, GraphProto, NodeProto, TensorProto};
 
-use onnx_protobuf::TensorProto;
-
-use crate::onnx::{attr_int, attr_ints, attr_string, f32_tensor, f32_values};
+use crate::onnx::{attr_int, attr_ints, attr_string, f32_tensor, f32_values, make_node};
 use crate::ModelError;
 
 /// Names of the values and weights this module adds.
@@ -278,13 +276,7 @@ fn plain_conv(n: &NodeProto) -> bool {
 }
 
 fn node(op: &str, inputs: &[&str], output: &str, attrs: Vec<onnx_protobuf::AttributeProto>) -> NodeProto {
-    let mut n = NodeProto::new();
-    n.op_type = op.to_string();
-    n.name = format!("{PREFIX}{output}");
-    n.input = inputs.iter().map(|s| s.to_string()).collect();
-    n.output = vec![output.to_string()];
-    n.attribute = attrs;
-    n
+    make_node(op, &format!("{PREFIX}{output}"), inputs, output, attrs)
 }
 
 #[cfg(test)]

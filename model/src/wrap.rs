@@ -442,18 +442,10 @@ fn sole_producer(g: &GraphProto, value: &str, op: &str) -> Option<usize> {
     (n.op_type == op && n.domain.is_empty() && feeds_only_it && !is_output).then_some(i)
 }
 
+/// A node named after its output, under [`PREFIX`].
 fn node(op: &str, inputs: &[&str], output: &str, attrs: Vec<onnx_protobuf::AttributeProto>) -> NodeProto {
-    let mut n = NodeProto::new();
-    n.op_type = op.to_string();
-    n.name = if output.starts_with(PREFIX) {
-        output.to_string()
-    } else {
-        format!("{PREFIX}{output}")
-    };
-    n.input = inputs.iter().map(|s| s.to_string()).collect();
-    n.output = vec![output.to_string()];
-    n.attribute = attrs;
-    n
+    let name = if output.starts_with(PREFIX) { output.to_string() } else { format!("{PREFIX}{output}") };
+    crate::onnx::make_node(op, &name, inputs, output, attrs)
 }
 
 /// Adds a 0-d constant initializer `PREFIX + name` of type float or float16; returns its name.
