@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::*;
@@ -17,6 +17,19 @@ fn skip_without_ffmpeg() -> bool {
     true
 }
 
+/// A temporary folder holding a random `arch` model and a test clip `clip.mp4`; None (with a message) without
+/// the ffmpeg CLIs.
+fn model_and_clip(arch: &str, seed: u64, size: &str, rate: u32, seconds: f32) -> Option<(tempfile::TempDir, PathBuf, PathBuf)> {
+    if skip_without_ffmpeg() {
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let model = random_model(dir.path(), arch, seed);
+    let input = dir.path().join("clip.mp4");
+    make_clip(&input, size, rate, seconds);
+    Some((dir, model, input))
+}
+
 fn duration(path: &Path) -> f64 {
     let o = std::process::Command::new("ffprobe").args(["-v", "error", "-show_entries", "format=duration", "-of", "default=nw=1:nk=1"]).arg(path).output().unwrap();
     String::from_utf8_lossy(&o.stdout).trim().parse().unwrap()
@@ -24,13 +37,7 @@ fn duration(path: &Path) -> f64 {
 
 #[test]
 fn transcode_keeps_frames_duration_rate_and_audio() {
-    if skip_without_ffmpeg() {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let model = random_model(dir.path(), "half", 11);
-    let input = dir.path().join("clip.mp4");
-    make_clip(&input, "160x120", 30, 1.5);
+    let Some((dir, model, input)) = model_and_clip("half", 11, "160x120", 30, 1.5) else { return };
     let out = dir.path().join("styled.mp4");
     let o = stylize(&["video", "-m", model.to_str().unwrap(), input.to_str().unwrap(), "-o", out.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -194,13 +201,7 @@ fn style_mix_applies_to_every_video_frame() {
 
 #[test]
 fn the_x264_preset_reaches_the_encoder_and_auto_picks_one() {
-    if skip_without_ffmpeg() {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let model = random_model(dir.path(), "half", 17);
-    let input = dir.path().join("clip.mp4");
-    make_clip(&input, "128x96", 25, 0.4);
+    let Some((dir, model, input)) = model_and_clip("half", 17, "128x96", 25, 0.4) else { return };
     // x264 writes its settings into the stream; subme tells the presets auto picks from apart.
     let subme = |preset: &str| match preset {
         "ultrafast" => "subme=0",
@@ -236,13 +237,7 @@ fn frame_md5s(path: &Path) -> Vec<String> {
 
 #[test]
 fn frames_stylized_at_once_come_out_in_order() {
-    if skip_without_ffmpeg() {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let model = random_model(dir.path(), "half", 18);
-    let input = dir.path().join("clip.mp4");
-    make_clip(&input, "96x64", 25, 1.2);
+    let Some((dir, model, input)) = model_and_clip("half", 18, "96x64", 25, 1.2) else { return };
     // Single-threaded engines compute identical frames, so one engine and three at once must give the same video.
     let run = |n: &str| {
         let out = dir.path().join(format!("x{n}.mp4"));
@@ -262,13 +257,7 @@ fn frames_stylized_at_once_come_out_in_order() {
 
 #[test]
 fn frames_above_1080p_go_one_at_a_time_unless_asked() {
-    if skip_without_ffmpeg() {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let model = random_model(dir.path(), "lite", 19);
-    let input = dir.path().join("big.mp4");
-    make_clip(&input, "1936x1096", 25, 0.12);
+    let Some((dir, model, input)) = model_and_clip("lite", 19, "1936x1096", 25, 0.12) else { return };
     let run = |extra: &[&str]| {
         let out = dir.path().join("out.mp4");
         let mut args = vec!["video", "--threads", "2", "-m", model.to_str().unwrap(), input.to_str().unwrap(), "-o", out.to_str().unwrap(), "--frames", "2"];
