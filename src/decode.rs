@@ -136,12 +136,14 @@ impl VideoSource {
         let mut frames = 0u64;
         let video_index = self.info.video_index;
         let corrupt = |frame: u64, reason: String| Error::Corrupt { path: self.info.path.clone(), frame, reason, kept: String::new() };
-        let mut packet = Packet::empty();
         let mut at_eof = false;
         loop {
             if interrupted() {
                 return Err(Error::Interrupted(String::new()));
             }
+            // A fresh packet each time: av_read_frame overwrites a packet without releasing the buffer it
+            // holds, so reusing one leaked every compressed frame (memory grew with the input's length).
+            let mut packet = Packet::empty();
             if !at_eof {
                 match packet.read(&mut self.ictx) {
                     Ok(()) => {}
@@ -152,7 +154,7 @@ impl VideoSource {
                     Err(e) => return Err(corrupt(frames, format!("reading the file failed: {e}"))),
                 }
                 if !at_eof && packet.stream() != video_index {
-                    if self.info.copied_streams.contains(&packet.stream()) && !timed_send(out, Item::Packet(std::mem::replace(&mut packet, Packet::empty())), &mut blocked) {
+                    if self.info.copied_streams.contains(&packet.stream()) && !timed_send(out, Item::Packet(packet), &mut blocked) {
                         return Ok((frames, start.elapsed() - blocked));
                     }
                     continue;
