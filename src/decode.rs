@@ -10,7 +10,7 @@ use ffmpeg::{codec, format, media, software::scaling, util::frame, Packet, Ratio
 
 use crate::error::{Error, Result};
 use crate::frame::Frame;
-use crate::output::interrupted;
+use crate::stop::interrupted;
 
 /// What flows from the decoder through the engine to the encoder.
 pub enum Item {

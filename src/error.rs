@@ -40,7 +40,7 @@ pub enum Error {
     OutputFormat { path: PathBuf, ext: String },
     #[error("video encoder: {0}")]
     Encoder(String),
-    #[error("interrupted (Ctrl-C){0}")]
+    #[error("interrupted ({}){}", crate::stop::received_name(), .0)]
     Interrupted(String),
     /// A webcam problem; the message lists the devices or modes there are.
     #[error("{0}")]

@@ -9,7 +9,8 @@
 //! - [`models`]: finds the models and their model cards.
 //! - [`styles`]: style mixes of multi-style models (`--style-mix`, live morphing).
 //! - [`flicker`]: measures temporal instability of a stylized video (`stylize flicker`).
-//! - [`output`]: temporary files that become the output only when complete, Ctrl-C.
+//! - [`output`]: temporary files that become the output only when complete.
+//! - [`stop`]: Ctrl-C, SIGTERM and SIGHUP stop long jobs cleanly.
 //! - [`live`]: `stylize live` (feature `live`): [`camera`], [`window`] and [`hud`] around the engine.
 
 pub mod args;
@@ -22,6 +23,7 @@ pub mod images;
 pub mod models;
 pub mod output;
 pub mod progress;
+pub mod stop;
 pub mod styles;
 #[cfg(feature = "video")]
 pub mod decode;

@@ -27,7 +27,8 @@ use crate::engine::{resize_into, Engine, EngineOptions};
 use crate::error::{Error, Result};
 use crate::frame::Frame;
 use crate::hud::{self, Canvas};
-use crate::output::{catch_ctrl_c, interrupted, PendingOutput};
+use crate::output::PendingOutput;
+use crate::stop::{catch_signals, interrupted};
 use crate::styles::{self, Glide};
 use crate::window::{self, Hotkey, Window, HOTKEYS_HELP, HOTKEYS_HUD};
 use crate::{images, models};
@@ -56,7 +57,7 @@ pub struct LiveArgs {
     /// Play the file again from the start when it ends
     #[arg(long = "loop")]
     pub looping: bool,
-    /// Stop after this many frames are shown (0: until quit, Ctrl-C or the end of the input)
+    /// Stop after this many frames are shown (0: until quit, Ctrl-C, SIGTERM or the end of the input)
     #[arg(long, default_value_t = 0)]
     pub frames: u64,
     /// No window: stylize headless and print the statistics at the end
@@ -1139,7 +1140,7 @@ impl Display<'_> {
         loop {
             if interrupted() {
                 if !self.shared.quiet {
-                    eprintln!("interrupted (Ctrl-C): stopping");
+                    eprintln!("interrupted ({}): stopping", crate::stop::received_name());
                 }
                 return Ok(());
             }
@@ -1256,7 +1257,7 @@ pub fn run(args: LiveArgs) -> Result<()> {
     if !args.no_window {
         window::check_display()?;
     }
-    catch_ctrl_c();
+    catch_signals();
     let spec = source_spec(&args)?;
     let paths: Vec<PathBuf> = args.models.iter().map(|m| args.engine.model_path(m)).collect();
     let opts = args.engine.options();

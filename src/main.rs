@@ -178,13 +178,18 @@ fn parse_size(s: &str) -> Result<(u32, u32), String> {
 }
 
 fn main() -> ExitCode {
+    // Before anything slow: Ctrl-C, SIGTERM and SIGHUP stop every command cleanly.
+    stylize::stop::catch_signals();
     let cli = Cli::parse();
-    match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
+    let result = run(cli);
+    if let Err(e) = &result {
+        eprintln!("error: {e:#}");
+    }
+    match (stylize::stop::received(), result) {
+        // Stopped by a signal (cleanly: recordings kept, unfinished outputs removed): 128 + its number.
+        (Some(sig), _) => ExitCode::from(stylize::stop::exit_code(sig) as u8),
+        (None, Ok(())) => ExitCode::SUCCESS,
+        (None, Err(_)) => ExitCode::FAILURE,
     }
 }
 
@@ -274,7 +279,14 @@ fn image_cmd(model: &str, inputs: &[PathBuf], output: Option<&Path>, effects: st
     }
     let mut engine = args.load(model)?;
     let style = Path::new(model).file_stem().unwrap_or_default().to_string_lossy().to_string();
-    for input in inputs {
+    let stopped = |done: usize| {
+        let kept = if done > 0 { "; the finished ones are kept" } else { "" };
+        stylize::Error::Interrupted(format!(" after {done} of {} images{kept}", inputs.len()))
+    };
+    for (done, input) in inputs.iter().enumerate() {
+        if stylize::stop::interrupted() {
+            return Err(stopped(done).into());
+        }
         let dest = match output {
             Some(o) if !out_is_dir => o.to_path_buf(),
             dir => {
@@ -291,6 +303,9 @@ fn image_cmd(model: &str, inputs: &[PathBuf], output: Option<&Path>, effects: st
         let mut frame = original.clone();
         let t = Instant::now();
         engine.stylize(&mut frame).with_context(|| format!("stylizing {}", input.display()))?;
+        if stylize::stop::interrupted() {
+            return Err(stopped(done).into());
+        }
         effects.apply(&original, &mut frame);
         let took = t.elapsed();
         images::save(&frame, &dest, &[input.as_path()])?;
@@ -462,6 +477,9 @@ fn bench_cmd(model: &str, input: BenchFrames, frames: usize, json: bool, residen
             engine.stylize(&mut frame)?;
         }
         for i in 0..frames.max(1) {
+            if stylize::stop::interrupted() {
+                return Err(stylize::Error::Interrupted(format!(" after {} timed frames at {w}x{h}", times.len())).into());
+            }
             frame.data.copy_from_slice(&set[(i + 2) % set.len()].data);
             let t = Instant::now();
             engine.stylize(&mut frame)?;

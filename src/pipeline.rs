@@ -99,7 +99,7 @@ fn preset_for(engine: &mut Engine, stylizers: usize, width: usize, height: usize
 /// through more frames than one with two threads), and the encoder puts the frames back in order.
 pub fn transcode(engines: &mut [Engine], source: VideoSource, output: &Path, opts: &TranscodeOptions) -> Result<Summary> {
     assert!(!engines.is_empty(), "transcode needs an engine");
-    crate::output::catch_ctrl_c();
+    crate::stop::catch_signals();
     let input = source.info().path.clone();
     let pending = PendingOutput::new(output, &[input.as_path()])?;
     let stylizers = engines.len();

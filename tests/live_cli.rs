@@ -314,3 +314,34 @@ fn headless_style_mix_runs_and_bad_mixes_fail_before_starting() {
     let single = random_model(dir.path(), "half", 4);
     assert_fails_with(&stylize(&["live", "--input", "test", "--no-window", "--frames", "5", "-m", single.to_str().unwrap(), "--style-mix", "random-0"]), &["one style"]);
 }
+
+#[test]
+fn sigterm_and_sighup_keep_the_recording() {
+    if !have("ffmpeg") {
+        eprintln!("skipping: ffmpeg is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let model = random_model(d, "half", 27);
+    for (signal, code) in [("TERM", 143), ("HUP", 129)] {
+        let rec = d.join(format!("rec-{signal}.mp4"));
+        let child = Command::new(env!("CARGO_BIN_EXE_stylize"))
+            .args(["live", "--input", "test", "--size", "128x96", "--no-window", "-m", model.to_str().unwrap(), "--record", rec.to_str().unwrap()])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(3000));
+        assert!(Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status().unwrap().success());
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), Some(code), "exit status after SIG{signal}: {}", stderr(&o));
+        let out = stdout(&o);
+        let (_, _, shown) = counts_add_up(&out);
+        assert!(shown >= 5, "only {shown} frames shown in 3 s:\n{out}");
+        // The recording is finished (playable, its index written) and holds every frame shown.
+        assert!(out.contains(&format!("recorded {shown} frames to")), "{out}\n{}", stderr(&o));
+        assert_eq!(probe_video(&rec, "nb_read_packets"), shown.to_string());
+    }
+    assert_eq!(files_in(d), vec!["half-27.onnx", "rec-HUP.mp4", "rec-TERM.mp4"]);
+}

@@ -1,9 +1,10 @@
-//! Long jobs: memory that does not grow with the input's length.
+//! Long jobs: memory that does not grow with the input's length, and a batch stopped half-way.
 
 mod common;
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use common::*;
 
@@ -48,4 +49,38 @@ fn peak_memory_does_not_grow_with_the_input_length() {
     // 300 vs 2400 frames: a leak of one packet per frame would add 45 MB; allocator noise is a few MB.
     eprintln!("peak RSS: 300 frames {one} KB, 2400 frames {eight} KB ({:+} KB)", eight as i64 - one as i64);
     assert!(eight <= one + 8 * 1024, "peak RSS grew from {one} KB to {eight} KB for 8x the frames");
+}
+
+#[test]
+fn a_stopped_batch_keeps_the_finished_images_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let model = random_model(d, "full", 33);
+    let inputs: Vec<String> = (0..8)
+        .map(|i| {
+            let p = d.join(format!("in{i}.png"));
+            write_png(&p, 480, 360);
+            p.to_string_lossy().into_owned()
+        })
+        .collect();
+    let out = d.join("out");
+    std::fs::create_dir(&out).unwrap();
+    let mut args = vec!["image".to_string(), "-m".into(), model.to_string_lossy().into_owned(), "-o".into(), format!("{}/", out.display())];
+    args.extend(inputs);
+    let child = Command::new(env!("CARGO_BIN_EXE_stylize")).args(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    // Stop it once the first image is written.
+    let t = Instant::now();
+    while files_in(&out).iter().all(|f| f.starts_with('.')) && t.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+    assert_fails_with(&o, &["interrupted (Ctrl-C) after", "of 8 images", "finished ones are kept"]);
+    let done = stdout(&o).lines().filter(|l| l.contains(" -> ")).count();
+    let written = files_in(&out);
+    assert!((1..8).contains(&done), "{done} images reported done: {}", stdout(&o));
+    assert_eq!(written.len(), done, "written {written:?}, reported {done}");
+    assert!(written.iter().all(|f| f.ends_with("-full-33.png")), "{written:?}");
+    assert!(stderr(&o).contains(&format!("after {done} of 8")), "{}", stderr(&o));
 }

@@ -115,27 +115,71 @@ fn bad_videos_fail_cleanly_without_output() {
     assert!(kept > 5 && kept < 50, "kept {kept} frames");
 }
 
-#[test]
-fn ctrl_c_removes_the_unfinished_output() {
-    if skip_without_ffmpeg() {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let model = random_model(dir.path(), "full", 14);
-    let clip = dir.path().join("long.mp4");
-    make_clip(&clip, "320x240", 25, 20.0);
-    let out = dir.path().join("out.mp4");
+/// Starts `stylize ARGS`, sends `signal` (a `kill` name) after `after`, and returns what it printed.
+fn signalled(args: &[&str], signal: &str, after: Duration) -> std::process::Output {
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_stylize"))
-        .args(["video", "-q", "-m", model.to_str().unwrap(), clip.to_str().unwrap(), "-o", out.to_str().unwrap()])
+        .args(args)
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(2500));
-    let sent = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    std::thread::sleep(after);
+    let sent = std::process::Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status().unwrap();
     assert!(sent.success());
-    let o = child.wait_with_output().unwrap();
-    assert_fails_with(&o, &["interrupted"]);
-    assert_eq!(files_in(dir.path()), vec!["full-14.onnx", "long.mp4"], "leftovers after Ctrl-C");
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn ctrl_c_sigterm_and_sighup_remove_the_unfinished_output() {
+    let Some((dir, model, clip)) = model_and_clip("full", 14, "320x240", 25, 20.0) else { return };
+    let out = dir.path().join("out.mp4");
+    let args = ["video", "-q", "-m", model.to_str().unwrap(), clip.to_str().unwrap(), "-o", out.to_str().unwrap()];
+    for (signal, name, code) in [("INT", "Ctrl-C", 130), ("TERM", "SIGTERM", 143), ("HUP", "SIGHUP", 129)] {
+        let o = signalled(&args, signal, Duration::from_millis(2500));
+        assert_fails_with(&o, &[&format!("interrupted ({name})"), "removed the unfinished"]);
+        assert_eq!(o.status.code(), Some(code), "exit status after SIG{signal}: {}", stderr(&o));
+        assert_eq!(files_in(dir.path()), vec!["clip.mp4", "full-14.onnx"], "leftovers after SIG{signal}");
+    }
+}
+
+#[test]
+fn a_killed_run_leaves_a_partial_file_that_the_next_run_removes() {
+    let Some((dir, model, clip)) = model_and_clip("full", 15, "320x240", 25, 20.0) else { return };
+    let d = dir.path();
+    let out = d.join("out.mp4");
+    let m = model.to_str().unwrap();
+    // SIGKILL cannot be caught: the hidden temporary file stays.
+    let o = signalled(&["video", "-q", "-m", m, clip.to_str().unwrap(), "-o", out.to_str().unwrap()], "KILL", Duration::from_millis(2000));
+    assert!(!o.status.success());
+    let left = std::fs::read_dir(d).unwrap().filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().contains(".partial-")).count();
+    assert_eq!(left, 1, "the killed run left no partial file (the test would prove nothing): {:?}", files_in(d));
+    // The next run writing into this folder removes it, whatever it writes.
+    let short = d.join("short.mp4");
+    make_clip(&short, "64x48", 10, 0.3);
+    let o = stylize(&["video", "-q", "-m", m, short.to_str().unwrap(), "-o", d.join("other.mp4").to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(files_in(d), vec!["clip.mp4", "full-15.onnx", "other.mp4", "short.mp4"]);
+}
+
+#[test]
+fn two_runs_writing_the_same_output_at_once_do_not_collide() {
+    let Some((dir, model, clip)) = model_and_clip("lite", 16, "160x120", 25, 3.0) else { return };
+    let out = dir.path().join("out.mp4");
+    let spawn = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_stylize"))
+            .args(["video", "-q", "-m", model.to_str().unwrap(), clip.to_str().unwrap(), "-o", out.to_str().unwrap()])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    // Each writes its own temporary file; the later rename wins and the file is whole.
+    assert!(a.status.success() && b.status.success(), "{}{}", stderr(&a), stderr(&b));
+    assert_eq!(probe_video(&out, "nb_read_packets"), "75");
+    assert_eq!(audio_md5(&out), audio_md5(&clip));
+    assert_eq!(files_in(dir.path()), vec!["clip.mp4", "lite-16.onnx", "out.mp4"]);
 }
 
 #[test]

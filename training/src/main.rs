@@ -236,7 +236,12 @@ fn main() -> Result<()> {
                 progress: std::io::stderr().is_terminal(),
             };
             eprintln!("training on {} ({} threads)", train::device_name(cfg.device), tch::get_num_threads());
+            train::catch_signals()?;
             let s = train::train(&cfg)?;
+            if let Some(sig) = train::stop_signal() {
+                eprintln!("stopped by {} at iteration {}: checkpoint saved in {}, continue with --resume", train::signal_name(sig), s.iteration, cfg.out.display());
+                std::process::exit(128 + sig);
+            }
             eprintln!(
                 "done: {} iterations in {:.0} s; loss {:.4} (content {:.4}, style {:.4}, tv {:.5}); checkpoint in {}",
                 s.iteration, s.elapsed_s, s.losses.total, s.losses.content, s.losses.style, s.losses.tv, cfg.out.display()

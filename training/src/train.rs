@@ -1,6 +1,8 @@
 //! The training loop (pytorch/examples fast_neural_style `train`, in tch).
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
@@ -62,6 +64,44 @@ pub fn device_name(d: Device) -> String {
         Device::Cuda(i) => format!("cuda:{i}"),
         other => format!("{other:?}"),
     }
+}
+
+/// The stop signal received (0: none). SIGINT, SIGTERM (schedulers, `docker stop`) and SIGHUP (a closed
+/// terminal) end training at the end of the current iteration with a checkpoint, so `--resume` continues.
+static STOP: std::sync::OnceLock<Arc<AtomicUsize>> = std::sync::OnceLock::new();
+
+/// Installs the stop handlers (once). A second signal exits at once with 128 + its number: the checkpoint on
+/// disk is still whole (it is written to a temporary file and renamed).
+pub fn catch_signals() -> Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    if STOP.get().is_some() {
+        return Ok(());
+    }
+    let (stop, once) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicBool::new(false)));
+    for sig in [SIGINT, SIGTERM, SIGHUP] {
+        // Registered before the flag is set, so it sees the flag of an earlier signal only.
+        signal_hook::flag::register_conditional_shutdown(sig, 128 + sig, Arc::clone(&once))?;
+        signal_hook::flag::register(sig, Arc::clone(&once))?;
+        signal_hook::flag::register_usize(sig, Arc::clone(&stop), sig as usize)?;
+    }
+    let _ = STOP.set(stop);
+    Ok(())
+}
+
+/// How a stop signal is named to the user.
+pub fn signal_name(sig: i32) -> &'static str {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    match sig {
+        SIGINT => "Ctrl-C",
+        SIGTERM => "SIGTERM",
+        SIGHUP => "SIGHUP",
+        _ => "a signal",
+    }
+}
+
+/// The stop signal received, if any.
+pub fn stop_signal() -> Option<i32> {
+    STOP.get().map(|s| s.load(Ordering::Relaxed) as i32).filter(|&s| s != 0)
 }
 
 /// Trains (or resumes) a run; returns its final state.
@@ -174,7 +214,8 @@ pub fn train(cfg: &TrainConfig) -> Result<RunState> {
             eprintln!("iter {}/{} {:.3} s/it ETA {:.0} s {msg}", state.iteration, cfg.iters, 1.0 / rate, eta);
         }
         let out_of_time = cfg.time_limit.is_some_and(|limit| t0.elapsed() >= limit);
-        if state.iteration % cfg.checkpoint_every == 0 || state.iteration == cfg.iters || out_of_time {
+        let stopped = stop_signal().is_some();
+        if state.iteration % cfg.checkpoint_every == 0 || state.iteration == cfg.iters || out_of_time || stopped {
             state.updated = crate::io::utc_now();
             ckpt::save(&cfg.out, &state, &opt)?;
             report::write_metrics(&metrics_path, &rows)?;
@@ -185,6 +226,9 @@ pub fn train(cfg: &TrainConfig) -> Result<RunState> {
         }
         if out_of_time {
             eprintln!("time limit reached at iteration {}: checkpoint saved, continue with --resume", state.iteration);
+            break;
+        }
+        if stopped {
             break;
         }
     }

@@ -264,3 +264,86 @@ fn multi_style_net_learns_distinct_styles_and_starts_from_init() {
     eprintln!("mean |style 0 - style 1| = {d:.2} grey levels");
     assert!(d > 1.0, "the two styles render the same ({d})");
 }
+
+/// The iteration of a run's checkpoint.
+fn checkpoint_iteration(run: &Path) -> u64 {
+    ckpt::load(run).unwrap().0.iteration
+}
+
+/// Runs `stylize-train train` on the smoke data until its metrics show `iterations` logged (or the checkpoint
+/// file appears, with `wait_for_checkpoint`), then sends `signal`; returns the exit status and stderr.
+fn train_then_signal(dir: &Path, vgg: &Path, extra: &[&str], signal: &str, wait_for_checkpoint: bool) -> (std::process::ExitStatus, String) {
+    use std::process::{Command, Stdio};
+    let (content, style) = make_data(dir);
+    let run = dir.join("run");
+    let args = ["train", "--style", style.to_str().unwrap(), "--content-dir", content.to_str().unwrap(), "--vgg", vgg.to_str().unwrap(), "-o", run.to_str().unwrap()];
+    let fixed = ["--arch", "half", "--size", "64", "--batch", "2", "--iters", "100000", "--samples", "1", "--sample-size", "64", "--log-every", "1", "--device", "cpu", "--threads", "1", "--seed", "5"];
+    let err_path = dir.join("stderr.txt");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_stylize-train"))
+        .args(args)
+        .args(fixed)
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
+        .unwrap();
+    let t = std::time::Instant::now();
+    let ready = || {
+        let log = std::fs::read_to_string(&err_path).unwrap_or_default();
+        if wait_for_checkpoint { ckpt::checkpoint_path(&run).exists() && log.matches("iter ").count() >= 8 } else { log.matches("iter ").count() >= 4 }
+    };
+    while !ready() {
+        assert!(t.elapsed().as_secs() < 120, "training made no progress: {}", std::fs::read_to_string(&err_path).unwrap_or_default());
+        assert!(child.try_wait().unwrap().is_none(), "training ended early: {}", std::fs::read_to_string(&err_path).unwrap_or_default());
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status().unwrap().success());
+    let status = child.wait().unwrap();
+    (status, std::fs::read_to_string(&err_path).unwrap())
+}
+
+/// The iterations logged in a trainer's stderr (`iter N/M ...` lines).
+fn logged_iterations(log: &str) -> u64 {
+    log.lines().filter_map(|l| l.strip_prefix("iter ")?.split('/').next()?.parse().ok()).max().unwrap_or(0)
+}
+
+#[test]
+fn sigterm_and_sighup_stop_training_with_a_checkpoint_that_resumes() {
+    let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    for (signal, code) in [("TERM", 143), ("HUP", 129)] {
+        let dir = tmp(&format!("signal-{signal}"));
+        let vgg = fake_vgg(&dir);
+        // No periodic checkpoint: the one on disk is the one the signal made.
+        let (status, log) = train_then_signal(&dir, &vgg, &["--checkpoint-every", "1000000"], signal, false);
+        assert_eq!(status.code(), Some(code), "exit status after SIG{signal}: {log}");
+        assert!(log.contains("checkpoint saved") && log.contains("--resume"), "{log}");
+        let run = dir.join("run");
+        let at = checkpoint_iteration(&run);
+        assert!(at >= 4 && at >= logged_iterations(&log), "checkpoint at {at}, logged {}: {log}", logged_iterations(&log));
+        // --resume continues from there to the end.
+        let mut cfg = config(&dir, &vgg, at + 2);
+        cfg.resume = true;
+        cfg.checkpoint_every = 1000;
+        let s = train(&cfg).unwrap();
+        assert_eq!(s.iteration, at + 2);
+    }
+}
+
+#[test]
+fn sigkill_loses_at_most_one_checkpoint_interval_and_a_torn_write_is_harmless() {
+    let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tmp("sigkill");
+    let vgg = fake_vgg(&dir);
+    let every = 3;
+    let (status, log) = train_then_signal(&dir, &vgg, &["--checkpoint-every", &every.to_string()], "KILL", true);
+    assert!(!status.success());
+    let run = dir.join("run");
+    let (at, logged) = (checkpoint_iteration(&run), logged_iterations(&log));
+    assert!(at > 0 && at % every == 0 && logged - at < every + 1, "checkpoint at {at}, {logged} iterations logged before the kill");
+    // A checkpoint write torn half-way (its temporary file) does not spoil the checkpoint before it.
+    let whole = std::fs::read(ckpt::checkpoint_path(&run)).unwrap();
+    std::fs::write(run.join(".checkpoint.safetensors.99999999.tmp"), &whole[..whole.len() / 2]).unwrap();
+    let mut cfg = config(&dir, &vgg, at + 1);
+    cfg.resume = true;
+    assert_eq!(train(&cfg).unwrap().iteration, at + 1);
+}
