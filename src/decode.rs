@@ -8,6 +8,7 @@ use crossbeam_channel::{Receiver, Sender};
 use ffmpeg_next as ffmpeg;
 use ffmpeg::{codec, format, media, software::scaling, util::frame, Packet, Rational};
 
+use crate::color::VideoColor;
 use crate::error::{Error, Result};
 use crate::frame::Frame;
 use crate::stop::interrupted;
@@ -43,6 +44,8 @@ pub struct VideoInfo {
     pub frames_in_index: Option<u64>,
     /// Input streams copied unchanged to the output (audio).
     pub copied_streams: Vec<usize>,
+    /// The video's YUV matrix, range and colour tags (guessed where untagged).
+    pub color: VideoColor,
     pub notes: Vec<String>,
 }
 
@@ -100,6 +103,8 @@ impl VideoSource {
             None
         };
         let frames_in_index = (stream.frames() > 0).then_some(stream.frames() as u64);
+        let (color, color_notes) = VideoColor::from_tags(decoder.color_space(), decoder.color_range(), decoder.color_primaries(), decoder.color_transfer_characteristic(), decoder.format(), width, height);
+        notes.extend(color_notes);
         let mut copied_streams = Vec::new();
         for s in ictx.streams() {
             if s.index() == video_index {
@@ -112,7 +117,7 @@ impl VideoSource {
                 other => notes.push(format!("dropped {other:?} stream #{}", s.index()).to_lowercase()),
             }
         }
-        let info = VideoInfo { path: path.to_path_buf(), video_index, width, height, out_width, out_height, time_base, frame_rate, frames_hint, frames_in_index, copied_streams, notes };
+        let info = VideoInfo { path: path.to_path_buf(), video_index, width, height, out_width, out_height, time_base, frame_rate, frames_hint, frames_in_index, copied_streams, color, notes };
         Ok(VideoSource { ictx, decoder, info })
     }
 
@@ -187,8 +192,9 @@ impl VideoSource {
                 }
                 let key = (decoded.format(), decoded.width(), decoded.height());
                 if scaler.as_ref().is_none_or(|(_, k)| *k != key) {
-                    let ctx = scaling::Context::get(key.0, key.1, key.2, format::Pixel::RGB24, self.info.out_width, self.info.out_height, scaling::Flags::BICUBIC)
+                    let mut ctx = scaling::Context::get(key.0, key.1, key.2, format::Pixel::RGB24, self.info.out_width, self.info.out_height, crate::color::DECODE_FLAGS)
                         .map_err(|e| corrupt(frames, format!("cannot convert {:?} frames to RGB: {e}", key.0)))?;
+                    self.info.color.set_yuv_to_rgb(&mut ctx);
                     scaler = Some((ctx, key));
                 }
                 let (ctx, _) = scaler.as_mut().expect("scaler set above");

@@ -1,11 +1,12 @@
 //! Video encoding and muxing: RGB24 frames become H.264 (libx264 when FFmpeg has it), the input's audio
 //! packets are copied unchanged, and frame rate, time base, rotation and container metadata are kept.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use ffmpeg_next as ffmpeg;
 use ffmpeg::{codec, encoder, format, software::scaling, util::frame, Dictionary, Packet, Rational};
 
+use crate::color::VideoColor;
 use crate::decode::VideoSource;
 use crate::error::{Error, Result};
 use crate::frame::Frame;
@@ -18,11 +19,13 @@ pub struct EncodeOptions {
     pub crf: u8,
     /// x264 preset, or [`AUTO_PRESET`] (resolved by the caller with [`auto_preset`]; veryfast if it is not).
     pub preset: String,
+    /// MP4/MOV: the index (moov) before the media data, so browsers can play the file while it loads.
+    pub faststart: bool,
 }
 
 impl Default for EncodeOptions {
     fn default() -> Self {
-        EncodeOptions { codec: None, crf: 18, preset: AUTO_PRESET.into() }
+        EncodeOptions { codec: None, crf: 18, preset: AUTO_PRESET.into(), faststart: true }
     }
 }
 
@@ -53,6 +56,8 @@ unsafe impl Send for Scaler {}
 
 pub struct VideoSink {
     octx: format::context::Output,
+    /// The user's name for the output, for errors (the sink writes a temporary file).
+    dest: PathBuf,
     encoder: encoder::Video,
     video_out: usize,
     enc_time_base: Rational,
@@ -62,6 +67,8 @@ pub struct VideoSink {
     rgb: frame::Video,
     yuv: frame::Video,
     packet: Packet,
+    /// The YUV matrix and range the frames are encoded in (and tagged with).
+    color: VideoColor,
     /// Next pts for frames that arrive without one.
     next_pts: i64,
     pts_step: i64,
@@ -72,6 +79,14 @@ fn enc_err(e: impl std::fmt::Display) -> Error {
     Error::Encoder(e.to_string())
 }
 
+/// A failed write of the output file, named by the user's path, with what to do when the disk is full.
+fn write_err(dest: &Path, e: ffmpeg::Error) -> Error {
+    match e {
+        ffmpeg::Error::Other { errno } if errno == ffmpeg::error::ENOSPC => Error::output(dest, "the disk is full (no space left on device); free some space or write to another folder"),
+        e => Error::output(dest, format!("writing failed: {e}")),
+    }
+}
+
 impl VideoSink {
     /// Opens `path` (a temporary file whose extension names the container) for the video of `src`.
     pub fn create(path: &Path, dest: &Path, src: &VideoSource, opts: &EncodeOptions) -> Result<VideoSink> {
@@ -80,7 +95,7 @@ impl VideoSink {
         let mut octx = open_output(path, dest)?;
         let in_video = ictx.stream(info.video_index).expect("video stream exists");
         let time_base = info.time_base;
-        let (encoder, video_out, codec_name) = add_video_stream(&mut octx, info.out_width, info.out_height, time_base, info.frame_rate, opts)?;
+        let (encoder, video_out, codec_name) = add_video_stream(&mut octx, info.out_width, info.out_height, time_base, info.frame_rate, info.color, opts)?;
         {
             let mut ost = octx.stream_mut(video_out).expect("video stream just added");
             ost.set_metadata(in_video.metadata().to_owned());
@@ -99,8 +114,8 @@ impl VideoSink {
             stream_map[index] = Some((ost.index(), ist.time_base()));
         }
         octx.set_metadata(ictx.metadata().to_owned());
-        octx.write_header().map_err(|e| Error::output(dest, format!("cannot write the container header ({e}); the audio codec may not fit this container, try .mkv")))?;
-        Ok(Self::assemble(octx, encoder, video_out, time_base, stream_map, (info.out_width, info.out_height), info.frame_rate, codec_name))
+        write_header(&mut octx, opts).map_err(|e| Error::output(dest, format!("cannot write the container header ({e}); the audio codec may not fit this container, try .mkv")))?;
+        Ok(Self::assemble(octx, dest, encoder, video_out, time_base, stream_map, (info.out_width, info.out_height), info.frame_rate, info.color, codec_name))
     }
 
     /// A video-only sink without an input to copy from (live recording): `width`x`height` frames (even sides),
@@ -108,25 +123,29 @@ impl VideoSink {
     pub fn create_plain(path: &Path, dest: &Path, width: u32, height: u32, frame_rate: Rational, time_base: Rational, opts: &EncodeOptions) -> Result<VideoSink> {
         crate::decode::init()?;
         let mut octx = open_output(path, dest)?;
-        let (encoder, video_out, codec_name) = add_video_stream(&mut octx, width, height, time_base, frame_rate, opts)?;
-        octx.write_header().map_err(|e| Error::output(dest, format!("cannot write the container header ({e})")))?;
-        Ok(Self::assemble(octx, encoder, video_out, time_base, Vec::new(), (width, height), frame_rate, codec_name))
+        let color = VideoColor::for_rgb_source(width, height);
+        let (encoder, video_out, codec_name) = add_video_stream(&mut octx, width, height, time_base, frame_rate, color, opts)?;
+        write_header(&mut octx, opts).map_err(|e| Error::output(dest, format!("cannot write the container header ({e})")))?;
+        Ok(Self::assemble(octx, dest, encoder, video_out, time_base, Vec::new(), (width, height), frame_rate, color, codec_name))
     }
 
     #[allow(clippy::too_many_arguments)]
     fn assemble(
         octx: format::context::Output,
+        dest: &Path,
         encoder: encoder::Video,
         video_out: usize,
         time_base: Rational,
         stream_map: Vec<Option<(usize, Rational)>>,
         (width, height): (u32, u32),
         frame_rate: Rational,
+        color: VideoColor,
         codec_name: String,
     ) -> VideoSink {
         let pts_step = (f64::from(time_base.invert()) / f64::from(frame_rate)).round().max(1.0) as i64;
         VideoSink {
             octx,
+            dest: dest.to_path_buf(),
             encoder,
             video_out,
             enc_time_base: time_base,
@@ -135,6 +154,7 @@ impl VideoSink {
             rgb: frame::Video::new(format::Pixel::RGB24, width, height),
             yuv: frame::Video::empty(),
             packet: Packet::empty(),
+            color,
             next_pts: 0,
             pts_step,
             codec_name,
@@ -144,7 +164,8 @@ impl VideoSink {
     pub fn push_frame(&mut self, frame: &Frame, pts: Option<i64>) -> Result<()> {
         let (w, h) = (self.rgb.width(), self.rgb.height());
         if self.scaler.is_none() {
-            let ctx = scaling::Context::get(format::Pixel::RGB24, w, h, format::Pixel::YUV420P, w, h, scaling::Flags::BICUBIC).map_err(enc_err)?;
+            let mut ctx = scaling::Context::get(format::Pixel::RGB24, w, h, format::Pixel::YUV420P, w, h, crate::color::ENCODE_FLAGS).map_err(enc_err)?;
+            self.color.set_rgb_to_yuv(&mut ctx);
             self.scaler = Some(Scaler(ctx));
         }
         let stride = self.rgb.stride(0);
@@ -165,7 +186,7 @@ impl VideoSink {
         packet.rescale_ts(in_tb, out_tb);
         packet.set_stream(out);
         packet.set_position(-1);
-        packet.write_interleaved(&mut self.octx).map_err(enc_err)
+        packet.write_interleaved(&mut self.octx).map_err(|e| write_err(&self.dest, e))
     }
 
     fn write_encoded(&mut self) -> Result<()> {
@@ -173,7 +194,7 @@ impl VideoSink {
         while self.encoder.receive_packet(&mut self.packet).is_ok() {
             self.packet.set_stream(self.video_out);
             self.packet.rescale_ts(self.enc_time_base, out_tb);
-            self.packet.write_interleaved(&mut self.octx).map_err(enc_err)?;
+            self.packet.write_interleaved(&mut self.octx).map_err(|e| write_err(&self.dest, e))?;
         }
         Ok(())
     }
@@ -182,7 +203,19 @@ impl VideoSink {
     pub fn finish(mut self) -> Result<()> {
         self.encoder.send_eof().map_err(enc_err)?;
         self.write_encoded()?;
-        self.octx.write_trailer().map_err(enc_err)
+        self.octx.write_trailer().map_err(|e| write_err(&self.dest, e))
+    }
+}
+
+/// Writes the container header; MP4 and MOV get FFmpeg's faststart (index first) unless told otherwise.
+fn write_header(octx: &mut format::context::Output, opts: &EncodeOptions) -> std::result::Result<(), ffmpeg::Error> {
+    let name = octx.format().name().to_string();
+    if opts.faststart && name.split(',').any(|n| matches!(n, "mp4" | "mov" | "ipod" | "ismv")) {
+        let mut dict = Dictionary::new();
+        dict.set("movflags", "+faststart");
+        octx.write_header_with(dict).map(|_| ())
+    } else {
+        octx.write_header().map(|_| ())
     }
 }
 
@@ -192,7 +225,7 @@ fn open_output(path: &Path, dest: &Path) -> Result<format::context::Output> {
 
 /// Adds the encoded video stream (libx264 when FFmpeg has it, else mpeg4): the encoder, its stream index and
 /// name (with the preset, for x264/x265).
-fn add_video_stream(octx: &mut format::context::Output, width: u32, height: u32, time_base: Rational, frame_rate: Rational, opts: &EncodeOptions) -> Result<(encoder::Video, usize, String)> {
+fn add_video_stream(octx: &mut format::context::Output, width: u32, height: u32, time_base: Rational, frame_rate: Rational, color: VideoColor, opts: &EncodeOptions) -> Result<(encoder::Video, usize, String)> {
     let global_header = octx.format().flags().contains(format::Flags::GLOBAL_HEADER);
     let codec = match &opts.codec {
         Some(name) => encoder::find_by_name(name).ok_or_else(|| Error::Encoder(format!("FFmpeg has no encoder {name:?}; try libx264 or mpeg4")))?,
@@ -205,6 +238,11 @@ fn add_video_stream(octx: &mut format::context::Output, width: u32, height: u32,
     enc.set_format(format::Pixel::YUV420P);
     enc.set_time_base(time_base);
     enc.set_frame_rate(Some(frame_rate));
+    // The output's tags: the input's matrix, range, primaries and transfer (players convert by them).
+    enc.set_colorspace(color.space);
+    enc.set_color_range(color.range);
+    enc.set_color_primaries(color.primaries);
+    enc.set_color_transfer_characteristic(color.transfer);
     if global_header {
         enc.set_flags(codec::Flags::GLOBAL_HEADER);
     }

@@ -5,7 +5,8 @@
 //! - [`args`]: the command-line options of every subcommand that runs a model.
 //! - [`engine`]: loads a model into ONNX Runtime, picks the execution provider, stylizes frames.
 //! - [`images`]: reads and writes still images.
-//! - [`decode`], [`encode`], [`pipeline`]: video files through FFmpeg (feature `video`).
+//! - [`decode`], [`encode`], [`pipeline`]: video files through FFmpeg (feature `video`); [`color`]: their
+//!   YUV matrices, ranges and colour tags.
 //! - [`models`]: finds the models and their model cards.
 //! - [`styles`]: style mixes of multi-style models (`--style-mix`, live morphing).
 //! - [`flicker`]: measures temporal instability of a stylized video (`stylize flicker`).
@@ -25,6 +26,8 @@ pub mod output;
 pub mod progress;
 pub mod stop;
 pub mod styles;
+#[cfg(feature = "video")]
+pub mod color;
 #[cfg(feature = "video")]
 pub mod decode;
 #[cfg(feature = "video")]

@@ -161,6 +161,9 @@ struct VideoArgs {
     /// Stop after this many frames
     #[arg(long)]
     frames: Option<u64>,
+    /// MP4/MOV: leave the index at the end (by default it goes first, so browsers play the file while it loads)
+    #[arg(long)]
+    no_faststart: bool,
     /// Frames stylized at once, each by its own copy of the model with a share of the threads (default: 2 on
     /// a CPU with 2 or more cores for frames up to 1080p, else 1)
     #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=64))]
@@ -335,7 +338,7 @@ fn video_cmd(model: &str, input: &Path, output: &Path, video: &VideoArgs, effect
     let parallel = video.parallel_frames.or((u64::from(width) * u64::from(height) > 1920 * 1088).then_some(1));
     let mut engines = args.load_stylizers(model, parallel)?;
     let opts = TranscodeOptions {
-        encode: EncodeOptions { codec: video.codec.clone(), crf: video.crf, preset: video.preset.clone() },
+        encode: EncodeOptions { codec: video.codec.clone(), crf: video.crf, preset: video.preset.clone(), faststart: !video.no_faststart },
         keep_partial: video.keep_partial,
         quiet: args.quiet,
         max_frames: video.frames,

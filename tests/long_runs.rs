@@ -1,4 +1,5 @@
-//! Long jobs: memory that does not grow with the input's length, and a batch stopped half-way.
+//! Long jobs: memory that does not grow with the input's length, and the faults of long runs (a full disk,
+//! a batch stopped half-way).
 
 mod common;
 
@@ -49,6 +50,48 @@ fn peak_memory_does_not_grow_with_the_input_length() {
     // 300 vs 2400 frames: a leak of one packet per frame would add 45 MB; allocator noise is a few MB.
     eprintln!("peak RSS: 300 frames {one} KB, 2400 frames {eight} KB ({:+} KB)", eight as i64 - one as i64);
     assert!(eight <= one + 8 * 1024, "peak RSS grew from {one} KB to {eight} KB for 8x the frames");
+}
+
+/// Unmounts on drop, pass or fail.
+struct Tmpfs<'a>(&'a Path);
+
+impl Drop for Tmpfs<'_> {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_is_a_clean_error_and_leaves_nothing() {
+    if !have("ffmpeg") {
+        eprintln!("skipping: ffmpeg is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let model = random_model(d, "lite", 32);
+    let clip = d.join("clip.mp4");
+    make_clip(&clip, "320x240", 25, 4.0);
+    let full = d.join("full");
+    std::fs::create_dir(&full).unwrap();
+    let mounted = Command::new("mount").args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"]).arg(&full).output();
+    if !mounted.as_ref().is_ok_and(|o| o.status.success()) {
+        eprintln!("skipping: cannot mount a small tmpfs here (needs root)");
+        return;
+    }
+    let _guard = Tmpfs(&full);
+    let m = model.to_str().unwrap();
+    let o = stylize(&["video", "-q", "-m", m, clip.to_str().unwrap(), "-o", full.join("out.mp4").to_str().unwrap(), "--crf", "0"]);
+    assert_fails_with(&o, &["out.mp4"]);
+    assert!(stderr(&o).to_lowercase().contains("space"), "the error does not say the disk is full: {}", stderr(&o));
+    assert!(files_in(&full).is_empty(), "left in the full folder: {:?}", files_in(&full));
+    // An image too big for what is left.
+    let png = d.join("big.png");
+    write_png(&png, 1200, 900);
+    let o = stylize(&["image", "-q", "-m", m, png.to_str().unwrap(), "-o", full.join("big.png").to_str().unwrap()]);
+    assert_fails_with(&o, &["big.png"]);
+    assert!(files_in(&full).is_empty(), "left in the full folder: {:?}", files_in(&full));
+    assert!(clip.exists() && png.exists(), "an input was touched");
 }
 
 #[test]
