@@ -7,6 +7,8 @@
 #   scripts/setup.sh test         # ... plus the trainer's libtorch, then `cargo test --workspace`
 #   scripts/setup.sh --train      # ... plus libtorch for the trainer (scripts/setup_train.sh)
 #   scripts/setup.sh --gpu        # ... plus the CUDA build of ONNX Runtime and its CUDA libraries
+#   scripts/setup.sh install [--prefix DIR]   # ... then build and install stylize into DIR (default ~/.local)
+#   scripts/setup.sh uninstall [--prefix DIR] # remove exactly what install put there
 set -euo pipefail
 
 ORT_VERSION=1.31.1
@@ -14,16 +16,22 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/stylize"
 cd "$ROOT"
 
-GPU=0 TRAIN=0 ACTION=""
-for arg in "$@"; do
-    case "$arg" in
+GPU=0 TRAIN=0 ACTION="" PREFIX_ARGS=()
+while (($#)); do
+    case "$1" in
         --gpu) GPU=1 ;;
         --train) TRAIN=1 ;;
-        demo|test) ACTION="$arg" ;;
-        -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
-        *) echo "setup: unknown argument $arg (see --help)" >&2; exit 2 ;;
+        --prefix) PREFIX_ARGS=(--prefix "${2:?--prefix needs a folder}"); shift ;;
+        --prefix=*) PREFIX_ARGS=(--prefix "${1#*=}") ;;
+        demo|test|install|uninstall) ACTION="$1" ;;
+        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+        *) echo "setup: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
+    shift
 done
+if [[ "$ACTION" == uninstall ]]; then
+    exec bash scripts/install.sh --uninstall "${PREFIX_ARGS[@]}"
+fi
 [[ "$ACTION" == test ]] && TRAIN=1
 log() { echo "setup: $*" >&2; }
 
@@ -109,6 +117,12 @@ case "$ACTION" in
         ;;
     test)
         exec cargo test --workspace
+        ;;
+    install)
+        cargo build --release --bin stylize
+        # The trainer too, when its libtorch is set up (scripts/setup.sh --train).
+        if [[ -e .deps/libtorch ]]; then cargo build --release -p stylize-train; fi
+        exec bash scripts/install.sh "${PREFIX_ARGS[@]}"
         ;;
 esac
 log "ready: cargo run --release -- --help"

@@ -206,7 +206,11 @@ pub fn ort_library_candidates(explicit: Option<&Path>) -> Vec<PathBuf> {
         out.push(PathBuf::from(p));
     }
     let rel = Path::new(".deps/onnxruntime/lib");
-    if let Ok(exe) = std::env::current_exe() {
+    if let Ok(exe) = std::env::current_exe().and_then(std::fs::canonicalize) {
+        // Installed: PREFIX/bin/stylize uses PREFIX/lib/stylize/ (scripts/setup.sh install, the .deb).
+        if let Some(prefix) = exe.parent().and_then(Path::parent) {
+            out.push(prefix.join("lib/stylize"));
+        }
         // beside the executable, and the checkout's .deps/ when run from target/{debug,release}/
         for dir in exe.ancestors().skip(1).take(4) {
             out.push(dir.join("libonnxruntime.so"));
@@ -215,6 +219,14 @@ pub fn ort_library_candidates(explicit: Option<&Path>) -> Vec<PathBuf> {
     }
     out.push(rel.to_path_buf());
     out
+}
+
+/// The version of the loaded ONNX Runtime `lib`: from its build info (`git-branch=rel-1.31.1`) or, for builds
+/// from another branch, from the library's file name (`libonnxruntime.so.1.31.1`).
+pub fn ort_version(lib: &Path) -> String {
+    let from_info = ort::info().split(['=', ',', ' ']).find_map(|w| w.strip_prefix("rel-")).map(str::to_string);
+    let from_name = || std::fs::canonicalize(lib).ok()?.file_name()?.to_str()?.strip_prefix("libonnxruntime.so.").map(str::to_string);
+    from_info.or_else(from_name).unwrap_or_else(|| "(version unknown)".into())
 }
 
 /// Resolves a candidate (file or folder) to a library file.

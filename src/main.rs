@@ -5,16 +5,25 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use stylize::args::EngineArgs;
 use stylize::engine::{self, Residence};
 use stylize::{images, models, Frame};
 
 #[derive(Parser)]
-#[command(name = "stylize", version, about = "Paint images, video files and webcams in the style of an artwork")]
+#[command(
+    name = "stylize",
+    about = "Paint images, video files and webcams in the style of an artwork",
+    disable_version_flag = true,
+    arg_required_else_help = true,
+    after_help = "Examples:\n  stylize image -m candy photo.jpg -o photo-candy.png\n  stylize video -m candy clip.mp4 -o clip-candy.mp4\n  stylize live -m candy-lite\n  stylize models\n\n`stylize help COMMAND` shows a command's options and examples."
+)]
 struct Cli {
+    /// Print the version, with the ONNX Runtime version and the library it was found in
+    #[arg(short = 'V', long)]
+    version: bool,
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Args, Clone)]
@@ -39,6 +48,7 @@ impl EffectArgs {
 #[derive(Subcommand)]
 enum Command {
     /// Stylize images (PNG/JPEG; any size, EXIF orientation respected)
+    #[command(after_help = "Examples:\n  stylize image -m candy photo.jpg -o photo-candy.png\n  stylize image -m onnx/mosaic.onnx a.jpg b.png -o out_dir/\n  stylize image -m styles4-lite --style-mix candy=0.7,mosaic=0.3 photo.jpg")]
     Image {
         /// Model: a path to an .onnx file or the name of one in onnx/
         #[arg(short, long)]
@@ -54,8 +64,9 @@ enum Command {
         #[command(flatten)]
         engine: EngineArgs,
     },
-    /// Stylize a video file (audio, frame rate, rotation and metadata kept)
+    /// Stylize a video file (audio, frame rate, rotation, colours and metadata kept)
     #[cfg(feature = "video")]
+    #[command(after_help = "Examples:\n  stylize video -m candy clip.mp4 -o clip-candy.mp4\n  stylize video -m candy clip.mp4 -o small.mp4 --scale 0.5 --crf 20 --codec libx264 --preset veryfast")]
     Video {
         #[arg(short, long)]
         model: String,
@@ -71,6 +82,7 @@ enum Command {
     },
     /// Stylize the bundled demo clip with the default model into demo_out.mp4
     #[cfg(feature = "video")]
+    #[command(after_help = "Examples:\n  stylize demo\n  stylize demo -m mosaic --scale 1")]
     Demo {
         #[arg(short, long, default_value = models::DEFAULT_MODEL)]
         model: String,
@@ -85,6 +97,7 @@ enum Command {
     },
     /// Temporal instability: how much the stylized video changes between frames where the input stood still
     #[cfg(feature = "video")]
+    #[command(after_help = "Examples:\n  stylize flicker -m candy clip.mp4")]
     Flicker {
         #[arg(short, long, default_value = models::DEFAULT_MODEL)]
         model: String,
@@ -97,13 +110,16 @@ enum Command {
     },
     /// Stylize a webcam, a video file or a test pattern live in a window
     #[cfg(feature = "live")]
+    #[command(after_help = "Examples:\n  stylize live -m candy\n  stylize live -m candy -m mosaic --camera 1 --size 1280x720\n  stylize live -m candy --input clip.mp4 --loop\n  stylize live -m candy --input test --no-window --frames 100 -v\n  stylize live --list-cameras")]
     Live(stylize::live::LiveArgs),
-    /// List the installed models with their model-card summaries
+    /// List the installed models with their model-card summaries, and where models are looked for
+    #[command(after_help = "Examples:\n  stylize models\n  stylize models --models-dir ~/my-styles")]
     Models {
         #[command(flatten)]
         engine: EngineArgs,
     },
     /// ONNX Runtime version, library path and execution providers; a model's inputs, outputs and metadata
+    #[command(after_help = "Examples:\n  stylize info\n  stylize info -m candy")]
     Info {
         #[arg(short, long)]
         model: Option<String>,
@@ -111,6 +127,7 @@ enum Command {
         engine: EngineArgs,
     },
     /// Time the engine alone on synthetic frames (ms per frame and fps per size)
+    #[command(after_help = "Examples:\n  stylize bench -m candy --sizes 256x256,640x360,1280x720\n  stylize bench -m candy-lite --input clip.mp4")]
     Bench {
         #[arg(short, long)]
         model: String,
@@ -134,6 +151,12 @@ enum Command {
         #[command(flatten)]
         engine: EngineArgs,
     },
+    /// Shell completions for bash, zsh, fish, elvish or powershell, on standard output
+    #[command(after_help = "Examples:\n  stylize completions bash > ~/.local/share/bash-completion/completions/stylize\n  stylize completions fish > ~/.config/fish/completions/stylize.fish")]
+    Completions { shell: clap_complete::Shell },
+    /// Write the manual pages (stylize.1 and one per command) into a folder
+    #[command(hide = true)]
+    Man { dir: PathBuf },
 }
 
 #[cfg(feature = "video")]
@@ -181,6 +204,11 @@ fn parse_size(s: &str) -> Result<(u32, u32), String> {
 }
 
 fn main() -> ExitCode {
+    // `stylize models | head` ends quietly, as Unix tools do (Rust ignores SIGPIPE, and println! would panic).
+    // SAFETY: called first, before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     // Before anything slow: Ctrl-C, SIGTERM and SIGHUP stop every command cleanly.
     stylize::stop::catch_signals();
     let cli = Cli::parse();
@@ -197,7 +225,14 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<()> {
-    match cli.command {
+    if cli.version {
+        return version();
+    }
+    let Some(command) = cli.command else {
+        Cli::command().print_help()?;
+        return Ok(());
+    };
+    match command {
         Command::Image { model, inputs, output, effects, engine } => image_cmd(&model, &inputs, output.as_deref(), effects.effects()?, &engine),
         #[cfg(feature = "video")]
         Command::Video { model, input, output, video, effects, engine } => video_cmd(&model, &input, &output, &video, effects.effects()?, &engine),
@@ -207,7 +242,7 @@ fn run(cli: Cli) -> Result<()> {
             if video.size.is_none() && video.scale.is_none() {
                 video.scale = Some(0.5);
             }
-            let input = demo_clip().context("the bundled demo clip assets/bigbuckbunny.mp4 is missing; run from the stylize checkout")?;
+            let input = demo_clip().context("the bundled demo clip (bigbuckbunny.mp4) is missing: it comes with the checkout (assets/) and with scripts/setup.sh install")?;
             video_cmd(&model, &input, &output, &video, effects.effects()?, &engine)?;
             println!("demo: wrote {} (stylized {} with its audio)", output.display(), input.display());
             Ok(())
@@ -224,7 +259,39 @@ fn run(cli: Cli) -> Result<()> {
             bench_cmd(&model, BenchFrames::Clip(clip), frames, json, resident, &engine)
         }
         Command::Bench { model, sizes, frames, json, resident, engine, .. } => bench_cmd(&model, BenchFrames::Synthetic(sizes), frames, json, resident, &engine),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "stylize", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man { dir } => man_pages(&dir),
     }
+}
+
+/// `stylize --version`: ours, and the ONNX Runtime we would use (or why there is none).
+fn version() -> Result<()> {
+    println!("stylize {}", env!("CARGO_PKG_VERSION"));
+    match engine::ort_environment(None) {
+        Ok((_, lib)) => println!("ONNX Runtime {} ({})", engine::ort_version(&lib), lib.display()),
+        Err(e) => println!("ONNX Runtime: {e}"),
+    }
+    Ok(())
+}
+
+/// stylize.1 and stylize-COMMAND.1 for each visible command.
+fn man_pages(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let cmd = Cli::command();
+    let write = |name: String, cmd: clap::Command| -> Result<()> {
+        let mut buf = Vec::new();
+        clap_mangen::Man::new(cmd).render(&mut buf)?;
+        let path = dir.join(format!("{name}.1"));
+        std::fs::write(&path, buf).with_context(|| format!("writing {}", path.display()))
+    };
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let name = format!("stylize-{}", sub.get_name());
+        write(name.clone(), sub.clone().name(name))?;
+    }
+    write("stylize".into(), cmd)
 }
 
 #[cfg(feature = "video")]
@@ -359,25 +426,46 @@ fn video_cmd(model: &str, input: &Path, output: &Path, video: &VideoArgs, effect
 fn demo_clip() -> Option<PathBuf> {
     let rel = Path::new("assets/bigbuckbunny.mp4");
     let exe = std::env::current_exe().ok()?;
-    std::iter::once(rel.to_path_buf()).chain(exe.ancestors().skip(1).take(3).map(|d| d.join(rel))).find(|p| p.is_file())
+    let in_checkout = std::iter::once(rel.to_path_buf()).chain(exe.ancestors().skip(1).take(3).map(|d| d.join(rel))).find(|p| p.is_file());
+    models::installed_file("bigbuckbunny.mp4").or(in_checkout)
 }
 
 fn models_cmd(args: &EngineArgs) -> Result<()> {
-    let list = models::list(args.models_dir.as_deref());
-    if list.is_empty() {
-        bail!("no models found in {:?}; pass --models-dir or train one with stylize-train", models::model_dirs(args.models_dir.as_deref()));
+    let extra = args.models_dir.as_deref();
+    let list = models::list(extra);
+    for m in &list {
+        match &m.broken {
+            None => println!("{:<26} {}  {}", m.name, m.path.display(), m.summary.as_deref().unwrap_or("(no model card)")),
+            Some(why) => println!("{:<26} {}  BROKEN: {why}", m.name, m.path.display()),
+        }
     }
-    for m in list {
-        println!("{:<20} {}  {}", m.name, m.path.display(), m.summary.as_deref().unwrap_or("(no model card)"));
+    println!("\nlooked in:");
+    print_search_path(extra);
+    if list.iter().all(|m| m.broken.is_some()) {
+        bail!("no usable models found; pass --models-dir, run scripts/setup.sh install, or train one with stylize-train");
     }
     Ok(())
+}
+
+/// The model folders, in the order they are searched, with what each is and how many models it has.
+fn print_search_path(extra: Option<&Path>) {
+    for (what, dir) in models::search_path(extra) {
+        let count = std::fs::read_dir(&dir).map(|e| e.flatten().filter(|e| e.path().extension().is_some_and(|x| x == "onnx")).count());
+        match count {
+            Ok(n) => println!("  {:<15} {} ({n} models)", what, dir.display()),
+            Err(_) => println!("  {:<15} {} (not there)", what, dir.display()),
+        }
+    }
 }
 
 fn info_cmd(model: Option<&str>, args: &EngineArgs) -> Result<()> {
     let (_, lib) = engine::ort_environment(args.ort_lib.as_deref())?;
     println!("stylize {}", env!("CARGO_PKG_VERSION"));
-    println!("ONNX Runtime: {}", lib.display());
+    println!("ONNX Runtime {}: {}", engine::ort_version(&lib), lib.display());
     println!("  {}", ort::info());
+    println!("  looked in: {}", engine::ort_library_candidates(args.ort_lib.as_deref()).iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+    println!("models:");
+    print_search_path(args.models_dir.as_deref());
     println!("execution providers:");
     for (name, status) in engine::provider_status() {
         match status {

@@ -1,34 +1,58 @@
-//! Finding models: the `onnx/` folder of the checkout (or `--models-dir`), names or paths, model cards.
+//! Finding models: `--models-dir`, the models installed beside the binary (`PREFIX/share/stylize/models` for
+//! `PREFIX/bin/stylize`), the user's own (`$XDG_DATA_HOME/stylize/models`) and a checkout's `onnx/`; names or
+//! paths; model cards.
 
 use std::path::{Path, PathBuf};
 
 /// The model `stylize demo` uses.
 pub const DEFAULT_MODEL: &str = "candy";
 
-/// One model file and the summary line of its model card (`<name>.md` beside it).
+/// One model file, the summary line of its model card (`<name>.md` beside it), and why it is unusable, if it is.
 #[derive(Debug, Clone)]
 pub struct ModelEntry {
     pub name: String,
     pub path: PathBuf,
     pub summary: Option<String>,
+    pub broken: Option<String>,
 }
 
-/// The folders searched for models: `extra` first, then `onnx/` in the working directory and the checkout.
-pub fn model_dirs(extra: Option<&Path>) -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = extra.into_iter().map(Path::to_path_buf).collect();
-    dirs.push(PathBuf::from("onnx"));
-    if let Ok(exe) = std::env::current_exe() {
-        // target/{debug,release}/stylize -> the checkout's onnx/
-        dirs.extend(exe.ancestors().skip(1).take(3).map(|d| d.join("onnx")));
+/// Every folder where models are looked for, in order, with what it is: `extra` (`--models-dir`), the
+/// installed models beside the binary, the user's models, then `onnx/` in the working directory and in the
+/// checkout the binary was built in. Folders that do not exist are included (to say where we looked).
+pub fn search_path(extra: Option<&Path>) -> Vec<(&'static str, PathBuf)> {
+    let mut dirs: Vec<(&'static str, PathBuf)> = extra.into_iter().map(|p| ("--models-dir", p.to_path_buf())).collect();
+    let exe = std::env::current_exe().ok().and_then(|e| std::fs::canonicalize(e).ok());
+    if let Some(prefix) = exe.as_deref().and_then(Path::parent).and_then(Path::parent) {
+        dirs.push(("installed", prefix.join("share/stylize/models")));
+    }
+    if let Some(user) = stylize_model::paths::user_models_dir() {
+        dirs.push(("yours", user));
+    }
+    dirs.push(("working folder", PathBuf::from("onnx")));
+    if let Some(exe) = &exe {
+        // CHECKOUT/target/{debug,release}/stylize -> CHECKOUT/onnx/
+        let checkout = exe.ancestors().skip(1).take(3).find(|d| d.join("Cargo.toml").is_file());
+        dirs.extend(checkout.map(|d| ("checkout", d.join("onnx"))));
     }
     let mut seen = Vec::new();
-    dirs.retain(|d| {
+    dirs.retain(|(_, d)| {
         let key = std::fs::canonicalize(d).unwrap_or_else(|_| d.clone());
-        let new = d.is_dir() && !seen.contains(&key);
+        let new = !seen.contains(&key);
         seen.push(key);
         new
     });
     dirs
+}
+
+/// The folders searched for models that exist, in order.
+pub fn model_dirs(extra: Option<&Path>) -> Vec<PathBuf> {
+    search_path(extra).into_iter().map(|(_, d)| d).filter(|d| d.is_dir()).collect()
+}
+
+/// A file installed beside the binary (`PREFIX/share/stylize/NAME`), if it is there.
+pub fn installed_file(name: &str) -> Option<PathBuf> {
+    let exe = std::fs::canonicalize(std::env::current_exe().ok()?).ok()?;
+    Some(exe.parent()?.parent()?.join("share/stylize").join(name)).filter(|p| p.is_file())
 }
 
 /// A `-m` argument: a path to an `.onnx` file, or the name of a model in the model folders.
@@ -49,7 +73,11 @@ pub fn list(extra: Option<&Path>) -> Vec<ModelEntry> {
         for path in files {
             let name = path.file_stem().unwrap_or_default().to_string_lossy().to_string();
             let summary = std::fs::read_to_string(path.with_extension("md")).ok().and_then(|card| card_summary(&card));
-            out.push(ModelEntry { name, path, summary });
+            let broken = match std::fs::read(&path) {
+                Ok(bytes) => stylize_model::onnx::check_model_file(&bytes).err().map(|e| e.to_string()),
+                Err(e) => Some(e.to_string()),
+            };
+            out.push(ModelEntry { name, path, summary, broken });
         }
     }
     out

@@ -8,10 +8,12 @@
 //! - [`onnx::johnson_to_onnx`]: a pure-Rust ONNX writer (opset 17).
 //! - [`reference::forward`]: a plain ndarray forward pass to check ONNX Runtime against.
 //! - [`wrap::wrap_frame_io`]: rewrites any contract model for uint8 frames in and out (and optionally float16).
+//! - [`paths`]: where a user's own models live (the trainer exports there, the runtime looks there).
 
 pub mod error;
 pub mod meta;
 pub mod onnx;
+pub mod paths;
 pub mod reference;
 pub mod rewrite;
 pub mod spec;

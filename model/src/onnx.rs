@@ -46,6 +46,24 @@ pub fn johnson_to_onnx(
     Ok(model.write_to_bytes()?)
 }
 
+/// A quick look at a model file without loading it into a runtime: it parses as ONNX and has a 4-D image
+/// input and an output (for listing a folder of models, where a broken file should not stop the others).
+pub fn check_model_file(bytes: &[u8]) -> Result<(), ModelError> {
+    let m = ModelProto::parse_from_bytes(bytes)?;
+    let g = m.graph.as_ref().ok_or_else(|| ModelError::BadInput("no graph".into()))?;
+    let rank = |v: &onnx_protobuf::ValueInfoProto| -> Option<usize> {
+        let t = v.type_.as_ref()?.tensor_type();
+        Some(t.shape.as_ref()?.dim.len())
+    };
+    if !g.input.iter().any(|i| rank(i) == Some(4)) {
+        return Err(ModelError::BadInput("no 4-D image input".into()));
+    }
+    if g.output.is_empty() {
+        return Err(ModelError::BadInput("no output".into()));
+    }
+    Ok(())
+}
+
 /// Reads a model file written by [`johnson_to_onnx`] back: its spec (from the metadata), style
 /// names, and its parameters by name (constants that are not parameters are left out).
 pub fn read_johnson(bytes: &[u8]) -> Result<(JohnsonSpec, Vec<String>, Weights), ModelError> {

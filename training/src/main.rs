@@ -23,8 +23,10 @@ enum Cmd {
     Export {
         /// The run folder (`-o` of `train`).
         run_dir: PathBuf,
+        /// The ONNX file (default: RUN_NAME.onnx in your models folder, $XDG_DATA_HOME/stylize/models, where
+        /// `stylize -m RUN_NAME` finds it from any folder)
         #[arg(short, long)]
-        output: PathBuf,
+        output: Option<PathBuf>,
     },
     /// Per-image style transfer by optimising the pixels (Gatys et al.).
     Optimize(OptimizeArgs),
@@ -248,6 +250,15 @@ fn main() -> Result<()> {
             );
         }
         Cmd::Export { run_dir, output } => {
+            let output = match output {
+                Some(o) => o,
+                None => {
+                    let dir = stylize_model::paths::user_models_dir().context("no HOME or XDG_DATA_HOME to find your models folder: pass -o")?;
+                    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+                    let name = std::fs::canonicalize(&run_dir).unwrap_or_else(|_| run_dir.clone()).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into());
+                    dir.join(format!("{name}.onnx"))
+                }
+            };
             let s = export::export(&run_dir, &output)?;
             eprintln!("exported {} ({} iterations, {:?}) to {}", run_dir.display(), s.iteration, s.spec, output.display());
         }
