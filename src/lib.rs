@@ -4,7 +4,7 @@
 //! a sink writes them. Each module has one job:
 //! - [`args`]: the command-line options of every subcommand that runs a model.
 //! - [`engine`]: loads a model into ONNX Runtime, picks the execution provider, stylizes frames.
-//! - [`images`]: reads and writes still images.
+//! - [`images`]: reads and writes still images; [`batch`]: many inputs, one model, a report.
 //! - [`decode`], [`encode`], [`pipeline`]: video files through FFmpeg (feature `video`); [`color`]: their
 //!   YUV matrices, ranges and colour tags.
 //! - [`models`]: finds the models and their model cards.
@@ -15,6 +15,7 @@
 //! - [`live`]: `stylize live` (feature `live`): [`camera`], [`window`] and [`hud`] around the engine.
 
 pub mod args;
+pub mod batch;
 pub mod effects;
 pub mod engine;
 pub mod error;

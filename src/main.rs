@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use stylize::args::EngineArgs;
 use stylize::engine::{self, Residence};
-use stylize::{images, models, Frame};
+use stylize::{batch, images, models, Frame};
 
 #[derive(Parser)]
 #[command(
@@ -48,17 +48,20 @@ impl EffectArgs {
 #[derive(Subcommand)]
 enum Command {
     /// Stylize images (PNG/JPEG; any size, EXIF orientation respected)
-    #[command(after_help = "Examples:\n  stylize image -m candy photo.jpg -o photo-candy.png\n  stylize image -m onnx/mosaic.onnx a.jpg b.png -o out_dir/\n  stylize image -m styles4-lite --style-mix candy=0.7,mosaic=0.3 photo.jpg")]
+    #[command(after_help = "Examples:\n  stylize image -m candy photo.jpg -o photo-candy.png\n  stylize image -m onnx/mosaic.onnx a.jpg b.png photos/ -o out_dir/\n  stylize image -m styles4-lite --style-mix candy=0.7,mosaic=0.3 photo.jpg")]
     Image {
         /// Model: a path to an .onnx file or the name of one in onnx/
         #[arg(short, long)]
         model: String,
-        /// Input images
+        /// Input images, or folders of them (PNG/JPEG)
         #[arg(required = true)]
         inputs: Vec<PathBuf>,
-        /// Output file (one input) or directory; the format follows the extension (.png, .jpg)
+        /// Output file (one input) or directory (NAME-MODEL.png/.jpg); the format follows the extension
         #[arg(short, long)]
         output: Option<PathBuf>,
+        /// Leave out inputs whose output already exists (to rerun a batch)
+        #[arg(long)]
+        skip_existing: bool,
         #[command(flatten)]
         effects: EffectArgs,
         #[command(flatten)]
@@ -66,11 +69,13 @@ enum Command {
     },
     /// Stylize a video file (audio, frame rate, rotation, colours and metadata kept)
     #[cfg(feature = "video")]
-    #[command(after_help = "Examples:\n  stylize video -m candy clip.mp4 -o clip-candy.mp4\n  stylize video -m candy clip.mp4 -o small.mp4 --scale 0.5 --crf 20 --codec libx264 --preset veryfast")]
+    #[command(after_help = "Examples:\n  stylize video -m candy clip.mp4 -o clip-candy.mp4\n  stylize video -m candy clip.mp4 -o small.mp4 --scale 0.5 --crf 20 --codec libx264 --preset veryfast\n  stylize video -m candy-lite a.mp4 b.mkv clips/ -o out_dir/ --skip-existing")]
     Video {
         #[arg(short, long)]
         model: String,
-        input: PathBuf,
+        /// Input video, or several, or folders of them (then -o is a folder: NAME-MODEL.mp4/.mkv/.mov)
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
         #[arg(short, long)]
         output: PathBuf,
         #[command(flatten)]
@@ -184,6 +189,9 @@ struct VideoArgs {
     /// Stop after this many frames
     #[arg(long)]
     frames: Option<u64>,
+    /// Batches: leave out inputs whose output already exists (to rerun a batch)
+    #[arg(long)]
+    skip_existing: bool,
     /// MP4/MOV: leave the index at the end (by default it goes first, so browsers play the file while it loads)
     #[arg(long)]
     no_faststart: bool,
@@ -233,9 +241,9 @@ fn run(cli: Cli) -> Result<()> {
         return Ok(());
     };
     match command {
-        Command::Image { model, inputs, output, effects, engine } => image_cmd(&model, &inputs, output.as_deref(), effects.effects()?, &engine),
+        Command::Image { model, inputs, output, skip_existing, effects, engine } => image_cmd(&model, &inputs, output.as_deref(), skip_existing, effects.effects()?, &engine),
         #[cfg(feature = "video")]
-        Command::Video { model, input, output, video, effects, engine } => video_cmd(&model, &input, &output, &video, effects.effects()?, &engine),
+        Command::Video { model, inputs, output, video, effects, engine } => video_cmd(&model, &inputs, &output, &video, effects.effects()?, &engine),
         #[cfg(feature = "video")]
         Command::Demo { model, output, mut video, effects, engine } => {
             // Half size keeps the demo to a minute or two on a laptop CPU; --scale 1 for the full 1280x720.
@@ -243,7 +251,7 @@ fn run(cli: Cli) -> Result<()> {
                 video.scale = Some(0.5);
             }
             let input = demo_clip().context("the bundled demo clip (bigbuckbunny.mp4) is missing: it comes with the checkout (assets/) and with scripts/setup.sh install")?;
-            video_cmd(&model, &input, &output, &video, effects.effects()?, &engine)?;
+            video_cmd(&model, std::slice::from_ref(&input), &output, &video, effects.effects()?, &engine)?;
             println!("demo: wrote {} (stylized {} with its audio)", output.display(), input.display());
             Ok(())
         }
@@ -333,11 +341,13 @@ fn flicker_cmd(model: &str, input: &Path, frames: usize, args: &EngineArgs) -> R
     Ok(())
 }
 
-fn image_cmd(model: &str, inputs: &[PathBuf], output: Option<&Path>, effects: stylize::Effects, args: &EngineArgs) -> Result<()> {
+fn image_cmd(model: &str, inputs: &[PathBuf], output: Option<&Path>, skip_existing: bool, effects: stylize::Effects, args: &EngineArgs) -> Result<()> {
+    let files = batch::expand(inputs, batch::IMAGE_EXTENSIONS)?;
+    let is_batch = files.len() > 1 || inputs.iter().any(|p| p.is_dir());
     // Fail on a bad output before the (slow) model load.
-    let out_is_dir = output.is_some_and(|o| o.is_dir() || o.as_os_str().to_string_lossy().ends_with('/'));
-    if let Some(o) = output.filter(|_| inputs.len() > 1 && !out_is_dir) {
-        bail!("{} inputs need an output directory, and {} is not one", inputs.len(), o.display());
+    let out_is_dir = output.is_some_and(batch::is_folder);
+    if let Some(o) = output.filter(|_| is_batch && !out_is_dir) {
+        bail!("{} inputs need an output directory, and {} is not one", files.len(), o.display());
     }
     if let Some(o) = output.filter(|_| !out_is_dir) {
         images::output_format(o)?;
@@ -349,48 +359,123 @@ fn image_cmd(model: &str, inputs: &[PathBuf], output: Option<&Path>, effects: st
     }
     let mut engine = args.load(model)?;
     let style = Path::new(model).file_stem().unwrap_or_default().to_string_lossy().to_string();
+    let mut report = batch::Report::default();
     let stopped = |done: usize| {
         let kept = if done > 0 { "; the finished ones are kept" } else { "" };
-        stylize::Error::Interrupted(format!(" after {done} of {} images{kept}", inputs.len()))
+        stylize::Error::Interrupted(format!(" after {done} of {} images{kept}", files.len()))
     };
-    for (done, input) in inputs.iter().enumerate() {
+    for input in &files {
         if stylize::stop::interrupted() {
-            return Err(stopped(done).into());
+            return Err(stopped(report.done).into());
         }
         let dest = match output {
             Some(o) if !out_is_dir => o.to_path_buf(),
             dir => {
-                let stem = input.file_stem().unwrap_or_default().to_string_lossy();
                 let ext = match input.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).as_deref() {
                     Some("jpg" | "jpeg") => "jpg",
                     _ => "png",
                 };
-                dir.unwrap_or(Path::new(".")).join(format!("{stem}-{style}.{ext}"))
+                batch::output_in(dir.unwrap_or(Path::new(".")), input, &style, ext)
             }
         };
-        let loaded = images::load(input)?;
-        let original: Frame = loaded.frame;
-        let mut frame = original.clone();
-        let t = Instant::now();
-        engine.stylize(&mut frame).with_context(|| format!("stylizing {}", input.display()))?;
-        if stylize::stop::interrupted() {
-            return Err(stopped(done).into());
+        if skip_existing && dest.exists() {
+            report.skipped += 1;
+            println!("{} -> {} (exists, skipped)", input.display(), dest.display());
+            continue;
         }
-        effects.apply(&original, &mut frame);
-        let took = t.elapsed();
-        images::save(&frame, &dest, &[input.as_path()])?;
-        if !args.quiet {
-            for note in &loaded.notes {
-                eprintln!("note: {}: {note}", input.display());
+        match stylize_image(&mut engine, input, &dest, effects, args) {
+            Ok(line) => {
+                report.done += 1;
+                println!("{line}");
+            }
+            Err(_) if stylize::stop::interrupted() => return Err(stopped(report.done).into()),
+            Err(e) if !is_batch => return Err(e),
+            Err(e) => {
+                eprintln!("failed: {}: {e:#}", input.display());
+                report.failed.push((input.clone(), format!("{e:#}")));
             }
         }
-        println!("{} -> {} ({}x{}, {:.0} ms)", input.display(), dest.display(), frame.width, frame.height, took.as_secs_f64() * 1e3);
     }
-    Ok(())
+    if is_batch {
+        println!("{}", report.line("image"));
+    }
+    Ok(report.result("images")?)
+}
+
+/// One image through the engine into `dest`; the line to print.
+fn stylize_image(engine: &mut engine::Engine, input: &Path, dest: &Path, effects: stylize::Effects, args: &EngineArgs) -> Result<String> {
+    let loaded = images::load(input)?;
+    let original: Frame = loaded.frame;
+    let mut frame = original.clone();
+    let t = Instant::now();
+    engine.stylize(&mut frame).with_context(|| format!("stylizing {}", input.display()))?;
+    if stylize::stop::interrupted() {
+        bail!("interrupted");
+    }
+    effects.apply(&original, &mut frame);
+    let took = t.elapsed();
+    images::save_with_profile(&frame, dest, &[input], loaded.icc_profile.as_deref())?;
+    if !args.quiet {
+        for note in &loaded.notes {
+            eprintln!("note: {}: {note}", input.display());
+        }
+    }
+    Ok(format!("{} -> {} ({}x{}, {:.0} ms)", input.display(), dest.display(), frame.width, frame.height, took.as_secs_f64() * 1e3))
+}
+
+/// `stylize video`: one file into `output`, or many files and folders into the folder `output` with the model
+/// loaded once (a broken file is reported and the others go on).
+#[cfg(feature = "video")]
+fn video_cmd(model: &str, inputs: &[PathBuf], output: &Path, video: &VideoArgs, effects: stylize::Effects, args: &EngineArgs) -> Result<()> {
+    let files = batch::expand(inputs, batch::VIDEO_EXTENSIONS)?;
+    let is_batch = files.len() > 1 || inputs.iter().any(|p| p.is_dir());
+    if is_batch && !batch::is_folder(output) {
+        bail!("{} inputs need an output folder (-o out_dir/), and {} is not one", files.len(), output.display());
+    }
+    if is_batch && !output.is_dir() {
+        bail!("output directory {} does not exist; create it first", output.display());
+    }
+    let style = Path::new(model).file_stem().unwrap_or_default().to_string_lossy().to_string();
+    // Engines for frames up to 1080p (several at once) and above (one at a time), loaded on first use.
+    let mut engines: [Option<Vec<engine::Engine>>; 2] = [None, None];
+    let mut report = batch::Report::default();
+    let start = Instant::now();
+    for input in &files {
+        if stylize::stop::interrupted() {
+            let kept = if report.done > 0 { "; the finished ones are kept" } else { "" };
+            return Err(stylize::Error::Interrupted(format!(" after {} of {} videos{kept}", report.done, files.len())).into());
+        }
+        let dest = if is_batch { batch::output_in(output, input, &style, batch::video_extension(input)) } else { output.to_path_buf() };
+        if video.skip_existing && dest.exists() {
+            report.skipped += 1;
+            println!("{} -> {} (exists, skipped)", input.display(), dest.display());
+            continue;
+        }
+        match transcode_file(model, input, &dest, video, effects, args, &mut engines) {
+            Ok(summary) => {
+                report.done += 1;
+                if !args.quiet {
+                    for note in &summary.notes {
+                        eprintln!("note: {}: {note}", input.display());
+                    }
+                }
+                println!("{} -> {}: {}", input.display(), summary.output.display(), summary.line());
+            }
+            Err(e) if !is_batch || stylize::stop::interrupted() => return Err(e),
+            Err(e) => {
+                eprintln!("failed: {}: {e:#}", input.display());
+                report.failed.push((input.clone(), format!("{e:#}")));
+            }
+        }
+    }
+    if is_batch {
+        println!("{} in {:.1} s", report.line("video"), start.elapsed().as_secs_f64());
+    }
+    Ok(report.result("videos")?)
 }
 
 #[cfg(feature = "video")]
-fn video_cmd(model: &str, input: &Path, output: &Path, video: &VideoArgs, effects: stylize::Effects, args: &EngineArgs) -> Result<()> {
+fn transcode_file(model: &str, input: &Path, output: &Path, video: &VideoArgs, effects: stylize::Effects, args: &EngineArgs, engines: &mut [Option<Vec<engine::Engine>>; 2]) -> Result<stylize::pipeline::Summary> {
     use stylize::decode::{SizeRequest, VideoSource};
     use stylize::encode::EncodeOptions;
     use stylize::pipeline::{transcode, TranscodeOptions};
@@ -402,8 +487,11 @@ fn video_cmd(model: &str, input: &Path, output: &Path, video: &VideoArgs, effect
     // Each frame stylized at once holds its own activations (the full net: ~1.8 GB at 1920x1080), so frames
     // larger than 1080p go one at a time unless asked otherwise.
     let (width, height) = (source.info().out_width, source.info().out_height);
-    let parallel = video.parallel_frames.or((u64::from(width) * u64::from(height) > 1920 * 1088).then_some(1));
-    let mut engines = args.load_stylizers(model, parallel)?;
+    let big = u64::from(width) * u64::from(height) > 1920 * 1088 && video.parallel_frames.is_none();
+    let slot = &mut engines[usize::from(big)];
+    if slot.is_none() {
+        *slot = Some(args.load_stylizers(model, video.parallel_frames.or(big.then_some(1)))?);
+    }
     let opts = TranscodeOptions {
         encode: EncodeOptions { codec: video.codec.clone(), crf: video.crf, preset: video.preset.clone(), faststart: !video.no_faststart },
         keep_partial: video.keep_partial,
@@ -411,14 +499,7 @@ fn video_cmd(model: &str, input: &Path, output: &Path, video: &VideoArgs, effect
         max_frames: video.frames,
         effects,
     };
-    let summary = transcode(&mut engines, source, output, &opts)?;
-    if !args.quiet {
-        for note in &summary.notes {
-            eprintln!("note: {note}");
-        }
-    }
-    println!("{} -> {}: {}", input.display(), summary.output.display(), summary.line());
-    Ok(())
+    Ok(transcode(slot.as_mut().expect("loaded above"), source, output, &opts)?)
 }
 
 /// The clip `stylize demo` uses: assets/ in the working directory or the checkout the binary was built in.

@@ -78,6 +78,44 @@ fn alpha_is_dropped_with_a_note() {
     assert_eq!(image::open(&out).unwrap().color(), image::ColorType::Rgb8);
 }
 
+/// The ICC profile a PNG or JPEG carries.
+fn icc_profile(path: &Path) -> Option<Vec<u8>> {
+    use image::ImageDecoder;
+    image::ImageReader::open(path).unwrap().with_guessed_format().unwrap().into_decoder().unwrap().icc_profile().unwrap()
+}
+
+#[test]
+fn sixteen_bit_images_get_a_note_and_icc_profiles_are_kept() {
+    use image::ImageEncoder;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let model = random_model(d, "half", 6);
+    let m = model.to_str().unwrap();
+    let deep = d.join("deep.png");
+    image::ImageBuffer::<image::Rgb<u16>, _>::from_fn(40, 30, |x, y| image::Rgb([(x * 1600) as u16, (y * 2000) as u16, 30000])).save(&deep).unwrap();
+    let o = stylize(&["image", "-m", m, deep.to_str().unwrap(), "-o", d.join("deep-out.png").to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("16-bit image converted to 8 bits"), "no note: {}", stderr(&o));
+
+    // A profile (any bytes: nothing here interprets it) goes through to PNG and JPEG outputs, pixels untouched at strength 0.
+    let profile: Vec<u8> = (0..300u32).map(|i| (i * 7 % 251) as u8).collect();
+    let tagged = d.join("tagged.png");
+    let pixels = image::RgbImage::from_fn(40, 30, |x, y| image::Rgb([(x * 6) as u8, (y * 8) as u8, 90]));
+    let mut enc = image::codecs::png::PngEncoder::new(std::fs::File::create(&tagged).unwrap());
+    enc.set_icc_profile(profile.clone()).unwrap();
+    enc.write_image(pixels.as_raw(), 40, 30, image::ExtendedColorType::Rgb8).unwrap();
+    for out in ["tagged-out.png", "tagged-out.jpg"] {
+        let out = d.join(out);
+        let o = stylize(&["image", "-m", m, tagged.to_str().unwrap(), "-o", out.to_str().unwrap(), "--strength", "0"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(stderr(&o).contains("ICC colour profile"), "no note: {}", stderr(&o));
+        assert_eq!(icc_profile(&out).as_deref(), Some(profile.as_slice()), "{} lost the profile", out.display());
+    }
+    assert_eq!(image::open(d.join("tagged-out.png")).unwrap().to_rgb8().as_raw(), pixels.as_raw());
+    // Without a profile in, none out.
+    assert_eq!(icc_profile(&d.join("deep-out.png")), None);
+}
+
 /// Inserts a minimal EXIF block (APP1, big-endian TIFF, one IFD entry: Orientation) after the JPEG's SOI.
 fn with_exif_orientation(jpeg: &[u8], orientation: u8) -> Vec<u8> {
     let mut exif = b"Exif\0\0MM\0\x2a\0\0\0\x08\0\x01".to_vec();
@@ -322,4 +360,24 @@ fn style_mix_blends_the_styles_of_a_multi_style_model() {
     assert!(!bad.exists());
     let o = stylize(&["info", "-m", m]);
     assert!(stdout(&o).contains("styles:  random-0, random-1, random-2"), "{}", stdout(&o));
+}
+
+#[test]
+fn image_folders_go_on_past_a_broken_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let model = random_model(d, "half", 9);
+    let photos = d.join("photos");
+    std::fs::create_dir(&photos).unwrap();
+    write_png(&photos.join("a.png"), 24, 16);
+    write_png(&photos.join("b.png"), 16, 24);
+    std::fs::write(photos.join("broken.jpg"), b"not a jpeg").unwrap();
+    let out = d.join("out");
+    std::fs::create_dir(&out).unwrap();
+    let o = stylize(&["image", "-q", "-m", model.to_str().unwrap(), photos.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert_fails_with(&o, &["1 of 3 images failed", "broken.jpg"]);
+    assert!(stdout(&o).contains("image: 2 done, 1 failed"), "{}", stdout(&o));
+    assert_eq!(files_in(&out), vec!["a-half-9.png", "b-half-9.png"]);
+    let o = stylize(&["image", "-q", "-m", model.to_str().unwrap(), photos.join("a.png").to_str().unwrap(), photos.join("b.png").to_str().unwrap(), "-o", out.to_str().unwrap(), "--skip-existing"]);
+    assert!(o.status.success() && stdout(&o).contains("image: 0 done, 2 skipped"), "{}{}", stdout(&o), stderr(&o));
 }

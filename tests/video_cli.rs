@@ -9,14 +9,6 @@ use std::time::Duration;
 use common::*;
 use stylize_model::onnx::Dim;
 
-fn skip_without_ffmpeg() -> bool {
-    if have("ffmpeg") && have("ffprobe") {
-        return false;
-    }
-    eprintln!("skipping: the ffmpeg/ffprobe CLIs are not installed (scripts/setup.sh installs them)");
-    true
-}
-
 /// A temporary folder holding a random `arch` model and a test clip `clip.mp4`; None (with a message) without
 /// the ffmpeg CLIs.
 fn model_and_clip(arch: &str, seed: u64, size: &str, rate: u32, seconds: f32) -> Option<(tempfile::TempDir, PathBuf, PathBuf)> {
@@ -314,4 +306,35 @@ fn frames_above_1080p_go_one_at_a_time_unless_asked() {
     assert!(default.contains("2 frames 1936x1096") && !default.contains(" x2"), "summary: {default}");
     let asked = run(&["--parallel-frames", "2"]);
     assert!(asked.contains(" x2"), "summary: {asked}");
+}
+
+#[test]
+fn a_batch_of_files_and_folders_goes_on_past_a_broken_file() {
+    let Some((dir, model, clip)) = model_and_clip("lite", 17, "96x64", 10, 0.5) else { return };
+    let d = dir.path();
+    let folder = d.join("more");
+    std::fs::create_dir(&folder).unwrap();
+    make_clip(&folder.join("b.mkv"), "64x48", 10, 0.3);
+    ffmpeg(&["-f", "lavfi", "-i", "testsrc2=size=64x48:rate=10", "-t", "0.4", folder.join("c.gif").to_str().unwrap()]);
+    std::fs::write(folder.join("broken.mp4"), b"not a video").unwrap();
+    std::fs::write(folder.join("notes.txt"), b"ignored").unwrap();
+    let out = d.join("out");
+    std::fs::create_dir(&out).unwrap();
+    let args = ["video", "-q", "-m", model.to_str().unwrap(), clip.to_str().unwrap(), folder.to_str().unwrap(), "-o", out.to_str().unwrap()];
+    let o = stylize(&args);
+    assert_fails_with(&o, &["1 of 4 videos failed", "broken.mp4"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("failed: ") && stderr(&o).contains("not a video file"), "{}", stderr(&o));
+    assert!(stdout(&o).contains("video: 3 done, 1 failed"), "{}", stdout(&o));
+    assert_eq!(files_in(&out), vec!["b-lite-17.mkv", "c-lite-17.mp4", "clip-lite-17.mp4"]);
+    assert_eq!(probe_video(&out.join("c-lite-17.mp4"), "nb_read_packets"), "4");
+    // A rerun with --skip-existing does only what is missing.
+    std::fs::remove_file(out.join("b-lite-17.mkv")).unwrap();
+    let mut again = args.to_vec();
+    again.push("--skip-existing");
+    let o = stylize(&again);
+    assert!(stdout(&o).contains("video: 1 done, 2 skipped (output exists), 1 failed"), "{}", stdout(&o));
+    assert_eq!(files_in(&out), vec!["b-lite-17.mkv", "c-lite-17.mp4", "clip-lite-17.mp4"]);
+    // Many inputs need an output folder.
+    assert_fails_with(&stylize(&["video", "-m", model.to_str().unwrap(), clip.to_str().unwrap(), folder.to_str().unwrap(), "-o", d.join("x.mp4").to_str().unwrap()]), &["output folder"]);
 }
