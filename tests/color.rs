@@ -9,14 +9,6 @@ use std::process::Command;
 
 use common::*;
 
-fn tools_missing() -> bool {
-    if have("ffmpeg") && have("ffprobe") {
-        return false;
-    }
-    eprintln!("skipping: the ffmpeg/ffprobe CLIs are not installed (scripts/setup.sh installs them)");
-    true
-}
-
 /// SMPTE HD colour bars, 5 frames, encoded losslessly with `matrix` and `range` and, when `tag`, tagged so.
 fn bars(path: &Path, size: &str, matrix: &str, range: &str, tag: bool) {
     let vf = format!("scale=out_color_matrix={matrix}:out_range={range},format=yuv420p");
@@ -85,7 +77,7 @@ struct Setup {
 }
 
 fn setup() -> Option<Setup> {
-    if tools_missing() {
+    if skip_without_ffmpeg() {
         return None;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -44,8 +44,7 @@ fn headless_test_pattern_counts_add_up() {
 
 #[test]
 fn headless_file_plays_every_frame_records_and_loops() {
-    if !have("ffmpeg") {
-        eprintln!("skipping: ffmpeg is not installed");
+    if skip_without_ffmpeg() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -282,9 +281,11 @@ sleep 1"#,
     snaps.sort();
     assert_eq!(snaps.len(), 3, "snapshots: {snaps:?}; {}", log());
     // Each snapshot is what `stylize image --style-mix` makes of the decoded frame with that style alone.
-    // (The looped clip's frames differ by encoding noise, so "equal" is within a grey level.)
+    // (The looped clip's frames differ by encoding noise, so "equal" is within a grey level.) The frame is decoded
+    // as stylize decodes it: BT.601 for this small untagged clip, exact rounding, full chroma interpolation.
     let decoded = d.join("decoded.png");
-    ffmpeg(&["-i", d.join("still.mp4").to_str().unwrap(), "-frames:v", "1", decoded.to_str().unwrap()]);
+    let vf = "scale=in_color_matrix=bt601:in_range=tv:out_range=pc:flags=bicubic+accurate_rnd+full_chroma_int,format=rgb24";
+    ffmpeg(&["-i", d.join("still.mp4").to_str().unwrap(), "-frames:v", "1", "-vf", vf, decoded.to_str().unwrap()]);
     let mut wants = Vec::new();
     for (snap, style) in snaps.iter().zip(["random-2", "random-0", "random-1"]) {
         let want = d.join(format!("want-{style}.png"));
@@ -317,8 +318,7 @@ fn headless_style_mix_runs_and_bad_mixes_fail_before_starting() {
 
 #[test]
 fn sigterm_and_sighup_keep_the_recording() {
-    if !have("ffmpeg") {
-        eprintln!("skipping: ffmpeg is not installed");
+    if skip_without_ffmpeg() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

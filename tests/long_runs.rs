@@ -31,8 +31,7 @@ fn raw_clip(path: &Path, seconds: u32) {
 
 #[test]
 fn peak_memory_does_not_grow_with_the_input_length() {
-    if !have("ffmpeg") {
-        eprintln!("skipping: ffmpeg is not installed");
+    if skip_without_ffmpeg() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -63,8 +62,7 @@ impl Drop for Tmpfs<'_> {
 
 #[test]
 fn a_full_disk_is_a_clean_error_and_leaves_nothing() {
-    if !have("ffmpeg") {
-        eprintln!("skipping: ffmpeg is not installed");
+    if skip_without_ffmpeg() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

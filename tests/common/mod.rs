@@ -61,6 +61,15 @@ pub fn have(tool: &str) -> bool {
     Command::new(tool).arg("-version").output().map(|o| o.status.success()).unwrap_or(false)
 }
 
+/// True (after saying why) when the ffmpeg/ffprobe CLIs that a test needs to make or check clips are missing.
+pub fn skip_without_ffmpeg() -> bool {
+    if have("ffmpeg") && have("ffprobe") {
+        return false;
+    }
+    eprintln!("skipping: the ffmpeg/ffprobe CLIs are not installed (scripts/setup.sh installs them)");
+    true
+}
+
 /// Runs ffmpeg with `args` (quiet, overwrite).
 pub fn ffmpeg(args: &[&str]) {
     let o = Command::new("ffmpeg").args(["-v", "error", "-y"]).args(args).output().expect("run ffmpeg");
