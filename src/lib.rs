@@ -34,6 +34,8 @@ pub mod decode;
 #[cfg(feature = "video")]
 pub mod encode;
 #[cfg(feature = "video")]
+pub mod gif;
+#[cfg(feature = "video")]
 pub mod pipeline;
 #[cfg(feature = "live")]
 pub mod camera;

@@ -12,6 +12,7 @@ use crossbeam_channel::bounded;
 
 use crate::decode::{timed_send, Item, VideoSource};
 use crate::encode::{auto_preset, EncodeOptions, VideoSink, AUTO_PRESET};
+use crate::gif::GifSink;
 use crate::effects::Effects;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -73,6 +74,35 @@ impl Summary {
     }
 }
 
+/// Where the stylized frames go: a video file with the input's audio, or an animated GIF.
+enum Sink {
+    Video(VideoSink),
+    Gif(GifSink),
+}
+
+impl Sink {
+    fn push_frame(&mut self, frame: &Frame, pts: Option<i64>) -> Result<()> {
+        match self {
+            Sink::Video(s) => s.push_frame(frame, pts),
+            Sink::Gif(s) => s.push_frame(frame, pts),
+        }
+    }
+
+    fn push_packet(&mut self, packet: ffmpeg_next::Packet) -> Result<()> {
+        match self {
+            Sink::Video(s) => s.push_packet(packet),
+            Sink::Gif(_) => Ok(()),
+        }
+    }
+
+    fn finish(self) -> Result<()> {
+        match self {
+            Sink::Video(s) => s.finish(),
+            Sink::Gif(s) => s.finish(),
+        }
+    }
+}
+
 /// `--preset auto`: times an engine on a frame of the output size (which also warms it up, as the first frame
 /// would) and picks the preset the encoder can afford beside `stylizers` such engines working at once.
 fn preset_for(engine: &mut Engine, stylizers: usize, width: usize, height: usize) -> Result<&'static str> {
@@ -104,13 +134,22 @@ pub fn transcode(engines: &mut [Engine], source: VideoSource, output: &Path, opt
     let pending = PendingOutput::new(output, &[input.as_path()])?;
     let stylizers = engines.len();
     let mut encode = opts.encode.clone();
-    if encode.preset == AUTO_PRESET {
+    let gif = output.extension().is_some_and(|e| e.eq_ignore_ascii_case("gif"));
+    if encode.preset == AUTO_PRESET && !gif {
         let info = source.info();
         encode.preset = preset_for(&mut engines[0], stylizers, info.out_width as usize, info.out_height as usize)?.into();
     }
-    let sink = VideoSink::create(pending.path(), output, &source, &encode)?;
-    let info = source.info().clone();
-    let codec = sink.codec_name.clone();
+    let mut info = source.info().clone();
+    let (sink, codec) = if gif {
+        if !info.copied_streams.is_empty() {
+            info.notes.push("the audio is dropped (a GIF has none)".into());
+        }
+        (Sink::Gif(GifSink::create(pending.path(), output, info.out_width, info.out_height, info.time_base, info.frame_rate)?), "gif".to_string())
+    } else {
+        let sink = VideoSink::create(pending.path(), output, &source, &encode)?;
+        let codec = sink.codec_name.clone();
+        (Sink::Video(sink), codec)
+    };
     let total = match (info.frames_hint, opts.max_frames) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),

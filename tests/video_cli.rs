@@ -338,3 +338,28 @@ fn a_batch_of_files_and_folders_goes_on_past_a_broken_file() {
     // Many inputs need an output folder.
     assert_fails_with(&stylize(&["video", "-m", model.to_str().unwrap(), clip.to_str().unwrap(), folder.to_str().unwrap(), "-o", d.join("x.mp4").to_str().unwrap()]), &["output folder"]);
 }
+
+#[test]
+fn gif_out_and_in_keep_frames_delays_and_loop() {
+    let Some((dir, model, clip)) = model_and_clip("lite", 18, "96x64", 10, 1.2) else { return };
+    let d = dir.path();
+    let gif = d.join("out.gif");
+    let o = stylize(&["video", "-m", model.to_str().unwrap(), clip.to_str().unwrap(), "-o", gif.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("audio is dropped"), "no note: {}", stderr(&o));
+    assert!(stdout(&o).contains("12 frames") && stdout(&o).contains("gif"), "{}", stdout(&o));
+    assert_eq!(probe_video(&gif, "nb_read_packets"), "12");
+    assert!((duration(&gif) - 1.2).abs() < 0.05, "GIF lasts {} s", duration(&gif));
+    let bytes = std::fs::read(&gif).unwrap();
+    assert!(bytes.windows(11).any(|w| w == b"NETSCAPE2.0"), "no loop block: the GIF plays once");
+    // Stylized, not the input: the first frame differs from the clip's.
+    let (a, b) = (first_frame_rgb(&clip), first_frame_rgb(&gif));
+    let diff = a.iter().zip(&b).map(|(x, y)| (*x as i32 - *y as i32).abs() as f64).sum::<f64>() / a.len() as f64;
+    assert!(diff > 5.0, "the GIF looks like the input (mean diff {diff})");
+    // A GIF in: every frame, with its delays.
+    let back = d.join("back.mp4");
+    let o = stylize(&["video", "-q", "-m", model.to_str().unwrap(), gif.to_str().unwrap(), "-o", back.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(probe_video(&back, "nb_read_packets"), "12");
+    assert!((duration(&back) - 1.2).abs() < 0.11, "{} s", duration(&back));
+}
