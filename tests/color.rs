@@ -43,8 +43,8 @@ fn patch(rgb: &(Vec<u8>, usize), x: usize, y: usize) -> [f64; 3] {
     for dy in 0..8 {
         for dx in 0..8 {
             let i = ((y + dy) * rgb.1 + x + dx) * 3;
-            for c in 0..3 {
-                sum[c] += rgb.0[i + c] as f64 / 64.0;
+            for (s, v) in sum.iter_mut().zip(&rgb.0[i..i + 3]) {
+                *s += *v as f64 / 64.0;
             }
         }
     }

@@ -208,14 +208,14 @@ pub fn train(cfg: &TrainConfig) -> Result<RunState> {
         let msg = format!("loss {:.4} content {:.4} style {:.4} tv {:.5}", t.total, t.content, t.style, t.tv);
         pb.set_position(state.iteration);
         pb.set_message(msg.clone());
-        if !cfg.progress && (state.iteration % cfg.log_every == 0 || state.iteration == cfg.iters) {
+        if !cfg.progress && (state.iteration.is_multiple_of(cfg.log_every) || state.iteration == cfg.iters) {
             let rate = (state.iteration - start) as f64 / t0.elapsed().as_secs_f64();
             let eta = (cfg.iters - state.iteration) as f64 / rate;
             eprintln!("iter {}/{} {:.3} s/it ETA {:.0} s {msg}", state.iteration, cfg.iters, 1.0 / rate, eta);
         }
         let out_of_time = cfg.time_limit.is_some_and(|limit| t0.elapsed() >= limit);
         let stopped = stop_signal().is_some();
-        if state.iteration % cfg.checkpoint_every == 0 || state.iteration == cfg.iters || out_of_time || stopped {
+        if state.iteration.is_multiple_of(cfg.checkpoint_every) || state.iteration == cfg.iters || out_of_time || stopped {
             state.updated = crate::io::utc_now();
             ckpt::save(&cfg.out, &state, &opt)?;
             report::write_metrics(&metrics_path, &rows)?;
