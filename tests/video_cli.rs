@@ -107,14 +107,19 @@ fn bad_videos_fail_cleanly_without_output() {
     assert!(kept > 5 && kept < 50, "kept {kept} frames");
 }
 
-/// Starts `stylize ARGS`, sends `signal` (a `kill` name) after `after`, and returns what it printed.
-fn signalled(args: &[&str], signal: &str, after: Duration) -> std::process::Output {
+/// Starts `stylize ARGS`, waits for `ready` (checked every 20 ms, for up to a minute) and then `after`, sends
+/// `signal` (a `kill` name), and returns what it printed.
+fn signalled_when(args: &[&str], ready: impl Fn() -> bool, signal: &str, after: Duration) -> std::process::Output {
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_stylize"))
         .args(args)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    let t = std::time::Instant::now();
+    while !ready() && t.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     std::thread::sleep(after);
     let sent = std::process::Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status().unwrap();
     assert!(sent.success());
@@ -127,7 +132,7 @@ fn ctrl_c_sigterm_and_sighup_remove_the_unfinished_output() {
     let out = dir.path().join("out.mp4");
     let args = ["video", "-q", "-m", model.to_str().unwrap(), clip.to_str().unwrap(), "-o", out.to_str().unwrap()];
     for (signal, name, code) in [("INT", "Ctrl-C", 130), ("TERM", "SIGTERM", 143), ("HUP", "SIGHUP", 129)] {
-        let o = signalled(&args, signal, Duration::from_millis(2500));
+        let o = signalled_when(&args, || true, signal, Duration::from_millis(2500));
         assert_fails_with(&o, &[&format!("interrupted ({name})"), "removed the unfinished"]);
         assert_eq!(o.status.code(), Some(code), "exit status after SIG{signal}: {}", stderr(&o));
         assert_eq!(files_in(dir.path()), vec!["clip.mp4", "full-14.onnx"], "leftovers after SIG{signal}");
@@ -140,8 +145,9 @@ fn a_killed_run_leaves_a_partial_file_that_the_next_run_removes() {
     let d = dir.path();
     let out = d.join("out.mp4");
     let m = model.to_str().unwrap();
-    // SIGKILL cannot be caught: the hidden temporary file stays.
-    let o = signalled(&["video", "-q", "-m", m, clip.to_str().unwrap(), "-o", out.to_str().unwrap()], "KILL", Duration::from_millis(2000));
+    // SIGKILL cannot be caught: the hidden temporary file stays (killed once it exists, whatever the load took).
+    let partial = || files_in(d).iter().any(|f| f.contains(".partial-"));
+    let o = signalled_when(&["video", "-q", "-m", m, clip.to_str().unwrap(), "-o", out.to_str().unwrap()], partial, "KILL", Duration::from_millis(300));
     assert!(!o.status.success());
     let left = std::fs::read_dir(d).unwrap().filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().contains(".partial-")).count();
     assert_eq!(left, 1, "the killed run left no partial file (the test would prove nothing): {:?}", files_in(d));
