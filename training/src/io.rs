@@ -52,8 +52,11 @@ pub fn safetensors_bytes(tensors: &[(String, ArrayD<f32>)], meta: HashMap<String
     Ok(safetensors::serialize(views, &Some(meta))?)
 }
 
+/// Tensors by name, in file order.
+pub type NamedTensors = Vec<(String, ArrayD<f32>)>;
+
 /// Named tensors of a safetensors file (F32, F16, BF16 read as f32) and its metadata.
-pub fn read_safetensors(path: &Path) -> Result<(Vec<(String, ArrayD<f32>)>, HashMap<String, String>)> {
+pub fn read_safetensors(path: &Path) -> Result<(NamedTensors, HashMap<String, String>)> {
     let buf = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let st = SafeTensors::deserialize(&buf).with_context(|| format!("parsing {}", path.display()))?;
     let (_, header) = SafeTensors::read_metadata(&buf)?;

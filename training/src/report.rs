@@ -91,7 +91,9 @@ pub fn write_loss_plot(path: &Path, rows: &[Row], w: &crate::loss::Weights) -> R
     if rows.len() < 2 {
         return Ok(());
     }
-    let mut series: Vec<(&str, RGBColor, Vec<(f64, f64)>)> = vec![
+    // (label, colour, smoothed points) per curve.
+    type Series<'a> = (&'a str, RGBColor, Vec<(f64, f64)>);
+    let mut series: Vec<Series> = vec![
         ("total", BLACK, smooth(rows, |t| t.total)),
         ("content", BLUE, smooth(rows, |t| t.content * w.content)),
         ("style", RED, smooth(rows, |t| t.style * w.style)),
