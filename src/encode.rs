@@ -69,9 +69,7 @@ pub struct VideoSink {
     packet: Packet,
     /// The YUV matrix and range the frames are encoded in (and tagged with).
     color: VideoColor,
-    /// Next pts for frames that arrive without one.
-    next_pts: i64,
-    pts_step: i64,
+    pts: Timestamps,
     pub codec_name: String,
 }
 
@@ -79,8 +77,27 @@ fn enc_err(e: impl std::fmt::Display) -> Error {
     Error::Encoder(e.to_string())
 }
 
+/// Timestamps for frames: their own, or one frame after the last for frames that arrive without one.
+pub(crate) struct Timestamps {
+    next: i64,
+    step: i64,
+}
+
+impl Timestamps {
+    /// For timestamps in `time_base` units at `frame_rate`.
+    pub(crate) fn new(time_base: Rational, frame_rate: Rational) -> Timestamps {
+        Timestamps { next: 0, step: (f64::from(time_base.invert()) / f64::from(frame_rate)).round().max(1.0) as i64 }
+    }
+
+    pub(crate) fn stamp(&mut self, pts: Option<i64>) -> i64 {
+        let pts = pts.unwrap_or(self.next);
+        self.next = pts + self.step;
+        pts
+    }
+}
+
 /// A failed write of the output file, named by the user's path, with what to do when the disk is full.
-fn write_err(dest: &Path, e: ffmpeg::Error) -> Error {
+pub(crate) fn write_err(dest: &Path, e: ffmpeg::Error) -> Error {
     match e {
         ffmpeg::Error::Other { errno } if errno == ffmpeg::error::ENOSPC => Error::output(dest, "the disk is full (no space left on device); free some space or write to another folder"),
         e => Error::output(dest, format!("writing failed: {e}")),
@@ -142,7 +159,6 @@ impl VideoSink {
         color: VideoColor,
         codec_name: String,
     ) -> VideoSink {
-        let pts_step = (f64::from(time_base.invert()) / f64::from(frame_rate)).round().max(1.0) as i64;
         VideoSink {
             octx,
             dest: dest.to_path_buf(),
@@ -155,8 +171,7 @@ impl VideoSink {
             yuv: frame::Video::empty(),
             packet: Packet::empty(),
             color,
-            next_pts: 0,
-            pts_step,
+            pts: Timestamps::new(time_base, frame_rate),
             codec_name,
         }
     }
@@ -172,9 +187,7 @@ impl VideoSink {
         frame.copy_to_strided(self.rgb.data_mut(0), stride);
         let scaler = self.scaler.as_mut().expect("scaler set above");
         scaler.0.run(&self.rgb, &mut self.yuv).map_err(enc_err)?;
-        let pts = pts.unwrap_or(self.next_pts);
-        self.next_pts = pts + self.pts_step;
-        self.yuv.set_pts(Some(pts));
+        self.yuv.set_pts(Some(self.pts.stamp(pts)));
         self.encoder.send_frame(&self.yuv).map_err(enc_err)?;
         self.write_encoded()
     }

@@ -6,11 +6,12 @@
 //! bounded however long the input (a palette from all frames would hold them all). Ordered (Bayer) dithering:
 //! it does not crawl from frame to frame as error diffusion does, and was 2.6x faster (docs/benchmarks.md).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use ffmpeg_next as ffmpeg;
 use ffmpeg::{codec, encoder, filter, format, util::frame, Dictionary, Packet, Rational};
 
+use crate::encode::{write_err, Timestamps};
 use crate::error::{Error, Result};
 use crate::frame::Frame;
 
@@ -27,8 +28,9 @@ pub struct GifSink {
     filtered: frame::Video,
     packet: Packet,
     time_base: Rational,
-    next_pts: i64,
-    pts_step: i64,
+    pts: Timestamps,
+    /// The user's name for the output, for errors (the sink writes a temporary file).
+    dest: PathBuf,
 }
 
 fn gif_err(e: impl std::fmt::Display) -> Error {
@@ -65,7 +67,6 @@ impl GifSink {
         let mut opts = Dictionary::new();
         opts.set("loop", "0");
         octx.write_header_with(opts).map_err(|e| Error::output(dest, format!("cannot write the GIF header ({e})")))?;
-        let pts_step = (f64::from(time_base.invert()) / f64::from(frame_rate)).round().max(1.0) as i64;
         Ok(GifSink {
             octx,
             encoder,
@@ -74,8 +75,8 @@ impl GifSink {
             filtered: frame::Video::empty(),
             packet: Packet::empty(),
             time_base,
-            next_pts: 0,
-            pts_step,
+            pts: Timestamps::new(time_base, frame_rate),
+            dest: dest.to_path_buf(),
         })
     }
 
@@ -89,9 +90,7 @@ impl GifSink {
         }
         let stride = self.rgb.stride(0);
         frame.copy_to_strided(self.rgb.data_mut(0), stride);
-        let pts = pts.unwrap_or(self.next_pts);
-        self.next_pts = pts + self.pts_step;
-        self.rgb.set_pts(Some(pts));
+        self.rgb.set_pts(Some(self.pts.stamp(pts)));
         let mut source = self.graph.0.get("in").expect("source exists");
         // KEEP_REF: the graph takes a reference and our frame stays ours (plain add_frame would empty it).
         // SAFETY: both pointers are live; the flag makes FFmpeg add a reference, not take ours.
@@ -116,7 +115,7 @@ impl GifSink {
         while self.encoder.receive_packet(&mut self.packet).is_ok() {
             self.packet.set_stream(0);
             self.packet.rescale_ts(self.time_base, out_tb);
-            self.packet.write_interleaved(&mut self.octx).map_err(gif_err)?;
+            self.packet.write_interleaved(&mut self.octx).map_err(|e| write_err(&self.dest, e))?;
         }
         Ok(())
     }
@@ -127,6 +126,6 @@ impl GifSink {
         self.drain()?;
         self.encoder.send_eof().map_err(gif_err)?;
         self.write_encoded()?;
-        self.octx.write_trailer().map_err(gif_err)
+        self.octx.write_trailer().map_err(|e| write_err(&self.dest, e))
     }
 }
