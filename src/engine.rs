@@ -206,11 +206,11 @@ pub fn ort_library_candidates(explicit: Option<&Path>) -> Vec<PathBuf> {
         out.push(PathBuf::from(p));
     }
     let rel = Path::new(".deps/onnxruntime/lib");
+    // Installed: PREFIX/bin/stylize uses PREFIX/lib/stylize/ (scripts/setup.sh install, the .deb).
+    if let Some(prefix) = crate::models::install_prefix() {
+        out.push(prefix.join("lib/stylize"));
+    }
     if let Ok(exe) = std::env::current_exe().and_then(std::fs::canonicalize) {
-        // Installed: PREFIX/bin/stylize uses PREFIX/lib/stylize/ (scripts/setup.sh install, the .deb).
-        if let Some(prefix) = exe.parent().and_then(Path::parent) {
-            out.push(prefix.join("lib/stylize"));
-        }
         // beside the executable, and the checkout's .deps/ when run from target/{debug,release}/
         for dir in exe.ancestors().skip(1).take(4) {
             out.push(dir.join("libonnxruntime.so"));

@@ -531,8 +531,7 @@ fn models_cmd(args: &EngineArgs) -> Result<()> {
 /// The model folders, in the order they are searched, with what each is and how many models it has.
 fn print_search_path(extra: Option<&Path>) {
     for (what, dir) in models::search_path(extra) {
-        let count = std::fs::read_dir(&dir).map(|e| e.flatten().filter(|e| e.path().extension().is_some_and(|x| x == "onnx")).count());
-        match count {
+        match models::model_files(&dir).map(|f| f.len()) {
             Ok(n) => println!("  {:<15} {} ({n} models)", what, dir.display()),
             Err(_) => println!("  {:<15} {} (not there)", what, dir.display()),
         }

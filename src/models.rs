@@ -21,15 +21,14 @@ pub struct ModelEntry {
 /// checkout the binary was built in. Folders that do not exist are included (to say where we looked).
 pub fn search_path(extra: Option<&Path>) -> Vec<(&'static str, PathBuf)> {
     let mut dirs: Vec<(&'static str, PathBuf)> = extra.into_iter().map(|p| ("--models-dir", p.to_path_buf())).collect();
-    let exe = std::env::current_exe().ok().and_then(|e| std::fs::canonicalize(e).ok());
-    if let Some(prefix) = exe.as_deref().and_then(Path::parent).and_then(Path::parent) {
+    if let Some(prefix) = install_prefix() {
         dirs.push(("installed", prefix.join("share/stylize/models")));
     }
     if let Some(user) = stylize_model::paths::user_models_dir() {
         dirs.push(("yours", user));
     }
     dirs.push(("working folder", PathBuf::from("onnx")));
-    if let Some(exe) = &exe {
+    if let Some(exe) = std::env::current_exe().ok().and_then(|e| std::fs::canonicalize(e).ok()) {
         // CHECKOUT/target/{debug,release}/stylize -> CHECKOUT/onnx/
         let checkout = exe.ancestors().skip(1).take(3).find(|d| d.join("Cargo.toml").is_file());
         dirs.extend(checkout.map(|d| ("checkout", d.join("onnx"))));
@@ -49,10 +48,23 @@ pub fn model_dirs(extra: Option<&Path>) -> Vec<PathBuf> {
     search_path(extra).into_iter().map(|(_, d)| d).filter(|d| d.is_dir()).collect()
 }
 
+/// `PREFIX` for a binary installed as `PREFIX/bin/stylize` (links followed): where its library (`lib/stylize`),
+/// models and demo clip (`share/stylize`) are.
+pub fn install_prefix() -> Option<PathBuf> {
+    let exe = std::fs::canonicalize(std::env::current_exe().ok()?).ok()?;
+    Some(exe.parent()?.parent()?.to_path_buf())
+}
+
 /// A file installed beside the binary (`PREFIX/share/stylize/NAME`), if it is there.
 pub fn installed_file(name: &str) -> Option<PathBuf> {
-    let exe = std::fs::canonicalize(std::env::current_exe().ok()?).ok()?;
-    Some(exe.parent()?.parent()?.join("share/stylize").join(name)).filter(|p| p.is_file())
+    Some(install_prefix()?.join("share/stylize").join(name)).filter(|p| p.is_file())
+}
+
+/// The `.onnx` files in `dir`, sorted.
+pub fn model_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "onnx")).collect();
+    files.sort();
+    Ok(files)
 }
 
 /// A `-m` argument: a path to an `.onnx` file, or the name of a model in the model folders.
@@ -67,9 +79,7 @@ pub fn resolve(arg: &str, extra: Option<&Path>) -> PathBuf {
 pub fn list(extra: Option<&Path>) -> Vec<ModelEntry> {
     let mut out = Vec::new();
     for dir in model_dirs(extra) {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-        let mut files: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "onnx")).collect();
-        files.sort();
+        let Ok(files) = model_files(&dir) else { continue };
         for path in files {
             let name = path.file_stem().unwrap_or_default().to_string_lossy().to_string();
             let summary = std::fs::read_to_string(path.with_extension("md")).ok().and_then(|card| card_summary(&card));
