@@ -59,10 +59,28 @@ pub fn video_extension(input: &Path) -> &'static str {
 pub struct Report {
     pub done: usize,
     pub skipped: usize,
-    pub failed: Vec<(PathBuf, String)>,
+    pub failed: Vec<PathBuf>,
 }
 
 impl Report {
+    /// Counts an input left out because its output exists (`--skip-existing`), and says so.
+    pub fn skip(&mut self, input: &Path, dest: &Path) {
+        self.skipped += 1;
+        println!("{} -> {} (exists, skipped)", input.display(), dest.display());
+    }
+
+    /// Counts an input that failed in a batch, and says why; the batch goes on.
+    pub fn fail(&mut self, input: &Path, reason: impl std::fmt::Display) {
+        eprintln!("failed: {}: {reason}", input.display());
+        self.failed.push(input.to_path_buf());
+    }
+
+    /// The error that ends a batch of `total` `what` (e.g. "images") stopped by a signal.
+    pub fn stopped(&self, total: usize, what: &str) -> Error {
+        let kept = if self.done > 0 { "; the finished ones are kept" } else { "" };
+        Error::Interrupted(format!(" after {} of {total} {what}{kept}", self.done))
+    }
+
     /// One line: how many were done, skipped and failed.
     pub fn line(&self, what: &str) -> String {
         let skipped = if self.skipped > 0 { format!(", {} skipped (output exists)", self.skipped) } else { String::new() };
@@ -74,7 +92,7 @@ impl Report {
         if self.failed.is_empty() {
             return Ok(());
         }
-        let names: Vec<String> = self.failed.iter().map(|(p, _)| p.display().to_string()).collect();
+        let names: Vec<String> = self.failed.iter().map(|p| p.display().to_string()).collect();
         Err(Error::Invalid(format!("{} of {} {what} failed: {}", self.failed.len(), self.done + self.skipped + self.failed.len(), names.join(", "))))
     }
 }

@@ -360,13 +360,9 @@ fn image_cmd(model: &str, inputs: &[PathBuf], output: Option<&Path>, skip_existi
     let mut engine = args.load(model)?;
     let style = Path::new(model).file_stem().unwrap_or_default().to_string_lossy().to_string();
     let mut report = batch::Report::default();
-    let stopped = |done: usize| {
-        let kept = if done > 0 { "; the finished ones are kept" } else { "" };
-        stylize::Error::Interrupted(format!(" after {done} of {} images{kept}", files.len()))
-    };
     for input in &files {
         if stylize::stop::interrupted() {
-            return Err(stopped(report.done).into());
+            return Err(report.stopped(files.len(), "images").into());
         }
         let dest = match output {
             Some(o) if !out_is_dir => o.to_path_buf(),
@@ -379,8 +375,7 @@ fn image_cmd(model: &str, inputs: &[PathBuf], output: Option<&Path>, skip_existi
             }
         };
         if skip_existing && dest.exists() {
-            report.skipped += 1;
-            println!("{} -> {} (exists, skipped)", input.display(), dest.display());
+            report.skip(input, &dest);
             continue;
         }
         match stylize_image(&mut engine, input, &dest, effects, args) {
@@ -388,12 +383,9 @@ fn image_cmd(model: &str, inputs: &[PathBuf], output: Option<&Path>, skip_existi
                 report.done += 1;
                 println!("{line}");
             }
-            Err(_) if stylize::stop::interrupted() => return Err(stopped(report.done).into()),
+            Err(_) if stylize::stop::interrupted() => return Err(report.stopped(files.len(), "images").into()),
             Err(e) if !is_batch => return Err(e),
-            Err(e) => {
-                eprintln!("failed: {}: {e:#}", input.display());
-                report.failed.push((input.clone(), format!("{e:#}")));
-            }
+            Err(e) => report.fail(input, format!("{e:#}")),
         }
     }
     if is_batch {
@@ -442,13 +434,11 @@ fn video_cmd(model: &str, inputs: &[PathBuf], output: &Path, video: &VideoArgs, 
     let start = Instant::now();
     for input in &files {
         if stylize::stop::interrupted() {
-            let kept = if report.done > 0 { "; the finished ones are kept" } else { "" };
-            return Err(stylize::Error::Interrupted(format!(" after {} of {} videos{kept}", report.done, files.len())).into());
+            return Err(report.stopped(files.len(), "videos").into());
         }
         let dest = if is_batch { batch::output_in(output, input, &style, batch::video_extension(input)) } else { output.to_path_buf() };
         if video.skip_existing && dest.exists() {
-            report.skipped += 1;
-            println!("{} -> {} (exists, skipped)", input.display(), dest.display());
+            report.skip(input, &dest);
             continue;
         }
         match transcode_file(model, input, &dest, video, effects, args, &mut engines) {
@@ -462,10 +452,7 @@ fn video_cmd(model: &str, inputs: &[PathBuf], output: &Path, video: &VideoArgs, 
                 println!("{} -> {}: {}", input.display(), summary.output.display(), summary.line());
             }
             Err(e) if !is_batch || stylize::stop::interrupted() => return Err(e),
-            Err(e) => {
-                eprintln!("failed: {}: {e:#}", input.display());
-                report.failed.push((input.clone(), format!("{e:#}")));
-            }
+            Err(e) => report.fail(input, format!("{e:#}")),
         }
     }
     if is_batch {
