@@ -326,15 +326,8 @@ fn sigterm_and_sighup_keep_the_recording() {
     let model = random_model(d, "half", 27);
     for (signal, code) in [("TERM", 143), ("HUP", 129)] {
         let rec = d.join(format!("rec-{signal}.mp4"));
-        let child = Command::new(env!("CARGO_BIN_EXE_stylize"))
-            .args(["live", "--input", "test", "--size", "128x96", "--no-window", "-m", model.to_str().unwrap(), "--record", rec.to_str().unwrap()])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(3000));
-        assert!(Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status().unwrap().success());
-        let o = child.wait_with_output().unwrap();
+        let args = ["live", "--input", "test", "--size", "128x96", "--no-window", "-m", model.to_str().unwrap(), "--record", rec.to_str().unwrap()];
+        let o = signalled_when(&args, || true, signal, std::time::Duration::from_millis(3000));
         assert_eq!(o.status.code(), Some(code), "exit status after SIG{signal}: {}", stderr(&o));
         let out = stdout(&o);
         let (_, _, shown) = counts_add_up(&out);

@@ -4,8 +4,8 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use common::*;
 
@@ -62,14 +62,8 @@ impl Drop for Tmpfs<'_> {
 
 #[test]
 fn a_full_disk_is_a_clean_error_and_leaves_nothing() {
-    if skip_without_ffmpeg() {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
+    let Some((dir, model, clip)) = model_and_clip("lite", 32, "320x240", 25, 4.0) else { return };
     let d = dir.path();
-    let model = random_model(d, "lite", 32);
-    let clip = d.join("clip.mp4");
-    make_clip(&clip, "320x240", 25, 4.0);
     let full = d.join("full");
     std::fs::create_dir(&full).unwrap();
     let mounted = Command::new("mount").args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"]).arg(&full).output();
@@ -108,14 +102,8 @@ fn a_stopped_batch_keeps_the_finished_images_and_says_so() {
     std::fs::create_dir(&out).unwrap();
     let mut args = vec!["image".to_string(), "-m".into(), model.to_string_lossy().into_owned(), "-o".into(), format!("{}/", out.display())];
     args.extend(inputs);
-    let child = Command::new(env!("CARGO_BIN_EXE_stylize")).args(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     // Stop it once the first image is written.
-    let t = Instant::now();
-    while files_in(&out).iter().all(|f| f.starts_with('.')) && t.elapsed() < Duration::from_secs(60) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
-    let o = child.wait_with_output().unwrap();
+    let o = signalled_when(&args, || files_in(&out).iter().any(|f| !f.starts_with('.')), "INT", Duration::ZERO);
     assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
     assert_fails_with(&o, &["interrupted (Ctrl-C) after", "of 8 images", "finished ones are kept"]);
     let done = stdout(&o).lines().filter(|l| l.contains(" -> ")).count();

@@ -3,24 +3,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use common::*;
 use stylize_model::onnx::Dim;
-
-/// A temporary folder holding a random `arch` model and a test clip `clip.mp4`; None (with a message) without
-/// the ffmpeg CLIs.
-fn model_and_clip(arch: &str, seed: u64, size: &str, rate: u32, seconds: f32) -> Option<(tempfile::TempDir, PathBuf, PathBuf)> {
-    if skip_without_ffmpeg() {
-        return None;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let model = random_model(dir.path(), arch, seed);
-    let input = dir.path().join("clip.mp4");
-    make_clip(&input, size, rate, seconds);
-    Some((dir, model, input))
-}
 
 fn duration(path: &Path) -> f64 {
     let o = std::process::Command::new("ffprobe").args(["-v", "error", "-show_entries", "format=duration", "-of", "default=nw=1:nk=1"]).arg(path).output().unwrap();
@@ -105,25 +92,6 @@ fn bad_videos_fail_cleanly_without_output() {
     assert!(partial.exists(), "{}", stderr(&o));
     let kept: u64 = probe_video(&partial, "nb_read_packets").parse().unwrap();
     assert!(kept > 5 && kept < 50, "kept {kept} frames");
-}
-
-/// Starts `stylize ARGS`, waits for `ready` (checked every 20 ms, for up to a minute) and then `after`, sends
-/// `signal` (a `kill` name), and returns what it printed.
-fn signalled_when(args: &[&str], ready: impl Fn() -> bool, signal: &str, after: Duration) -> std::process::Output {
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_stylize"))
-        .args(args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let t = std::time::Instant::now();
-    while !ready() && t.elapsed() < Duration::from_secs(60) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    std::thread::sleep(after);
-    let sent = std::process::Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status().unwrap();
-    assert!(sent.success());
-    child.wait_with_output().unwrap()
 }
 
 #[test]

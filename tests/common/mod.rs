@@ -61,6 +61,34 @@ pub fn have(tool: &str) -> bool {
     Command::new(tool).arg("-version").output().map(|o| o.status.success()).unwrap_or(false)
 }
 
+/// A temporary folder holding a random `arch` model and a test clip `clip.mp4`; None (with a message) without
+/// the ffmpeg CLIs.
+pub fn model_and_clip(arch: &str, seed: u64, size: &str, rate: u32, seconds: f32) -> Option<(tempfile::TempDir, PathBuf, PathBuf)> {
+    if skip_without_ffmpeg() {
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let model = random_model(dir.path(), arch, seed);
+    let input = dir.path().join("clip.mp4");
+    make_clip(&input, size, rate, seconds);
+    Some((dir, model, input))
+}
+
+/// Starts `stylize ARGS`, waits for `ready` (checked every 20 ms, for up to a minute) and then `after`, sends
+/// `signal` (a `kill` name), and returns what it printed.
+pub fn signalled_when<S: AsRef<std::ffi::OsStr>>(args: &[S], ready: impl Fn() -> bool, signal: &str, after: std::time::Duration) -> Output {
+    use std::time::{Duration, Instant};
+    let child = Command::new(env!("CARGO_BIN_EXE_stylize")).args(args).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let t = Instant::now();
+    while !ready() && t.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(after);
+    let sent = Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status().unwrap();
+    assert!(sent.success());
+    child.wait_with_output().unwrap()
+}
+
 /// True (after saying why) when the ffmpeg/ffprobe CLIs that a test needs to make or check clips are missing.
 pub fn skip_without_ffmpeg() -> bool {
     if have("ffmpeg") && have("ffprobe") {
