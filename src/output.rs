@@ -96,8 +96,18 @@ fn partial_pid(file_name: &str) -> Option<u32> {
 }
 
 /// Removes the temporary outputs in `dir` left by processes of this host that no longer run (killed with
-/// SIGKILL, or the machine lost power), and only those.
+/// SIGKILL, or the machine lost power), and only those. Once per folder and process: a batch writing thousands
+/// of files into one folder reads it once, not once per file.
 fn remove_stale_partials(dir: &Path) {
+    static CLEANED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    {
+        let mut cleaned = CLEANED.lock().unwrap_or_else(|e| e.into_inner());
+        let key = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+        if cleaned.contains(&key) {
+            return;
+        }
+        cleaned.push(key);
+    }
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     for entry in entries.flatten() {
         let name = entry.file_name();
