@@ -37,13 +37,13 @@ mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT
 
-# 1. The tree, as an install into /usr would make it (no manifest: dpkg keeps its own list).
+# 1. The tree, as an install into /usr would make it (no manifest: dpkg keeps its own list). The binary is
+#    staged from a folder of its own, so no trainer comes along (it needs libtorch: it is not packaged).
 STAGE="$WORK/deb"
 bin_dir="$WORK/bin"; mkdir -p "$bin_dir"
 cp "$BIN" "$bin_dir/stylize"
 strip --strip-unneeded "$bin_dir/stylize"
 bash scripts/install.sh --prefix "$STAGE/usr" --bin "$bin_dir/stylize" --no-manifest 2>"$WORK/install.log" || die "staging failed: $(cat "$WORK/install.log")"
-rm -f "$STAGE/usr/bin/stylize-train" # the trainer needs libtorch: it is not packaged
 chmod 0644 "$STAGE"/usr/lib/stylize/*.so* # libraries are loaded, not run
 DOC="$STAGE/usr/share/doc/stylize"
 mkdir -p "$DOC"
