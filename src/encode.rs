@@ -10,6 +10,7 @@ use crate::color::VideoColor;
 use crate::decode::VideoSource;
 use crate::error::{Error, Result};
 use crate::frame::Frame;
+use crate::stream::Target;
 
 #[derive(Clone, Debug)]
 pub struct EncodeOptions {
@@ -21,11 +22,51 @@ pub struct EncodeOptions {
     pub preset: String,
     /// MP4/MOV: the index (moov) before the media data, so browsers can play the file while it loads.
     pub faststart: bool,
+    /// Streams: a bit rate (kbit/s, also the ceiling and the buffer) instead of a quality (CRF).
+    pub bitrate_kbps: Option<u32>,
+    /// Streams: x264's tune (`zerolatency`: no lookahead, no B-frames: one frame in, one packet out).
+    pub tune: Option<String>,
+    /// Frames between keyframes (a viewer who joins, or a reconnect, waits at most this long).
+    pub keyint: Option<u32>,
 }
 
 impl Default for EncodeOptions {
     fn default() -> Self {
-        EncodeOptions { codec: None, crf: 18, preset: AUTO_PRESET.into(), faststart: true }
+        EncodeOptions { codec: None, crf: 18, preset: AUTO_PRESET.into(), faststart: true, bitrate_kbps: None, tune: None, keyint: None }
+    }
+}
+
+/// How a live stream is encoded (`--bitrate`, `--keyframe-seconds`).
+#[derive(Clone, Copy, Debug)]
+pub struct StreamOptions {
+    /// kbit/s; None: [`StreamOptions::bitrate_for`] picks one from the frame size and rate.
+    pub bitrate_kbps: Option<u32>,
+    pub keyframe_seconds: f32,
+}
+
+impl Default for StreamOptions {
+    fn default() -> Self {
+        StreamOptions { bitrate_kbps: None, keyframe_seconds: 2.0 }
+    }
+}
+
+impl StreamOptions {
+    /// The bit rate: the user's, or 0.15 bits per pixel per frame (about 1 Mbit/s at 640x360 30 fps, 4 at
+    /// 1280x720): stylized frames have more fine texture than camera video, so a little over the usual.
+    pub fn bitrate_for(&self, width: u32, height: u32, frame_rate: Rational) -> u32 {
+        self.bitrate_kbps.unwrap_or_else(|| ((f64::from(width * height) * f64::from(frame_rate) * 0.15 / 1000.0).round() as u32).max(200))
+    }
+
+    /// The encoder settings of a live stream: x264 ultrafast (the stylizer has the CPU), zerolatency.
+    pub fn encode_options(&self, width: u32, height: u32, frame_rate: Rational) -> EncodeOptions {
+        EncodeOptions {
+            preset: "ultrafast".into(),
+            faststart: false,
+            bitrate_kbps: Some(self.bitrate_for(width, height, frame_rate)),
+            tune: Some("zerolatency".into()),
+            keyint: Some((f64::from(frame_rate) * f64::from(self.keyframe_seconds)).round().max(1.0) as u32),
+            ..EncodeOptions::default()
+        }
     }
 }
 
@@ -70,6 +111,8 @@ pub struct VideoSink {
     /// The YUV matrix and range the frames are encoded in (and tagged with).
     color: VideoColor,
     pts: Timestamps,
+    /// The encoder's pixel format: YUV 4:2:0 for video, RGB24 for PNG/TIFF sequences (no conversion).
+    pixel: format::Pixel,
     pub codec_name: String,
 }
 
@@ -100,6 +143,7 @@ impl Timestamps {
 pub(crate) fn write_err(dest: &Path, e: ffmpeg::Error) -> Error {
     match e {
         ffmpeg::Error::Other { errno } if errno == ffmpeg::error::ENOSPC => Error::output(dest, "the disk is full (no space left on device); free some space or write to another folder"),
+        ffmpeg::Error::Other { errno } if errno == libc::EPIPE || errno == libc::ECONNRESET => Error::output(dest, "the server closed the connection"),
         e => Error::output(dest, format!("writing failed: {e}")),
     }
 }
@@ -139,7 +183,28 @@ impl VideoSink {
     /// timestamps in `time_base` units, `frame_rate` the nominal rate.
     pub fn create_plain(path: &Path, dest: &Path, width: u32, height: u32, frame_rate: Rational, time_base: Rational, opts: &EncodeOptions) -> Result<VideoSink> {
         crate::decode::init()?;
-        let mut octx = open_output(path, dest)?;
+        let octx = open_output(path, dest)?;
+        Self::create_video_only(octx, dest, width, height, frame_rate, time_base, opts)
+    }
+
+    /// A video-only sink on a stream, device or image sequence ([`Target`]), written as frames come: H.264 for
+    /// the network ([`StreamOptions::encode_options`]), raw YUV 4:2:0 for a V4L2 device, PNG/TIFF/JPEG images.
+    /// Network targets connect here.
+    pub fn create_target(target: &Target, width: u32, height: u32, frame_rate: Rational, time_base: Rational, stream: &StreamOptions) -> Result<VideoSink> {
+        let octx = crate::stream::open_output(target)?;
+        let opts = match target {
+            Target::Network { .. } => stream.encode_options(width, height, frame_rate),
+            Target::Device(_) => EncodeOptions { codec: Some("rawvideo".into()), ..EncodeOptions::default() },
+            Target::Sequence(path) => EncodeOptions { codec: Some(sequence_codec(path)?.into()), ..EncodeOptions::default() },
+            Target::File(_) => EncodeOptions::default(),
+        };
+        Self::create_video_only(octx, Path::new(&target.label()), width, height, frame_rate, time_base, &opts).map_err(|e| match e {
+            Error::Output { reason, .. } => Error::Output { path: PathBuf::from(target.label()), reason },
+            e => e,
+        })
+    }
+
+    fn create_video_only(mut octx: format::context::Output, dest: &Path, width: u32, height: u32, frame_rate: Rational, time_base: Rational, opts: &EncodeOptions) -> Result<VideoSink> {
         let color = VideoColor::for_rgb_source(width, height);
         let (encoder, video_out, codec_name) = add_video_stream(&mut octx, width, height, time_base, frame_rate, color, opts)?;
         write_header(&mut octx, opts).map_err(|e| Error::output(dest, format!("cannot write the container header ({e})")))?;
@@ -172,22 +237,29 @@ impl VideoSink {
             packet: Packet::empty(),
             color,
             pts: Timestamps::new(time_base, frame_rate),
+            pixel: encoder_pixel(&codec_name),
             codec_name,
         }
     }
 
     pub fn push_frame(&mut self, frame: &Frame, pts: Option<i64>) -> Result<()> {
         let (w, h) = (self.rgb.width(), self.rgb.height());
+        let stride = self.rgb.stride(0);
+        frame.copy_to_strided(self.rgb.data_mut(0), stride);
+        let pts = Some(self.pts.stamp(pts));
+        if self.pixel == format::Pixel::RGB24 {
+            self.rgb.set_pts(pts);
+            self.encoder.send_frame(&self.rgb).map_err(enc_err)?;
+            return self.write_encoded();
+        }
         if self.scaler.is_none() {
-            let mut ctx = scaling::Context::get(format::Pixel::RGB24, w, h, format::Pixel::YUV420P, w, h, crate::color::ENCODE_FLAGS).map_err(enc_err)?;
+            let mut ctx = scaling::Context::get(format::Pixel::RGB24, w, h, self.pixel, w, h, crate::color::ENCODE_FLAGS).map_err(enc_err)?;
             self.color.set_rgb_to_yuv(&mut ctx);
             self.scaler = Some(Scaler(ctx));
         }
-        let stride = self.rgb.stride(0);
-        frame.copy_to_strided(self.rgb.data_mut(0), stride);
         let scaler = self.scaler.as_mut().expect("scaler set above");
         scaler.0.run(&self.rgb, &mut self.yuv).map_err(enc_err)?;
-        self.yuv.set_pts(Some(self.pts.stamp(pts)));
+        self.yuv.set_pts(pts);
         self.encoder.send_frame(&self.yuv).map_err(enc_err)?;
         self.write_encoded()
     }
@@ -236,6 +308,26 @@ fn open_output(path: &Path, dest: &Path) -> Result<format::context::Output> {
     format::output(path).map_err(|e| Error::output(dest, format!("unsupported container ({e}); use .mp4, .mkv or .mov")))
 }
 
+/// The encoder of an image sequence, by the pattern's extension.
+fn sequence_codec(path: &Path) -> Result<&'static str> {
+    let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+    match ext.as_str() {
+        "png" => Ok("png"),
+        "tif" | "tiff" => Ok("tiff"),
+        "jpg" | "jpeg" => Ok("mjpeg"),
+        _ => Err(Error::output(path, "image sequences are written as .png, .tif or .jpg (e.g. frames/%05d.png)")),
+    }
+}
+
+/// The pixel format an encoder gets: RGB for lossless image codecs, full-range YUV for JPEG, else YUV 4:2:0.
+fn encoder_pixel(codec_name: &str) -> format::Pixel {
+    match codec_name {
+        "png" | "tiff" => format::Pixel::RGB24,
+        "mjpeg" => format::Pixel::YUVJ420P,
+        _ => format::Pixel::YUV420P,
+    }
+}
+
 /// Adds the encoded video stream (libx264 when FFmpeg has it, else mpeg4): the encoder, its stream index and
 /// name (with the preset, for x264/x265).
 fn add_video_stream(octx: &mut format::context::Output, width: u32, height: u32, time_base: Rational, frame_rate: Rational, color: VideoColor, opts: &EncodeOptions) -> Result<(encoder::Video, usize, String)> {
@@ -248,7 +340,7 @@ fn add_video_stream(octx: &mut format::context::Output, width: u32, height: u32,
     let mut enc = codec::context::Context::new_with_codec(codec).encoder().video().map_err(enc_err)?;
     enc.set_width(width);
     enc.set_height(height);
-    enc.set_format(format::Pixel::YUV420P);
+    enc.set_format(encoder_pixel(&codec_name));
     enc.set_time_base(time_base);
     enc.set_frame_rate(Some(frame_rate));
     // The output's tags: the input's matrix, range, primaries and transfer (players convert by them).
@@ -261,11 +353,35 @@ fn add_video_stream(octx: &mut format::context::Output, width: u32, height: u32,
     }
     let mut dict = Dictionary::new();
     let mut described = codec_name.clone();
+    if let Some(keyint) = opts.keyint {
+        dict.set("g", &keyint.to_string());
+    }
     if codec_name.starts_with("libx26") {
         let preset = if opts.preset == AUTO_PRESET { "veryfast" } else { &opts.preset };
-        dict.set("crf", &opts.crf.to_string());
+        match opts.bitrate_kbps {
+            Some(kbps) => {
+                // A constant ceiling with a one-second buffer: what streaming servers expect.
+                for key in ["b", "maxrate", "bufsize"] {
+                    dict.set(key, &format!("{kbps}k"));
+                }
+                described = format!("{codec_name} {preset} {kbps} kbit/s");
+            }
+            None => {
+                dict.set("crf", &opts.crf.to_string());
+                described = format!("{codec_name} {preset}");
+            }
+        }
         dict.set("preset", preset);
-        described = format!("{codec_name} {preset}");
+        if let Some(tune) = &opts.tune {
+            dict.set("tune", tune);
+            described.push_str(&format!(" {tune}"));
+        }
+    } else if matches!(codec_name.as_str(), "png" | "tiff" | "rawvideo") {
+        // Lossless: nothing to set.
+    } else if codec_name == "mjpeg" {
+        // JPEG quality 2 of 31 (like `ffmpeg -q:v 2`): the default bit rate would smear the strokes.
+        enc.set_flags(codec::Flags::QSCALE);
+        enc.set_global_quality(2 * ffmpeg::ffi::FF_QP2LAMBDA as i32);
     } else {
         // Codecs without CRF: a generous bit rate (about 0.2 bits per pixel per frame).
         let bps = f64::from(width * height) * f64::from(frame_rate) * 0.2;

@@ -480,7 +480,7 @@ fn transcode_file(model: &str, input: &Path, output: &Path, video: &VideoArgs, e
         *slot = Some(args.load_stylizers(model, video.parallel_frames.or(big.then_some(1)))?);
     }
     let opts = TranscodeOptions {
-        encode: EncodeOptions { codec: video.codec.clone(), crf: video.crf, preset: video.preset.clone(), faststart: !video.no_faststart },
+        encode: EncodeOptions { codec: video.codec.clone(), crf: video.crf, preset: video.preset.clone(), faststart: !video.no_faststart, ..EncodeOptions::default() },
         keep_partial: video.keep_partial,
         quiet: args.quiet,
         max_frames: video.frames,

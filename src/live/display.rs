@@ -1,4 +1,4 @@
-//! The display side: composes the shown frame, applies hotkeys, draws the HUD, feeds the recorder.
+//! The display side: composes the shown frame, applies hotkeys, draws the HUD, feeds the recorder and the outputs.
 
 use super::*;
 
@@ -31,7 +31,9 @@ pub(super) struct Display<'a> {
     /// The blended frame (what is recorded) and the side-by-side view.
     pub(super) blended: Frame,
     pub(super) split: Frame,
-    pub(super) recorder: Option<Recorder>,
+    pub(super) recorder: Option<Sink>,
+    /// The `--output` targets.
+    pub(super) outputs: Vec<Sink>,
     pub(super) recordings: u32,
     pub(super) stats: Stats,
     pub(super) hud_text: String,
@@ -60,7 +62,7 @@ impl Display<'_> {
         }
         self.recordings += 1;
         let dest = recording_path(self.args, self.recordings);
-        match Recorder::start(&dest, &self.info) {
+        match Sink::start(Target::File(dest.clone()), &self.info, StreamOptions::default(), false) {
             Ok(rec) => {
                 self.recorder = Some(rec);
                 self.shared.notify(format!("recording to {}", dest.display()), false);
@@ -69,10 +71,21 @@ impl Display<'_> {
         }
     }
 
-    pub(super) fn finish_recording(&self, rec: Recorder) {
-        match rec.finish() {
-            Ok((path, frames)) => self.shared.notify(format!("recorded {frames} frames to {}", path.display()), false),
+    pub(super) fn finish_recording(&self, rec: Sink) {
+        let report = rec.finish();
+        match report.result {
+            Ok(Some(path)) => self.shared.notify(format!("recorded {} frames to {}", report.sent, path.display()), false),
+            Ok(None) => {}
             Err(e) => self.shared.notify(format!("the recording failed: {e}"), true),
+        }
+    }
+
+    /// Passes on what the outputs' threads have to say (lost connections, failures).
+    fn relay_output_messages(&self) {
+        for sink in self.outputs.iter().chain(&self.recorder) {
+            for (text, error) in sink.messages() {
+                self.shared.notify(text, error);
+            }
         }
     }
 
@@ -194,10 +207,10 @@ impl Display<'_> {
             canvas.line(line, false, "PAUSED (Space resumes)", hud::YELLOW);
             line += 1;
         }
-        if let Some(rec) = &self.recorder {
+        for (sink, colour) in self.recorder.iter().map(|r| (r, hud::RED)).chain(self.outputs.iter().map(|o| (o, hud::WHITE))) {
             text.clear();
-            let _ = write!(text, "REC {} ({} frames)", rec.pending.dest().display(), rec.frames);
-            canvas.line(line, false, text, hud::RED);
+            sink.hud_line(text);
+            canvas.line(line, false, text, colour);
             line += 1;
         }
         if let Some(n) = fresh {
@@ -238,11 +251,8 @@ impl Display<'_> {
                     }
                     self.compose();
                     let at = self.current.as_ref().expect("just set").at;
-                    if let Some(rec) = self.recorder.as_mut() {
-                        if let Err(e) = rec.push(&self.blended, at) {
-                            self.shared.notify(format!("recording stopped: {e}"), true);
-                            self.recorder = None;
-                        }
+                    for sink in self.outputs.iter().chain(&self.recorder) {
+                        sink.push(&self.blended, at);
                     }
                     self.present()?;
                     last_present = Instant::now();
@@ -266,6 +276,7 @@ impl Display<'_> {
                 Take::Empty => {}
                 Take::Closed => return Ok(()),
             }
+            self.relay_output_messages();
             if self.args.verbose {
                 self.stats.per_second(&self.shared.counters, false);
             }

@@ -7,14 +7,14 @@
 //! frame buffers go back to a pool for reuse.
 //!
 //! One module per job: `source` (camera, file, pattern), `inference`, `display` (window, hotkeys, HUD),
-//! `record` (files), `stats`; `slot` and `shared` are the plumbing between the threads. The submodules
+//! `sinks` (outputs and recordings, each on its own thread), `stats`; `slot` and `shared` are the plumbing between the threads. The submodules
 //! share this module's imports (`use super::*`).
 
 mod slot;
 mod shared;
 mod source;
 mod inference;
-mod record;
+mod sinks;
 mod stats;
 mod display;
 
@@ -22,7 +22,7 @@ use slot::*;
 use shared::*;
 use source::*;
 use inference::*;
-use record::*;
+use sinks::*;
 use stats::*;
 use display::*;
 
@@ -40,7 +40,8 @@ use ffmpeg_next::Rational;
 
 use crate::camera::{self, CameraRequest, Webcam};
 use crate::decode::{Item, SizeRequest, VideoSource};
-use crate::encode::{EncodeOptions, VideoSink};
+use crate::encode::{EncodeOptions, StreamOptions, VideoSink};
+use crate::stream::Target;
 use crate::effects::Effects;
 use crate::args::EngineArgs;
 use crate::engine::{resize_into, Engine, EngineOptions};
@@ -86,6 +87,20 @@ pub struct LiveArgs {
     /// Record the stylized frames to this MP4 from the start (R stops; later recordings add -2, -3, ...)
     #[arg(long)]
     pub record: Option<PathBuf>,
+    /// Send the stylized frames here too (repeatable): a virtual camera (/dev/videoN, a v4l2loopback device),
+    /// a stream (rtmp://, rtmps://, srt://, udp://), a video file or an image sequence (frames/%05d.png)
+    #[arg(short = 'o', long = "output", value_name = "TARGET")]
+    pub outputs: Vec<String>,
+    /// Bit rate of streamed outputs in kbit/s (default: about 0.15 bits per pixel per frame)
+    #[arg(long, value_parser = clap::value_parser!(u32).range(50..=200_000))]
+    pub bitrate: Option<u32>,
+    /// Seconds between keyframes of streamed outputs (a viewer who joins waits at most this long)
+    #[arg(long, default_value_t = 2.0)]
+    pub keyframe_seconds: f32,
+    /// A network output that loses its server stops instead of reconnecting (by default it reconnects with
+    /// backoff while live goes on)
+    #[arg(long)]
+    pub no_reconnect: bool,
     /// Folder for snapshots (S) and for recordings (R) without --record
     #[arg(long, default_value = ".")]
     pub snapshot_dir: PathBuf,
@@ -184,6 +199,11 @@ pub fn run(args: LiveArgs) -> Result<()> {
     }
     catch_signals();
     let spec = source_spec(&args)?;
+    let targets = args.outputs.iter().map(|t| Target::parse(t)).collect::<Result<Vec<_>>>()?;
+    if targets.iter().any(Target::is_network) {
+        // A server that goes away must be an error to handle (reconnect), not a signal that ends the process.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    }
     let paths: Vec<PathBuf> = args.models.iter().map(|m| args.engine.model_path(m)).collect();
     let opts = args.engine.options();
 
@@ -216,6 +236,14 @@ pub fn run(args: LiveArgs) -> Result<()> {
             Ok(Err(e)) => return Err(e),
             Err(_) => return Err(Error::Invalid("the source thread ended before opening".into())),
         };
+        // Before the window and the model: a refused connection, a missing device or an unwritable path fails
+        // fast (and an unused file is removed on the way out).
+        let stream = StreamOptions { bitrate_kbps: args.bitrate, keyframe_seconds: args.keyframe_seconds };
+        let outputs = targets.into_iter().map(|t| Sink::start(t, &info, stream, !args.no_reconnect)).collect::<Result<Vec<_>>>()?;
+        let recorder = match &args.record {
+            Some(_) => Some(Sink::start(Target::File(recording_path(&args, 1)), &info, stream, false)?),
+            None => None,
+        };
         let window = if args.no_window {
             None
         } else {
@@ -224,11 +252,6 @@ pub fn run(args: LiveArgs) -> Result<()> {
             let loading = format!("loading {} ...", paths[0].display());
             window.present(None, |c| c.line(0, false, &loading, hud::WHITE))?;
             Some(window)
-        };
-        // Before the model: a bad --record path fails fast (and the unused file is removed on the way out).
-        let recorder = match &args.record {
-            Some(_) => Some(Recorder::start(&recording_path(&args, 1), &info)?),
-            None => None,
         };
         let (first, label) = load_engine(&paths[0], &opts, args.engine.quiet)?;
         lock(&shared.labels)[0] = label;
@@ -252,14 +275,15 @@ pub fn run(args: LiveArgs) -> Result<()> {
             split: Frame::new(0, 0),
             recordings: u32::from(recorder.is_some()),
             recorder,
+            outputs,
             stats: Stats::new(),
             hud_text: String::with_capacity(256),
             n_models: paths.len(),
         };
         if !args.engine.quiet {
             eprintln!("live: {} {}x{} at {:.2} fps{}", info.label, info.width, info.height, f64::from(info.rate), if args.no_window { " (headless)" } else { "" });
-            if let Some(rec) = &display.recorder {
-                eprintln!("recording to {}", rec.pending.dest().display());
+            for sink in display.recorder.iter().chain(&display.outputs) {
+                eprintln!("{} {}", if display.recorder.as_ref().is_some_and(|r| std::ptr::eq(r, sink)) { "recording to" } else { "sending to" }, sink.label());
             }
         }
         let inference = s.spawn(|| inference_thread(models, &captured, &styled, &pool, &shared));
@@ -281,17 +305,21 @@ pub fn run(args: LiveArgs) -> Result<()> {
         }
         let left_captured = u64::from(captured.leftover().is_some());
         let left_styled = u64::from(styled.leftover().is_some());
-        let recording = display.recorder.take().map(Recorder::finish);
+        let recording = display.recorder.take().map(Sink::finish);
+        let reports: Vec<SinkReport> = std::mem::take(&mut display.outputs).into_iter().map(Sink::finish).collect();
         let model = shared.label(display.current.as_ref().map_or(0, |c| c.model));
         println!("{}", display.stats.summary(&info, &model, &shared.counters, left_captured, left_styled));
+        for report in &reports {
+            println!("{}", report.line());
+        }
         let mut saved = String::new();
-        match recording {
-            Some(Ok((path, frames))) => {
+        match recording.map(|r| (r.sent, r.result)) {
+            Some((frames, Ok(Some(path)))) => {
                 println!("recorded {frames} frames to {}", path.display());
                 saved = format!("; the recording {} was saved", path.display());
             }
-            Some(Err(e)) => eprintln!("warning: the recording could not be finished: {e}"),
-            None => {}
+            Some((_, Err(e))) => eprintln!("warning: the recording could not be finished: {e}"),
+            _ => {}
         }
         shown?;
         match lock(&shared.error).take() {
