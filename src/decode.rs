@@ -6,12 +6,13 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 use ffmpeg_next as ffmpeg;
-use ffmpeg::{codec, format, media, software::scaling, util::frame, Packet, Rational};
+use ffmpeg::{codec, format, media, software::scaling, util::frame, Dictionary, Packet, Rational};
 
 use crate::color::VideoColor;
 use crate::error::{Error, Result};
 use crate::frame::Frame;
 use crate::stop::interrupted;
+use crate::stream;
 
 /// What flows from the decoder through the engine to the encoder.
 pub enum Item {
@@ -46,7 +47,18 @@ pub struct VideoInfo {
     pub copied_streams: Vec<usize>,
     /// The video's YUV matrix, range and colour tags (guessed where untagged).
     pub color: VideoColor,
+    /// A live stream (a URL): it may never end; Ctrl-C or `--duration` ends it, and the output is kept.
+    pub live: bool,
+    /// An animated GIF's loop count (0: forever; None: it plays once, or the input is no GIF).
+    pub gif_loops: Option<Option<u16>>,
     pub notes: Vec<String>,
+}
+
+/// How the input is read, beyond its path.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct InputOptions {
+    /// The frame rate of an image sequence (FFmpeg's image2 assumes 25).
+    pub sequence_fps: Option<f64>,
 }
 
 pub(crate) fn init() -> Result<()> {
@@ -68,12 +80,47 @@ pub struct VideoSource {
 
 impl VideoSource {
     pub fn open(path: &Path, size: SizeRequest) -> Result<VideoSource> {
+        Self::open_with(path, size, InputOptions::default())
+    }
+
+    /// Opens a file, a stream URL (`udp://`, `rtmp://`, `srt://`, `rtsp://`, `http(s)://`, HLS) or an image
+    /// sequence (`frames/%05d.png`).
+    pub fn open_with(path: &Path, size: SizeRequest, input: InputOptions) -> Result<VideoSource> {
         init()?;
-        if !path.exists() {
+        let text = path.to_string_lossy();
+        let live = stream::is_url(&text);
+        let sequence = !live && stream::is_sequence(path);
+        let not_video = |reason: String| Error::NotAVideo { path: path.to_path_buf(), reason };
+        let mut opts = Dictionary::new();
+        if live {
+            stream::check_input_url(&text)?;
+            // Start within a second of stream instead of FFmpeg's default of ~5 s of probing; a stream that
+            // stops sending for NETWORK_TIMEOUT ends the input.
+            opts.set("analyzeduration", "1000000");
+            opts.set("probesize", "500000");
+            opts.set("rw_timeout", &stream::NETWORK_TIMEOUT.as_micros().to_string());
+            if text.starts_with("udp://") && !text.contains("timeout=") {
+                opts.set("timeout", &stream::NETWORK_TIMEOUT.as_micros().to_string());
+            }
+        } else if sequence {
+            let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            if !dir.is_dir() {
+                return Err(Error::InputMissing { path: dir.to_path_buf() });
+            }
+            if let Some(fps) = input.sequence_fps {
+                opts.set("framerate", &fps.to_string());
+            }
+        } else if !path.exists() {
             return Err(Error::InputMissing { path: path.to_path_buf() });
         }
-        let not_video = |reason: String| Error::NotAVideo { path: path.to_path_buf(), reason };
-        let ictx = format::input(path).map_err(|e| not_video(e.to_string()))?;
+        let ictx = if sequence {
+            open_input_as(path, "image2", opts).map_err(|e| match e {
+                ffmpeg::Error::DemuxerNotFound => not_video("FFmpeg has no image2 demuxer".into()),
+                e => not_video(format!("no images match the pattern ({e}); numbering starts at 0 or 1")),
+            })?
+        } else {
+            format::input_with_dictionary(path, opts).map_err(|e| not_video(e.to_string()))?
+        };
         let stream = ictx.streams().best(media::Type::Video).ok_or_else(|| not_video("no video stream".into()))?;
         let video_index = stream.index();
         let decoder = codec::context::Context::from_parameters(stream.parameters())
@@ -117,7 +164,11 @@ impl VideoSource {
                 other => notes.push(format!("dropped {other:?} stream #{}", s.index()).to_lowercase()),
             }
         }
-        let info = VideoInfo { path: path.to_path_buf(), video_index, width, height, out_width, out_height, time_base, frame_rate, frames_hint, frames_in_index, copied_streams, color, notes };
+        if live {
+            notes.push("a live stream: Ctrl-C (or --duration) ends it; the output is kept".into());
+        }
+        let gif_loops = (ictx.format().name() == "gif").then(|| crate::gif::loop_count(path));
+        let info = VideoInfo { path: path.to_path_buf(), video_index, width, height, out_width, out_height, time_base, frame_rate, frames_hint, frames_in_index, copied_streams, color, live, gif_loops, notes };
         Ok(VideoSource { ictx, decoder, info })
     }
 
@@ -144,6 +195,10 @@ impl VideoSource {
         let mut at_eof = false;
         loop {
             if interrupted() {
+                // Ctrl-C is how a live stream ends: what was read so far becomes the output.
+                if self.info.live && frames > 0 {
+                    return Ok((frames, start.elapsed() - blocked));
+                }
                 return Err(Error::Interrupted(String::new()));
             }
             // A fresh packet each time: av_read_frame overwrites a packet without releasing the buffer it
@@ -153,6 +208,11 @@ impl VideoSource {
                 match packet.read(&mut self.ictx) {
                     Ok(()) => {}
                     Err(ffmpeg::Error::Eof) => {
+                        at_eof = true;
+                        let _ = self.decoder.send_eof();
+                    }
+                    // A stream that goes quiet or drops the connection has ended.
+                    Err(_) if self.info.live && frames > 0 => {
                         at_eof = true;
                         let _ = self.decoder.send_eof();
                     }
@@ -209,6 +269,31 @@ impl VideoSource {
                 }
             }
         }
+    }
+}
+
+/// `format::input` with a named demuxer (image2 for sequences, whose names FFmpeg does not guess from `%05d`).
+fn open_input_as(path: &Path, demuxer: &str, options: Dictionary) -> std::result::Result<format::context::Input, ffmpeg::Error> {
+    let path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).map_err(|_| ffmpeg::Error::InvalidData)?;
+    let name = std::ffi::CString::new(demuxer).expect("no NUL in a demuxer name");
+    unsafe {
+        let fmt = ffmpeg::ffi::av_find_input_format(name.as_ptr());
+        if fmt.is_null() {
+            return Err(ffmpeg::Error::DemuxerNotFound);
+        }
+        let mut ps = std::ptr::null_mut();
+        let mut opts = options.disown();
+        let rc = ffmpeg::ffi::avformat_open_input(&mut ps, path.as_ptr(), fmt, &mut opts);
+        Dictionary::own(opts);
+        if rc < 0 {
+            return Err(ffmpeg::Error::from(rc));
+        }
+        let rc = ffmpeg::ffi::avformat_find_stream_info(ps, std::ptr::null_mut());
+        if rc < 0 {
+            ffmpeg::ffi::avformat_close_input(&mut ps);
+            return Err(ffmpeg::Error::from(rc));
+        }
+        Ok(format::context::Input::wrap(ps))
     }
 }
 

@@ -28,11 +28,13 @@ pub struct EncodeOptions {
     pub tune: Option<String>,
     /// Frames between keyframes (a viewer who joins, or a reconnect, waits at most this long).
     pub keyint: Option<u32>,
+    /// Animated WebP: the muxer's loop option (0: forever; see [`crate::gif::muxer_loop`]).
+    pub animation_loop: i32,
 }
 
 impl Default for EncodeOptions {
     fn default() -> Self {
-        EncodeOptions { codec: None, crf: 18, preset: AUTO_PRESET.into(), faststart: true, bitrate_kbps: None, tune: None, keyint: None }
+        EncodeOptions { codec: None, crf: 18, preset: AUTO_PRESET.into(), faststart: true, bitrate_kbps: None, tune: None, keyint: None, animation_loop: 0 }
     }
 }
 
@@ -149,11 +151,27 @@ pub(crate) fn write_err(dest: &Path, e: ffmpeg::Error) -> Error {
 }
 
 impl VideoSink {
-    /// Opens `path` (a temporary file whose extension names the container) for the video of `src`.
+    /// Opens `path` (a temporary file whose extension names the container) for the video of `src`. An animated
+    /// WebP gets the video only (libwebp_anim; it has no audio).
     pub fn create(path: &Path, dest: &Path, src: &VideoSource, opts: &EncodeOptions) -> Result<VideoSink> {
+        let octx = open_output(path, dest)?;
+        if octx.format().name() == "webp" {
+            let info = src.info();
+            let opts = EncodeOptions { codec: Some("libwebp_anim".into()), ..opts.clone() };
+            return Self::create_video_only(octx, dest, info.out_width, info.out_height, info.frame_rate, info.time_base, &opts);
+        }
+        Self::create_from(octx, dest, src, opts)
+    }
+
+    /// A stream (`rtmp://`, `srt://`, `udp://`) of the video of `src` with its audio, written as it comes.
+    pub fn create_stream(target: &Target, src: &VideoSource, opts: &EncodeOptions) -> Result<VideoSink> {
+        let octx = crate::stream::open_output(target)?;
+        Self::create_from(octx, Path::new(&target.label()), src, opts)
+    }
+
+    fn create_from(mut octx: format::context::Output, dest: &Path, src: &VideoSource, opts: &EncodeOptions) -> Result<VideoSink> {
         let info = src.info();
         let ictx = src.input();
-        let mut octx = open_output(path, dest)?;
         let in_video = ictx.stream(info.video_index).expect("video stream exists");
         let time_base = info.time_base;
         let (encoder, video_out, codec_name) = add_video_stream(&mut octx, info.out_width, info.out_height, time_base, info.frame_rate, info.color, opts)?;
@@ -295,7 +313,11 @@ impl VideoSink {
 /// Writes the container header; MP4 and MOV get FFmpeg's faststart (index first) unless told otherwise.
 fn write_header(octx: &mut format::context::Output, opts: &EncodeOptions) -> std::result::Result<(), ffmpeg::Error> {
     let name = octx.format().name().to_string();
-    if opts.faststart && name.split(',').any(|n| matches!(n, "mp4" | "mov" | "ipod" | "ismv")) {
+    if name == "webp" {
+        let mut dict = Dictionary::new();
+        dict.set("loop", &opts.animation_loop.to_string());
+        octx.write_header_with(dict).map(|_| ())
+    } else if opts.faststart && name.split(',').any(|n| matches!(n, "mp4" | "mov" | "ipod" | "ismv")) {
         let mut dict = Dictionary::new();
         dict.set("movflags", "+faststart");
         octx.write_header_with(dict).map(|_| ())
@@ -378,6 +400,9 @@ fn add_video_stream(octx: &mut format::context::Output, width: u32, height: u32,
         }
     } else if matches!(codec_name.as_str(), "png" | "tiff" | "rawvideo") {
         // Lossless: nothing to set.
+    } else if codec_name.starts_with("libwebp") {
+        // Lossy WebP at quality 85: small files, strokes intact.
+        dict.set("quality", "85");
     } else if codec_name == "mjpeg" {
         // JPEG quality 2 of 31 (like `ffmpeg -q:v 2`): the default bit rate would smear the strokes.
         enc.set_flags(codec::Flags::QSCALE);

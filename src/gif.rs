@@ -1,5 +1,6 @@
 //! Animated GIF output: stylized RGB frames through FFmpeg's palettegen/paletteuse filters, FFmpeg's GIF
-//! encoder and muxer; frame delays follow the timestamps, and the file loops forever.
+//! encoder and muxer; frame delays follow the timestamps, and the file loops as the input GIF did (forever for
+//! other inputs).
 //!
 //! One palette for the whole GIF, made from its first frames (up to ~2 s, at most ~64 MB of them held while it
 //! is made): a style paints every frame in the same colours, so they stand for the rest, and memory stays
@@ -14,6 +15,28 @@ use ffmpeg::{codec, encoder, filter, format, util::frame, Dictionary, Packet, Ra
 use crate::encode::{write_err, Timestamps};
 use crate::error::{Error, Result};
 use crate::frame::Frame;
+
+/// The loop count of an animated GIF: `Some(0)` loops forever, `Some(n)` repeats n times, None plays once
+/// (no NETSCAPE2.0 application extension). FFmpeg's GIF demuxer reads but does not export it.
+pub fn loop_count(path: &Path) -> Option<u16> {
+    use std::io::Read;
+    // The extension comes before the first image, right after the global colour table (at most 768 bytes).
+    let mut head = Vec::with_capacity(4096);
+    std::fs::File::open(path).ok()?.take(4096).read_to_end(&mut head).ok()?;
+    let tag = b"NETSCAPE2.0\x03\x01";
+    let at = head.windows(tag.len()).position(|w| w == tag)? + tag.len();
+    Some(u16::from_le_bytes([*head.get(at)?, *head.get(at + 1)?]))
+}
+
+/// The GIF/WebP muxers' `loop` option for an output whose input had `gif_loops` (see
+/// [`crate::decode::VideoInfo::gif_loops`]): the input GIF's count, or forever for other inputs.
+pub fn muxer_loop(gif_loops: Option<Option<u16>>) -> i32 {
+    match gif_loops {
+        None => 0,
+        Some(None) => -1,
+        Some(Some(n)) => i32::from(n),
+    }
+}
 
 /// The filter graph moves with the sink to the encoder thread.
 struct Graph(filter::Graph);
@@ -38,8 +61,9 @@ fn gif_err(e: impl std::fmt::Display) -> Error {
 }
 
 impl GifSink {
-    /// Opens `path` (a temporary `.gif`) for `width`x`height` frames with timestamps in `time_base`.
-    pub fn create(path: &Path, dest: &Path, width: u32, height: u32, time_base: Rational, frame_rate: Rational) -> Result<GifSink> {
+    /// Opens `path` (a temporary `.gif`) for `width`x`height` frames with timestamps in `time_base`; `loops` is
+    /// the GIF muxer's loop option ([`muxer_loop`]).
+    pub fn create(path: &Path, dest: &Path, width: u32, height: u32, time_base: Rational, frame_rate: Rational, loops: i32) -> Result<GifSink> {
         crate::decode::init()?;
         let mut octx = format::output(path).map_err(|e| Error::output(dest, format!("cannot write a GIF ({e})")))?;
         let mut graph = filter::Graph::new();
@@ -65,7 +89,7 @@ impl GifSink {
         ost.set_parameters(&encoder);
         ost.set_time_base(Rational(1, 100));
         let mut opts = Dictionary::new();
-        opts.set("loop", "0");
+        opts.set("loop", &loops.to_string());
         octx.write_header_with(opts).map_err(|e| Error::output(dest, format!("cannot write the GIF header ({e})")))?;
         Ok(GifSink {
             octx,

@@ -189,6 +189,18 @@ struct VideoArgs {
     /// Stop after this many frames
     #[arg(long)]
     frames: Option<u64>,
+    /// Stop after this many seconds of input (a live stream otherwise runs until Ctrl-C)
+    #[arg(long)]
+    duration: Option<f64>,
+    /// Frame rate of an image-sequence input (frames/%05d.png; default 25)
+    #[arg(long)]
+    fps: Option<f64>,
+    /// Stream outputs (rtmp://, srt://, udp://): bit rate in kbit/s (default: about 0.15 bits per pixel per frame)
+    #[arg(long, value_parser = clap::value_parser!(u32).range(50..=200_000))]
+    bitrate: Option<u32>,
+    /// Stream outputs: seconds between keyframes
+    #[arg(long, default_value_t = 2.0)]
+    keyframe_seconds: f32,
     /// Batches: leave out inputs whose output already exists (to rerun a batch)
     #[arg(long)]
     skip_existing: bool,
@@ -224,7 +236,7 @@ fn main() -> ExitCode {
     if let Err(e) = &result {
         eprintln!("error: {e:#}");
     }
-    match (stylize::stop::received(), result) {
+    match (stylize::stop::unhandled(), result) {
         // Stopped by a signal (cleanly: recordings kept, unfinished outputs removed): 128 + its number.
         (Some(sig), _) => ExitCode::from(stylize::stop::exit_code(sig) as u8),
         (None, Ok(())) => ExitCode::SUCCESS,
@@ -463,14 +475,27 @@ fn video_cmd(model: &str, inputs: &[PathBuf], output: &Path, video: &VideoArgs, 
 
 #[cfg(feature = "video")]
 fn transcode_file(model: &str, input: &Path, output: &Path, video: &VideoArgs, effects: stylize::Effects, args: &EngineArgs, engines: &mut [Option<Vec<engine::Engine>>; 2]) -> Result<stylize::pipeline::Summary> {
-    use stylize::decode::{SizeRequest, VideoSource};
-    use stylize::encode::EncodeOptions;
+    use stylize::decode::{InputOptions, SizeRequest, VideoSource};
+    use stylize::encode::{EncodeOptions, StreamOptions};
     use stylize::pipeline::{transcode, TranscodeOptions};
-    if !input.exists() {
+    use stylize::stream;
+    let plain_file = |p: &Path| !stream::is_url(&p.to_string_lossy()) && !stream::is_sequence(p);
+    if plain_file(input) && !input.exists() {
         bail!("input {} not found", input.display());
     }
-    stylize::output::check_not_input(output, &[input])?;
-    let source = VideoSource::open(input, SizeRequest { scale: video.scale, size: video.size })?;
+    if plain_file(input) && plain_file(output) {
+        stylize::output::check_not_input(output, &[input])?;
+    }
+    if stream::Target::parse(&output.to_string_lossy())?.is_network() {
+        // A server that goes away must be an error to report, not a signal that ends the process.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    }
+    let source = VideoSource::open_with(input, SizeRequest { scale: video.scale, size: video.size }, InputOptions { sequence_fps: video.fps })?;
+    let by_duration = video.duration.map(|d| (d * f64::from(source.info().frame_rate)).ceil().max(1.0) as u64);
+    let max_frames = match (video.frames, by_duration) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
     // Each frame stylized at once holds its own activations (the full net: ~1.8 GB at 1920x1080), so frames
     // larger than 1080p go one at a time unless asked otherwise.
     let (width, height) = (source.info().out_width, source.info().out_height);
@@ -483,8 +508,9 @@ fn transcode_file(model: &str, input: &Path, output: &Path, video: &VideoArgs, e
         encode: EncodeOptions { codec: video.codec.clone(), crf: video.crf, preset: video.preset.clone(), faststart: !video.no_faststart, ..EncodeOptions::default() },
         keep_partial: video.keep_partial,
         quiet: args.quiet,
-        max_frames: video.frames,
+        max_frames,
         effects,
+        stream: StreamOptions { bitrate_kbps: video.bitrate, keyframe_seconds: video.keyframe_seconds },
     };
     Ok(transcode(slot.as_mut().expect("loaded above"), source, output, &opts)?)
 }

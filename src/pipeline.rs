@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::bounded;
 
 use crate::decode::{timed_send, Item, VideoSource};
-use crate::encode::{auto_preset, EncodeOptions, VideoSink, AUTO_PRESET};
+use crate::encode::{auto_preset, EncodeOptions, StreamOptions, VideoSink, AUTO_PRESET};
+use crate::stream::Target;
 use crate::gif::GifSink;
 use crate::effects::Effects;
 use crate::engine::Engine;
@@ -31,11 +32,14 @@ pub struct TranscodeOptions {
     pub max_frames: Option<u64>,
     /// Strength and colour preservation.
     pub effects: Effects,
+    /// Stream outputs: bit rate and keyframe interval.
+    pub stream: StreamOptions,
 }
 
 /// What a transcode did, for the end-of-job line and for benchmarks.
 #[derive(Clone, Debug)]
 pub struct Summary {
+    /// The file written, or the stream, device or sequence written to (as it may be shown).
     pub output: PathBuf,
     pub frames: u64,
     pub width: u32,
@@ -103,6 +107,50 @@ impl Sink {
     }
 }
 
+/// Holds frames back to the input's own rate (streams and devices), from the first frame's timestamp.
+struct Pacer {
+    time_base: f64,
+    start: Option<(Instant, i64)>,
+}
+
+impl Pacer {
+    fn new(time_base: ffmpeg_next::Rational) -> Pacer {
+        Pacer { time_base: f64::from(time_base), start: None }
+    }
+
+    /// Sleeps until the frame stamped `pts` is due; returns the time slept.
+    fn wait(&mut self, pts: Option<i64>) -> Duration {
+        let Some(pts) = pts else { return Duration::ZERO };
+        let (t0, p0) = *self.start.get_or_insert((Instant::now(), pts));
+        let due = t0 + Duration::from_secs_f64(((pts - p0) as f64 * self.time_base).max(0.0));
+        let now = Instant::now();
+        if due > now {
+            std::thread::sleep(due - now);
+            return due - now;
+        }
+        Duration::ZERO
+    }
+}
+
+/// The files of an image sequence being written: removed again unless the transcode completes.
+struct SequenceFiles {
+    pattern: PathBuf,
+    written: u64,
+    done: bool,
+}
+
+impl Drop for SequenceFiles {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        // image2 numbers from 1; the file of a frame being written when it failed may exist too.
+        for n in 1..=self.written + 1 {
+            let _ = std::fs::remove_file(crate::stream::sequence_file(&self.pattern, n));
+        }
+    }
+}
+
 /// `--preset auto`: times an engine on a frame of the output size (which also warms it up, as the first frame
 /// would) and picks the preset the encoder can afford beside `stylizers` such engines working at once.
 fn preset_for(engine: &mut Engine, stylizers: usize, width: usize, height: usize) -> Result<&'static str> {
@@ -131,24 +179,45 @@ pub fn transcode(engines: &mut [Engine], source: VideoSource, output: &Path, opt
     assert!(!engines.is_empty(), "transcode needs an engine");
     crate::stop::catch_signals();
     let input = source.info().path.clone();
-    let pending = PendingOutput::new(output, &[input.as_path()])?;
+    let target = Target::parse(&output.to_string_lossy())?;
+    // Files appear when complete; streams, devices and sequences are written as frames come.
+    let pending = match &target {
+        Target::File(_) => Some(PendingOutput::new(output, &[input.as_path()])?),
+        _ => None,
+    };
     let stylizers = engines.len();
     let mut encode = opts.encode.clone();
-    let gif = output.extension().is_some_and(|e| e.eq_ignore_ascii_case("gif"));
-    if encode.preset == AUTO_PRESET && !gif {
+    let ext = output.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+    let animation = matches!(target, Target::File(_)) && (ext == "gif" || ext == "webp");
+    if encode.preset == AUTO_PRESET && !animation {
         let info = source.info();
         encode.preset = preset_for(&mut engines[0], stylizers, info.out_width as usize, info.out_height as usize)?.into();
     }
     let mut info = source.info().clone();
-    let (sink, codec) = if gif {
-        if !info.copied_streams.is_empty() {
-            info.notes.push("the audio is dropped (a GIF has none)".into());
+    if animation && !info.copied_streams.is_empty() {
+        info.notes.push(format!("the audio is dropped (a {} has none)", ext.to_uppercase()));
+    }
+    let loops = crate::gif::muxer_loop(info.gif_loops);
+    let sink = match &target {
+        Target::File(_) if ext == "gif" => Sink::Gif(GifSink::create(pending.as_ref().expect("a file").path(), output, info.out_width, info.out_height, info.time_base, info.frame_rate, loops)?),
+        Target::File(_) => Sink::Video(VideoSink::create(pending.as_ref().expect("a file").path(), output, &source, &EncodeOptions { animation_loop: loops, ..encode })?),
+        Target::Network { .. } => {
+            let stream = opts.stream.encode_options(info.out_width, info.out_height, info.frame_rate);
+            let encode = EncodeOptions { preset: encode.preset.clone(), ..stream };
+            Sink::Video(VideoSink::create_stream(&target, &source, &encode)?)
         }
-        (Sink::Gif(GifSink::create(pending.path(), output, info.out_width, info.out_height, info.time_base, info.frame_rate)?), "gif".to_string())
-    } else {
-        let sink = VideoSink::create(pending.path(), output, &source, &encode)?;
-        let codec = sink.codec_name.clone();
-        (Sink::Video(sink), codec)
+        Target::Device(_) | Target::Sequence(_) => Sink::Video(VideoSink::create_target(&target, info.out_width, info.out_height, info.frame_rate, info.time_base, &opts.stream)?),
+    };
+    let codec = match &sink {
+        Sink::Video(s) => s.codec_name.clone(),
+        Sink::Gif(_) => "gif".to_string(),
+    };
+    // A stream or a device is sent at the input's own rate (a live input is paced already).
+    let paced = matches!(target, Target::Network { .. } | Target::Device(_)).then(|| Pacer::new(info.time_base));
+    // A sequence that fails half-way is removed, as a file would be.
+    let mut sequence = match &target {
+        Target::Sequence(pattern) => Some(SequenceFiles { pattern: pattern.clone(), written: 0, done: false }),
+        _ => None,
     };
     let total = match (info.frames_hint, opts.max_frames) {
         (Some(a), Some(b)) => Some(a.min(b)),
@@ -221,8 +290,10 @@ pub fn transcode(engines: &mut [Engine], source: VideoSource, output: &Path, opt
             })
             .collect();
         drop((dec_rx, inf_tx));
+        let sequence = &mut sequence;
         let encoder = s.spawn(move || -> Result<(u64, Duration)> {
             let mut sink = sink;
+            let mut paced = paced;
             let mut busy = Duration::ZERO;
             let mut frames = 0u64;
             // Items that arrived before one numbered lower, held until it comes.
@@ -235,8 +306,14 @@ pub fn transcode(engines: &mut [Engine], source: VideoSource, output: &Path, opt
                     let t = Instant::now();
                     match item {
                         Item::Video { frame, pts } => {
+                            if let Some(p) = paced.as_mut() {
+                                busy = busy.saturating_sub(p.wait(pts));
+                            }
                             sink.push_frame(&frame, pts)?;
                             frames += 1;
+                            if let Some(seq) = sequence.as_mut() {
+                                seq.written = frames;
+                            }
                             let _ = pool_tx.try_send(frame);
                         }
                         Item::Packet(p) => sink.push_packet(p)?,
@@ -259,14 +336,15 @@ pub fn transcode(engines: &mut [Engine], source: VideoSource, output: &Path, opt
     // The first stage's error explains the others' (a closed channel downstream).
     let (frames, decode_busy) = match decoded {
         Ok(v) => v,
-        Err(Error::Corrupt { path, frame, reason, .. }) if opts.keep_partial && encoded.is_ok() => {
-            let kept = pending.keep_partial()?;
+        Err(Error::Corrupt { path, frame, reason, .. }) if opts.keep_partial && encoded.is_ok() && pending.is_some() => {
+            let kept = pending.expect("checked above").keep_partial()?;
             return Err(Error::Corrupt { path, frame, reason, kept: format!("; kept the {frame} frames before it in {}", kept.display()) });
         }
         Err(Error::Corrupt { path, frame, reason, .. }) => {
             return Err(Error::Corrupt { path, frame, reason, kept: "; no output written (--keep-partial keeps the frames before it)".into() });
         }
-        Err(Error::Interrupted(_)) => return Err(Error::Interrupted(format!("; removed the unfinished {}", output.display()))),
+        Err(Error::Interrupted(_)) if pending.is_some() => return Err(Error::Interrupted(format!("; removed the unfinished {}", output.display()))),
+        Err(Error::Interrupted(_)) => return Err(Error::Interrupted(format!("; stopped sending to {}", target.label()))),
         Err(e) => return Err(e),
     };
     let (styled, infer_busy) = inferred?;
@@ -275,7 +353,17 @@ pub fn transcode(engines: &mut [Engine], source: VideoSource, output: &Path, opt
         return Err(Error::NoFrames { path: input });
     }
     debug_assert!(styled >= written && (frames >= styled || max_frames < u64::MAX));
-    let output = pending.commit()?;
+    let output = match pending {
+        Some(p) => p.commit()?,
+        None => PathBuf::from(target.label()),
+    };
+    if let Some(seq) = sequence.as_mut() {
+        seq.done = true;
+    }
+    if info.live && crate::stop::interrupted() {
+        // Ctrl-C was how this live input ended, and the output is complete: not a failure.
+        crate::stop::mark_handled();
+    }
     Ok(Summary {
         output,
         frames: written,

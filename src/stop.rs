@@ -5,7 +5,7 @@
 //! signal's number (130, 143, 129), as shells and service managers expect.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Mutex, Once};
 
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
@@ -42,6 +42,19 @@ pub fn interrupted() -> bool {
 }
 
 /// The stop signal received, if any.
+/// A signal that ended the job the normal way (a live stream input ends with Ctrl-C) is not reported as an
+/// interruption in the exit code.
+static HANDLED: AtomicBool = AtomicBool::new(false);
+
+pub fn mark_handled() {
+    HANDLED.store(true, Ordering::SeqCst);
+}
+
+/// The signal received, unless it was [`mark_handled`] as the job's normal end.
+pub fn unhandled() -> Option<i32> {
+    received().filter(|_| !HANDLED.load(Ordering::SeqCst))
+}
+
 pub fn received() -> Option<i32> {
     Some(RECEIVED.load(Ordering::Relaxed)).filter(|&s| s != 0)
 }

@@ -64,6 +64,31 @@ pub fn is_sequence(path: &Path) -> bool {
     false
 }
 
+/// The file of frame `n` of the sequence `pattern` (`%d` or `%0Nd` replaced, as FFmpeg's image2 does).
+pub fn sequence_file(pattern: &Path, n: u64) -> PathBuf {
+    let s = pattern.to_string_lossy();
+    let mut out = String::with_capacity(s.len() + 8);
+    let mut rest = s.as_ref();
+    while let Some(i) = rest.find('%') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        let digits = after.chars().take_while(char::is_ascii_digit).count();
+        if after[digits..].starts_with('d') {
+            let width: usize = after[..digits].parse().unwrap_or(0);
+            out.push_str(&format!("{n:0width$}"));
+            rest = &after[digits + 1..];
+        } else if let Some(r) = after.strip_prefix('%') {
+            out.push('%');
+            rest = r;
+        } else {
+            out.push('%');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    PathBuf::from(out)
+}
+
 impl Target {
     /// What `s` names: a URL, a device under /dev, an image sequence or a file.
     pub fn parse(s: &str) -> Result<Target> {
@@ -134,12 +159,19 @@ pub fn open_output(target: &Target) -> Result<format::context::Output> {
             // The v4l2 output device opens the file itself (AVFMT_NOFILE): no AVIO context here.
             open_nofile(path, "v4l2").map_err(fail)
         }
-        Target::Sequence(path) => format::output_as(path, "image2").map_err(fail),
+        // image2 opens each image itself (AVFMT_NOFILE): no AVIO context, or the pattern would become a file.
+        Target::Sequence(path) => {
+            let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            if !dir.is_dir() {
+                return Err(Error::output(path, format!("directory {} does not exist; create it first", dir.display())));
+            }
+            open_nofile(path, "image2").map_err(fail)
+        }
         Target::File(path) => format::output(path).map_err(fail),
     }
 }
 
-/// An output context for a format that does its own I/O (devices).
+/// An output context for a format that does its own I/O (devices, image sequences).
 fn open_nofile(path: &Path, format: &str) -> std::result::Result<format::context::Output, ffmpeg::Error> {
     let path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).map_err(|_| ffmpeg::Error::InvalidData)?;
     let format = std::ffi::CString::new(format).expect("no NUL in a format name");
@@ -249,6 +281,12 @@ mod tests {
         assert!(is_sequence(Path::new("f/img_%04d.jpg")));
         assert!(!is_sequence(Path::new("f/%%d.png")));
         assert!(!is_sequence(Path::new("f/50%.png")));
+    }
+
+    #[test]
+    fn sequence_files_are_numbered_like_image2() {
+        assert_eq!(sequence_file(Path::new("f/%05d.png"), 7), PathBuf::from("f/00007.png"));
+        assert_eq!(sequence_file(Path::new("f/img%d_%%.png"), 12), PathBuf::from("f/img12_%.png"));
     }
 
     #[test]
