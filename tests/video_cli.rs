@@ -337,3 +337,83 @@ fn gif_out_and_in_keep_frames_delays_and_loop() {
     assert_eq!(probe_video(&back, "nb_read_packets"), "12");
     assert!((duration(&back) - 1.2).abs() < 0.11, "{} s", duration(&back));
 }
+
+/// The loop count in a GIF's NETSCAPE2.0 block (None: it plays once).
+fn gif_loops(path: &Path) -> Option<u16> {
+    let bytes = std::fs::read(path).unwrap();
+    let at = bytes.windows(11).position(|w| w == b"NETSCAPE2.0")? + 13;
+    Some(u16::from_le_bytes([bytes[at], bytes[at + 1]]))
+}
+
+#[test]
+fn gif_loop_counts_carry_over() {
+    let Some((dir, model, clip)) = model_and_clip("lite", 19, "64x48", 10, 0.6) else { return };
+    let d = dir.path();
+    let m = model.to_str().unwrap();
+    for (ffmpeg_loop, expected) in [("3", Some(3)), ("-1", None), ("0", Some(0))] {
+        let input = d.join(format!("in{ffmpeg_loop}.gif"));
+        ffmpeg(&["-i", clip.to_str().unwrap(), "-loop", ffmpeg_loop, input.to_str().unwrap()]);
+        assert_eq!(gif_loops(&input), expected, "ffmpeg wrote an unexpected loop count");
+        let out = d.join(format!("out{ffmpeg_loop}.gif"));
+        let o = stylize(&["video", "-q", "-m", m, input.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(gif_loops(&out), expected, "loop {ffmpeg_loop} was not kept");
+    }
+}
+
+#[test]
+fn animated_webp_out() {
+    let Some((dir, model, clip)) = model_and_clip("lite", 20, "64x48", 10, 0.8) else { return };
+    let d = dir.path();
+    let webp = d.join("out.webp");
+    let o = stylize(&["video", "-m", model.to_str().unwrap(), clip.to_str().unwrap(), "-o", webp.to_str().unwrap()]);
+    if stderr(&o).contains("libwebp_anim") && !o.status.success() {
+        eprintln!("skipping: this FFmpeg has no libwebp_anim encoder");
+        return;
+    }
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("audio is dropped"), "{}", stderr(&o));
+    let bytes = std::fs::read(&webp).unwrap();
+    assert!(bytes.starts_with(b"RIFF") && &bytes[8..12] == b"WEBP", "not a WebP file");
+    // An animation: the ANIM chunk (loop count 0: forever) and one ANMF chunk per frame.
+    let anim = bytes.windows(4).position(|w| w == b"ANIM").expect("no ANIM chunk: not animated");
+    assert_eq!(u16::from_le_bytes([bytes[anim + 12], bytes[anim + 13]]), 0, "does not loop forever");
+    assert_eq!(bytes.windows(4).filter(|w| *w == b"ANMF").count(), 8);
+}
+
+#[test]
+fn image_sequences_round_trip_and_leave_nothing_on_failure() {
+    let Some((dir, model, clip)) = model_and_clip("lite", 21, "64x48", 10, 1.0) else { return };
+    let d = dir.path();
+    let m = model.to_str().unwrap();
+    let frames = d.join("frames");
+    std::fs::create_dir(&frames).unwrap();
+    let pattern = frames.join("%05d.png");
+    let o = stylize(&["video", "-q", "-m", m, clip.to_str().unwrap(), "-o", pattern.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let names = files_in(&frames);
+    assert_eq!(names.len(), 10, "{names:?}");
+    assert_eq!((names[0].as_str(), names[9].as_str()), ("00001.png", "00010.png"));
+    // Lossless 8-bit RGB (no YUV round trip), at the clip's size.
+    let first = image::open(frames.join("00001.png")).unwrap();
+    assert_eq!((first.width(), first.height(), first.color()), (64, 48, image::ColorType::Rgb8));
+    // And back, at the rate asked for.
+    let back = d.join("back.mp4");
+    let o = stylize(&["video", "-q", "-m", m, pattern.to_str().unwrap(), "--fps", "5", "-o", back.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(probe_video(&back, "nb_read_packets"), "10");
+    assert_eq!(probe_video(&back, "r_frame_rate"), "5/1");
+    // A sequence whose input breaks half-way leaves no images behind.
+    let broken = d.join("broken.mp4");
+    let mut bytes = std::fs::read(&clip).unwrap();
+    bytes.truncate(bytes.len() * 2 / 3);
+    std::fs::write(&broken, bytes).unwrap();
+    let out = d.join("out");
+    std::fs::create_dir(&out).unwrap();
+    let o = stylize(&["video", "-q", "-m", m, broken.to_str().unwrap(), "-o", out.join("%04d.png").to_str().unwrap()]);
+    assert!(!o.status.success(), "a truncated clip passed");
+    assert_eq!(files_in(&out), Vec::<String>::new());
+    // Errors name the problem.
+    assert_fails_with(&stylize(&["video", "-q", "-m", m, d.join("none/%05d.png").to_str().unwrap(), "-o", back.to_str().unwrap()]), &["not found"]);
+    assert_fails_with(&stylize(&["video", "-q", "-m", m, clip.to_str().unwrap(), "-o", d.join("none/%05d.png").to_str().unwrap()]), &["does not exist"]);
+}
