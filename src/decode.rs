@@ -94,10 +94,11 @@ impl VideoSource {
         let mut opts = Dictionary::new();
         if live {
             stream::check_input_url(&text)?;
-            // Start within a second of stream instead of FFmpeg's default of ~5 s of probing; a stream that
-            // stops sending for NETWORK_TIMEOUT ends the input.
-            opts.set("analyzeduration", "1000000");
-            opts.set("probesize", "500000");
+            // Probing ends as soon as every stream is described (a keyframe of the video has been seen), but
+            // a stream joined mid-way may take a keyframe interval to get there; a stream that stops sending
+            // for NETWORK_TIMEOUT ends the input.
+            opts.set("analyzeduration", "5000000");
+            opts.set("probesize", "5000000");
             opts.set("rw_timeout", &stream::NETWORK_TIMEOUT.as_micros().to_string());
             if text.starts_with("udp://") && !text.contains("timeout=") {
                 opts.set("timeout", &stream::NETWORK_TIMEOUT.as_micros().to_string());
@@ -225,12 +226,16 @@ impl VideoSource {
                     continue;
                 }
                 if !at_eof {
-                    if packet.is_corrupt() {
+                    // A stream joined mid-way starts before a keyframe, and UDP loses packets: a live input
+                    // skips what it cannot decode; a file with such damage is corrupt.
+                    let live = self.info.live;
+                    if packet.is_corrupt() && !live {
                         return Err(corrupt(frames, "a video packet is flagged corrupt".into()));
                     }
                     match self.decoder.send_packet(&packet) {
                         Ok(()) => {}
                         Err(ffmpeg::Error::Other { errno }) if errno == ffmpeg::error::EAGAIN => {}
+                        Err(_) if live => continue,
                         Err(e) => return Err(corrupt(frames, format!("the video decoder failed: {e}"))),
                     }
                 }
