@@ -406,7 +406,7 @@ fn add_video_stream(octx: &mut format::context::Output, width: u32, height: u32,
     } else if codec_name == "mjpeg" {
         // JPEG quality 2 of 31 (like `ffmpeg -q:v 2`): the default bit rate would smear the strokes.
         enc.set_flags(codec::Flags::QSCALE);
-        enc.set_global_quality(2 * ffmpeg::ffi::FF_QP2LAMBDA as i32);
+        enc.set_global_quality(2 * ffmpeg::ffi::FF_QP2LAMBDA);
     } else {
         // Codecs without CRF: a generous bit rate (about 0.2 bits per pixel per frame).
         let bps = f64::from(width * height) * f64::from(frame_rate) * 0.2;
