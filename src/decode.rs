@@ -76,6 +76,8 @@ pub struct VideoSource {
     ictx: format::context::Input,
     decoder: ffmpeg::decoder::Video,
     info: VideoInfo,
+    /// A segment: only frames with timestamps in `[start, end)`, and how many there must be.
+    range: Option<(Option<i64>, Option<i64>, u64)>,
 }
 
 impl VideoSource {
@@ -170,7 +172,24 @@ impl VideoSource {
         }
         let gif_loops = (ictx.format().name() == "gif").then(|| crate::gif::loop_count(path));
         let info = VideoInfo { path: path.to_path_buf(), video_index, width, height, out_width, out_height, time_base, frame_rate, frames_hint, frames_in_index, copied_streams, color, live, gif_loops, notes };
-        Ok(VideoSource { ictx, decoder, info })
+        Ok(VideoSource { ictx, decoder, info, range: None })
+    }
+
+    /// Decodes only the frames whose timestamps are in `[start, end)` (a segment; the video alone), starting at
+    /// the keyframe `start`; `frames` is how many there are (fewer decoded is an error: nothing may be lost).
+    pub fn set_range(&mut self, start: Option<i64>, end: Option<i64>, frames: u64) -> Result<()> {
+        if let Some(ts) = start {
+            // SAFETY: a live format context and one of its stream indices.
+            let rc = unsafe { ffmpeg::ffi::av_seek_frame(self.ictx.as_mut_ptr(), self.info.video_index as i32, ts, ffmpeg::ffi::AVSEEK_FLAG_BACKWARD) };
+            if rc < 0 {
+                return Err(Error::NotAVideo { path: self.info.path.clone(), reason: format!("cannot seek to the segment's start ({})", ffmpeg::Error::from(rc)) });
+            }
+        }
+        self.range = Some((start, end, frames));
+        self.info.copied_streams.clear();
+        self.info.frames_hint = Some(frames);
+        self.info.frames_in_index = None;
+        Ok(())
     }
 
     pub fn info(&self) -> &VideoInfo {
@@ -245,6 +264,9 @@ impl VideoSource {
                 match self.decoder.receive_frame(&mut decoded) {
                     Ok(()) => {}
                     Err(ffmpeg::Error::Eof) => {
+                        if let Some((_, _, want)) = self.range.filter(|r| frames != r.2) {
+                            return Err(corrupt(frames, format!("the segment has {frames} of its {want} frames")));
+                        }
                         return match self.info.frames_in_index {
                             _ if frames == 0 => Err(Error::NoFrames { path: self.info.path.clone() }),
                             // One frame of slack: some muxers count a frame the decoder drops.
@@ -254,6 +276,23 @@ impl VideoSource {
                     }
                     Err(ffmpeg::Error::Other { errno }) if errno == ffmpeg::error::EAGAIN => break,
                     Err(e) => return Err(corrupt(frames, format!("the video decoder failed: {e}"))),
+                }
+                if let Some((from, to, want)) = self.range {
+                    let ts = decoded.timestamp().or(decoded.pts());
+                    if let (Some(s), Some(t)) = (from, ts) {
+                        if t < s {
+                            continue;
+                        }
+                    }
+                    if let (Some(e), Some(t)) = (to, ts) {
+                        if t >= e {
+                            // Frames come out in timestamp order: the segment is complete.
+                            if frames != want {
+                                return Err(corrupt(frames, format!("the segment has {frames} of its {want} frames")));
+                            }
+                            return Ok((frames, start.elapsed() - blocked));
+                        }
+                    }
                 }
                 let key = (decoded.format(), decoded.width(), decoded.height());
                 if scaler.as_ref().is_none_or(|(_, k)| *k != key) {

@@ -30,11 +30,13 @@ pub struct EncodeOptions {
     pub keyint: Option<u32>,
     /// Animated WebP: the muxer's loop option (0: forever; see [`crate::gif::muxer_loop`]).
     pub animation_loop: i32,
+    /// Container metadata added to the input's (segments carry what `stylize join` checks).
+    pub metadata: Vec<(String, String)>,
 }
 
 impl Default for EncodeOptions {
     fn default() -> Self {
-        EncodeOptions { codec: None, crf: 18, preset: AUTO_PRESET.into(), faststart: true, bitrate_kbps: None, tune: None, keyint: None, animation_loop: 0 }
+        EncodeOptions { codec: None, crf: 18, preset: AUTO_PRESET.into(), faststart: true, bitrate_kbps: None, tune: None, keyint: None, animation_loop: 0, metadata: Vec::new() }
     }
 }
 
@@ -192,7 +194,11 @@ impl VideoSink {
             ost.set_metadata(ist.metadata().to_owned());
             stream_map[index] = Some((ost.index(), ist.time_base()));
         }
-        octx.set_metadata(ictx.metadata().to_owned());
+        let mut metadata = ictx.metadata().to_owned();
+        for (k, v) in &opts.metadata {
+            metadata.set(k, v);
+        }
+        octx.set_metadata(metadata);
         write_header(&mut octx, opts).map_err(|e| Error::output(dest, format!("cannot write the container header ({e}); the audio codec may not fit this container, try .mkv")))?;
         Ok(Self::assemble(octx, dest, encoder, video_out, time_base, stream_map, (info.out_width, info.out_height), info.frame_rate, info.color, codec_name))
     }
@@ -317,9 +323,11 @@ fn write_header(octx: &mut format::context::Output, opts: &EncodeOptions) -> std
         let mut dict = Dictionary::new();
         dict.set("loop", &opts.animation_loop.to_string());
         octx.write_header_with(dict).map(|_| ())
-    } else if opts.faststart && name.split(',').any(|n| matches!(n, "mp4" | "mov" | "ipod" | "ismv")) {
+    } else if name.split(',').any(|n| matches!(n, "mp4" | "mov" | "ipod" | "ismv")) && (opts.faststart || !opts.metadata.is_empty()) {
+        // Our own tags (segments) need use_metadata_tags: MP4 otherwise keeps only the keys it knows.
+        let flags = [(opts.faststart, "+faststart"), (!opts.metadata.is_empty(), "+use_metadata_tags")];
         let mut dict = Dictionary::new();
-        dict.set("movflags", "+faststart");
+        dict.set("movflags", &flags.iter().filter(|(on, _)| *on).map(|(_, f)| *f).collect::<String>());
         octx.write_header_with(dict).map(|_| ())
     } else {
         octx.write_header().map(|_| ())
@@ -424,7 +432,7 @@ fn add_video_stream(octx: &mut format::context::Output, width: u32, height: u32,
 }
 
 /// Rotation lives in the stream's display matrix: copying it keeps phone videos upright.
-fn copy_display_matrix(ist: &format::stream::Stream, ost: &mut format::stream::StreamMut) {
+pub(crate) fn copy_display_matrix(ist: &format::stream::Stream, ost: &mut format::stream::StreamMut) {
     for side in ist.side_data() {
         if side.kind() == codec::packet::side_data::Type::DisplayMatrix {
             let data = side.data();

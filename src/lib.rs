@@ -7,6 +7,7 @@
 //! - [`images`]: reads and writes still images; [`batch`]: many inputs, one model, a report.
 //! - [`decode`], [`encode`], [`pipeline`]: video files through FFmpeg (feature `video`); [`color`]: their
 //!   YUV matrices, ranges and colour tags.
+//! - [`segment`]: cuts a video into keyframe-aligned segments for many machines, and joins the results.
 //! - [`stream`]: outputs and inputs that are not plain files: network streams, V4L2 devices, image sequences.
 //! - [`models`]: finds the models and their model cards.
 //! - [`styles`]: style mixes of multi-style models (`--style-mix`, live morphing).
@@ -38,6 +39,8 @@ pub mod encode;
 pub mod gif;
 #[cfg(feature = "video")]
 pub mod pipeline;
+#[cfg(feature = "video")]
+pub mod segment;
 #[cfg(feature = "video")]
 pub mod stream;
 #[cfg(feature = "live")]

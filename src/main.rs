@@ -71,19 +71,32 @@ enum Command {
     #[cfg(feature = "video")]
     #[command(after_help = "Examples:\n  stylize video -m candy clip.mp4 -o clip-candy.mp4\n  stylize video -m candy clip.mp4 -o small.mp4 --scale 0.5 --crf 20 --codec libx264 --preset veryfast\n  stylize video -m candy-lite a.mp4 b.mkv clips/ -o out_dir/ --skip-existing")]
     Video {
-        #[arg(short, long)]
-        model: String,
+        #[arg(short, long, required_unless_present = "plan")]
+        model: Option<String>,
         /// Input video, or several, or folders of them (then -o is a folder: NAME-MODEL.mp4/.mkv/.mov)
         #[arg(required = true)]
         inputs: Vec<PathBuf>,
-        #[arg(short, long)]
-        output: PathBuf,
+        #[arg(short, long, required_unless_present = "plan")]
+        output: Option<PathBuf>,
         #[command(flatten)]
         video: VideoArgs,
         #[command(flatten)]
         effects: EffectArgs,
         #[command(flatten)]
         engine: EngineArgs,
+    },
+    /// Join segments made with `stylize video --segment K/N` (any order) into one video, with the source's audio
+    #[cfg(feature = "video")]
+    #[command(after_help = "Examples:\n  stylize video --plan 8 film.mp4\n  stylize video -m candy film.mp4 --segment 3/8 -o seg-3.mp4\n  stylize join seg-*.mp4 --audio-from film.mp4 -o film-candy.mp4")]
+    Join {
+        /// The segment files
+        #[arg(required = true)]
+        segments: Vec<PathBuf>,
+        /// The video the segments were cut from: its audio, metadata and rotation go into the output
+        #[arg(long)]
+        audio_from: PathBuf,
+        #[arg(short, long)]
+        output: PathBuf,
     },
     /// Stylize the bundled demo clip with the default model into demo_out.mp4
     #[cfg(feature = "video")]
@@ -189,6 +202,15 @@ struct VideoArgs {
     /// Stop after this many frames
     #[arg(long)]
     frames: Option<u64>,
+    /// Print how the input splits into N keyframe-aligned segments (index, start, end, frames), then exit
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    plan: Option<u64>,
+    /// With --plan: JSON for schedulers
+    #[arg(long, requires = "plan")]
+    json: bool,
+    /// Stylize only segment K of N (K from 0; see --plan) into -o, for `stylize join`
+    #[arg(long, value_name = "K/N", value_parser = stylize::segment::parse_segment, conflicts_with = "plan")]
+    segment: Option<(usize, usize)>,
     /// Stop after this many seconds of input (a live stream otherwise runs until Ctrl-C)
     #[arg(long)]
     duration: Option<f64>,
@@ -255,7 +277,17 @@ fn run(cli: Cli) -> Result<()> {
     match command {
         Command::Image { model, inputs, output, skip_existing, effects, engine } => image_cmd(&model, &inputs, output.as_deref(), skip_existing, effects.effects()?, &engine),
         #[cfg(feature = "video")]
-        Command::Video { model, inputs, output, video, effects, engine } => video_cmd(&model, &inputs, &output, &video, effects.effects()?, &engine),
+        Command::Video { model, inputs, output, video, effects, engine } => match (video.plan, model, output) {
+            (Some(n), _, _) => plan_cmd(&inputs, n, video.json),
+            (None, Some(model), Some(output)) => video_cmd(&model, &inputs, &output, &video, effects.effects()?, &engine),
+            _ => unreachable!("clap requires -m and -o without --plan"),
+        },
+        #[cfg(feature = "video")]
+        Command::Join { segments, audio_from, output } => {
+            let joined = stylize::segment::join(&segments, &audio_from, &output)?;
+            println!("joined {} segments into {}: {} frames, {} audio packets from {}", joined.segments, joined.output.display(), joined.frames, joined.audio_packets, audio_from.display());
+            Ok(())
+        }
         #[cfg(feature = "video")]
         Command::Demo { model, output, mut video, effects, engine } => {
             // Half size keeps the demo to a minute or two on a laptop CPU; --scale 1 for the full 1280x720.
@@ -427,12 +459,42 @@ fn stylize_image(engine: &mut engine::Engine, input: &Path, dest: &Path, effects
     Ok(format!("{} -> {} ({}x{}, {:.0} ms)", input.display(), dest.display(), frame.width, frame.height, took.as_secs_f64() * 1e3))
 }
 
+/// `stylize video --plan N`: the segments a job system would run.
+#[cfg(feature = "video")]
+fn plan_cmd(inputs: &[PathBuf], n: u64, json: bool) -> Result<()> {
+    let [input] = inputs else { bail!("--plan takes one input ({} given)", inputs.len()) };
+    let plan = stylize::segment::plan(input, n as usize)?;
+    print!("{}", plan.render(json));
+    if json {
+        println!();
+    }
+    if plan.segments.len() < n as usize {
+        eprintln!("note: {} has {} keyframes: {} segments instead of {n}", input.display(), plan.keyframes, plan.segments.len());
+    }
+    Ok(())
+}
+
 /// `stylize video`: one file into `output`, or many files and folders into the folder `output` with the model
 /// loaded once (a broken file is reported and the others go on).
 #[cfg(feature = "video")]
 fn video_cmd(model: &str, inputs: &[PathBuf], output: &Path, video: &VideoArgs, effects: stylize::Effects, args: &EngineArgs) -> Result<()> {
     let files = batch::expand(inputs, batch::VIDEO_EXTENSIONS)?;
     let is_batch = files.len() > 1 || inputs.iter().any(|p| p.is_dir());
+    if video.segment.is_some() && is_batch {
+        bail!("--segment takes one input ({} given)", files.len());
+    }
+    let plan = match video.segment {
+        Some((k, n)) => {
+            let plan = stylize::segment::plan(&files[0], n)?;
+            if k >= plan.segments.len() {
+                // A job system started N workers; this one has nothing to do, which is not an error.
+                println!("segment {k}/{n} is empty: {} cuts into {} segments at its {} keyframes; nothing written", files[0].display(), plan.segments.len(), plan.keyframes);
+                return Ok(());
+            }
+            Some((plan, k))
+        }
+        None => None,
+    };
     if is_batch && !batch::is_folder(output) {
         bail!("{} inputs need an output folder (-o out_dir/), and {} is not one", files.len(), output.display());
     }
@@ -453,7 +515,7 @@ fn video_cmd(model: &str, inputs: &[PathBuf], output: &Path, video: &VideoArgs, 
             report.skip(input, &dest);
             continue;
         }
-        match transcode_file(model, input, &dest, video, effects, args, &mut engines) {
+        match transcode_file(model, input, &dest, video, effects, args, &mut engines, plan.as_ref()) {
             Ok(summary) => {
                 report.done += 1;
                 if !args.quiet {
@@ -474,7 +536,17 @@ fn video_cmd(model: &str, inputs: &[PathBuf], output: &Path, video: &VideoArgs, 
 }
 
 #[cfg(feature = "video")]
-fn transcode_file(model: &str, input: &Path, output: &Path, video: &VideoArgs, effects: stylize::Effects, args: &EngineArgs, engines: &mut [Option<Vec<engine::Engine>>; 2]) -> Result<stylize::pipeline::Summary> {
+#[allow(clippy::too_many_arguments)]
+fn transcode_file(
+    model: &str,
+    input: &Path,
+    output: &Path,
+    video: &VideoArgs,
+    effects: stylize::Effects,
+    args: &EngineArgs,
+    engines: &mut [Option<Vec<engine::Engine>>; 2],
+    segment: Option<&(stylize::segment::Plan, usize)>,
+) -> Result<stylize::pipeline::Summary> {
     use stylize::decode::{InputOptions, SizeRequest, VideoSource};
     use stylize::encode::{EncodeOptions, StreamOptions};
     use stylize::pipeline::{transcode, TranscodeOptions};
@@ -490,7 +562,19 @@ fn transcode_file(model: &str, input: &Path, output: &Path, video: &VideoArgs, e
         // A server that goes away must be an error to report, not a signal that ends the process.
         unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
     }
-    let source = VideoSource::open_with(input, SizeRequest { scale: video.scale, size: video.size }, InputOptions { sequence_fps: video.fps })?;
+    let mut source = VideoSource::open_with(input, SizeRequest { scale: video.scale, size: video.size }, InputOptions { sequence_fps: video.fps })?;
+    let mut metadata = Vec::new();
+    let mut preset = video.preset.clone();
+    if let Some((plan, k)) = segment {
+        let seg = &plan.segments[*k];
+        source.set_range(seg.start, seg.end, seg.frames)?;
+        let style = Path::new(model).file_stem().unwrap_or_default().to_string_lossy().to_string();
+        metadata = stylize::segment::segment_metadata(plan, seg, input, &style);
+        // Segments stylized on different machines must be encoded alike to be joined without re-encoding.
+        if preset == stylize::encode::AUTO_PRESET {
+            preset = "veryfast".into();
+        }
+    }
     let by_duration = video.duration.map(|d| (d * f64::from(source.info().frame_rate)).ceil().max(1.0) as u64);
     let max_frames = match (video.frames, by_duration) {
         (Some(a), Some(b)) => Some(a.min(b)),
@@ -505,7 +589,7 @@ fn transcode_file(model: &str, input: &Path, output: &Path, video: &VideoArgs, e
         *slot = Some(args.load_stylizers(model, video.parallel_frames.or(big.then_some(1)))?);
     }
     let opts = TranscodeOptions {
-        encode: EncodeOptions { codec: video.codec.clone(), crf: video.crf, preset: video.preset.clone(), faststart: !video.no_faststart, ..EncodeOptions::default() },
+        encode: EncodeOptions { codec: video.codec.clone(), crf: video.crf, preset, faststart: !video.no_faststart, metadata, ..EncodeOptions::default() },
         keep_partial: video.keep_partial,
         quiet: args.quiet,
         max_frames,
