@@ -7,6 +7,7 @@
 #   scripts/setup.sh test         # ... plus the trainer's libtorch, then `cargo test --workspace`
 #   scripts/setup.sh --train      # ... plus libtorch for the trainer (scripts/setup_train.sh)
 #   scripts/setup.sh --gpu        # ... plus the CUDA build of ONNX Runtime and its CUDA libraries
+#   scripts/setup.sh --dask       # ... plus Dask (a Python environment in .deps/dask) for scripts/dask_transcode.py
 #   scripts/setup.sh install [--prefix DIR]   # ... then build and install stylize into DIR (default ~/.local)
 #   scripts/setup.sh uninstall [--prefix DIR] # remove exactly what install put there
 set -euo pipefail
@@ -16,11 +17,12 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/stylize"
 cd "$ROOT"
 
-GPU=0 TRAIN=0 ACTION="" PREFIX_ARGS=()
+GPU=0 TRAIN=0 DASK=0 ACTION="" PREFIX_ARGS=()
 while (($#)); do
     case "$1" in
         --gpu) GPU=1 ;;
         --train) TRAIN=1 ;;
+        --dask) DASK=1 ;;
         --prefix) PREFIX_ARGS=(--prefix "${2:?--prefix needs a folder}"); shift ;;
         --prefix=*) PREFIX_ARGS=(--prefix "${1#*=}") ;;
         demo|test|install|uninstall) ACTION="$1" ;;
@@ -32,7 +34,7 @@ done
 if [[ "$ACTION" == uninstall ]]; then
     exec bash scripts/install.sh --uninstall "${PREFIX_ARGS[@]}"
 fi
-[[ "$ACTION" == test ]] && TRAIN=1
+[[ "$ACTION" == test ]] && TRAIN=1 && DASK=1
 log() { echo "setup: $*" >&2; }
 
 # 1. Debian packages: FFmpeg's libraries and CLI, clang for the bindings, X11/Xvfb tools for the live window tests.
@@ -105,7 +107,20 @@ EOF
     log "GPU libraries ready: source .deps/gpu.env, then stylize info lists CUDA"
 fi
 
-# 5. The trainer's libtorch.
+# 5. Dask for the cluster driver (scripts/dask_transcode.py) and its tests: a virtual environment in the cache,
+#    linked as .deps/dask (pinned; nothing system-wide).
+DASK_VERSION=2026.8.0
+if ((DASK)) && [[ ! -x .deps/dask/bin/dask ]]; then
+    venv="$CACHE/dask-$DASK_VERSION"
+    if [[ ! -x "$venv/bin/dask" ]]; then
+        log "installing Dask $DASK_VERSION into $venv"
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install -q "dask[distributed]==$DASK_VERSION" >&2
+    fi
+    mkdir -p .deps && ln -sfn "$venv" .deps/dask
+fi
+
+# 6. The trainer's libtorch.
 if ((TRAIN)); then
     bash scripts/setup_train.sh
 fi

@@ -138,3 +138,95 @@ fn more_segments_than_keyframes_and_bad_sets_of_segments() {
     assert!(!out.exists(), "a failed join left {}", out.display());
     assert!(files_in(d).iter().all(|f| !f.contains(".partial")), "{:?}", files_in(d));
 }
+
+/// A process stopped when the test is done with it, pass or fail.
+struct Proc(std::process::Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The `dask` command of the project's Python environment (scripts/setup.sh --dask); None, after saying so,
+/// without it.
+fn dask() -> Option<PathBuf> {
+    let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join(".deps/dask/bin");
+    if bin.join("dask").is_file() {
+        return Some(bin);
+    }
+    eprintln!("skipping: no Dask in .deps/dask (scripts/setup.sh --dask installs it)");
+    None
+}
+
+/// The parent process of `pid` (from /proc).
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[test]
+fn a_dask_cluster_on_loopback_stylizes_segments_and_survives_a_killed_worker() {
+    let Some(bin) = dask() else { return };
+    if skip_without_ffmpeg() {
+        return;
+    }
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // A slower (full) net on bigger frames, so that a segment runs long enough to be killed half-way.
+    let model = random_model(d, "full", 75);
+    let clip = d.join("film.mp4");
+    ffmpeg(&["-f", "lavfi", "-i", "testsrc2=size=320x180:rate=10", "-f", "lavfi", "-i", "sine", "-t", "8", "-c:v", "libx264", "-g", "20", "-pix_fmt", "yuv420p", "-c:a", "aac", clip.to_str().unwrap()]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr = format!("tcp://127.0.0.1:{port}");
+    let quiet = || Stdio::null();
+    let _scheduler = Proc(Command::new(bin.join("dask")).args(["scheduler", "--host", "127.0.0.1", "--port", &port.to_string(), "--no-dashboard"]).stdout(quiet()).stderr(quiet()).spawn().unwrap());
+    // Two workers of one thread, without nannies (which would listen beyond loopback and restart a killed worker).
+    let worker = || Proc(Command::new(bin.join("dask")).args(["worker", &addr, "--host", "127.0.0.1", "--no-nanny", "--nthreads", "1", "--no-dashboard"]).stdout(quiet()).stderr(quiet()).spawn().unwrap());
+    let _workers = [worker(), worker()];
+    let out = d.join("film-styled.mp4");
+    let mut driver = Proc(
+        Command::new(bin.join("python"))
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/dask_transcode.py"))
+            .args(["--scheduler", &addr, "-m", model.to_str().unwrap(), clip.to_str().unwrap(), "-o", out.to_str().unwrap(), "--segments", "4"])
+            .args(["--stylize", env!("CARGO_BIN_EXE_stylize")])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    // Kill the first worker seen running a segment of this test (and the segment with it), a second in.
+    let marker = d.to_str().unwrap().to_string();
+    let t = Instant::now();
+    let mut killed = None;
+    while killed.is_none() && t.elapsed() < Duration::from_secs(120) {
+        // `stylize video -q -m MODEL ... --segment K/N` (not the driver, whose line has `--segments N`).
+        let o = Command::new("pgrep").args(["-f", &format!("video -q -m {marker}.*--segment [0-9]")]).output().unwrap();
+        let pids: Vec<u32> = String::from_utf8_lossy(&o.stdout).split_whitespace().filter_map(|p| p.parse().ok()).collect();
+        if let Some(&seg) = pids.first() {
+            std::thread::sleep(Duration::from_millis(500));
+            let parent = parent_of(seg).expect("the segment's worker");
+            for pid in [parent, seg] {
+                let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            }
+            killed = Some(parent);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(killed.is_some(), "no segment was seen running");
+    let t = Instant::now();
+    while driver.0.try_wait().unwrap().is_none() && t.elapsed() < Duration::from_secs(300) {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let _ = driver.0.kill();
+    let child = std::mem::replace(&mut driver.0, Command::new("true").spawn().unwrap());
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "the driver failed: {}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("joined 4 segments"), "{}", stdout(&o));
+    assert_eq!(probe_video(&out, "nb_read_packets"), "80");
+    assert_eq!(audio_md5(&out), audio_md5(&clip));
+    assert!(!d.join(".film-styled.mp4.segments").exists(), "the segments were not cleaned up");
+}
