@@ -139,16 +139,6 @@ fn more_segments_than_keyframes_and_bad_sets_of_segments() {
     assert!(files_in(d).iter().all(|f| !f.contains(".partial")), "{:?}", files_in(d));
 }
 
-/// A process stopped when the test is done with it, pass or fail.
-struct Proc(std::process::Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// The `dask` command of the project's Python environment (scripts/setup.sh --dask); None, after saying so,
 /// without it.
 fn dask() -> Option<PathBuf> {
@@ -182,13 +172,12 @@ fn a_dask_cluster_on_loopback_stylizes_segments_and_survives_a_killed_worker() {
     ffmpeg(&["-f", "lavfi", "-i", "testsrc2=size=320x180:rate=10", "-f", "lavfi", "-i", "sine", "-t", "8", "-c:v", "libx264", "-g", "20", "-pix_fmt", "yuv420p", "-c:a", "aac", clip.to_str().unwrap()]);
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let addr = format!("tcp://127.0.0.1:{port}");
-    let quiet = || Stdio::null();
-    let _scheduler = Proc(Command::new(bin.join("dask")).args(["scheduler", "--host", "127.0.0.1", "--port", &port.to_string(), "--no-dashboard"]).stdout(quiet()).stderr(quiet()).spawn().unwrap());
+    let _scheduler = Background::start(bin.join("dask"), &["scheduler", "--host", "127.0.0.1", "--port", &port.to_string(), "--no-dashboard"]);
     // Two workers of one thread, without nannies (which would listen beyond loopback and restart a killed worker).
-    let worker = || Proc(Command::new(bin.join("dask")).args(["worker", &addr, "--host", "127.0.0.1", "--no-nanny", "--nthreads", "1", "--no-dashboard"]).stdout(quiet()).stderr(quiet()).spawn().unwrap());
+    let worker = || Background::start(bin.join("dask"), &["worker", &addr, "--host", "127.0.0.1", "--no-nanny", "--nthreads", "1", "--no-dashboard"]);
     let _workers = [worker(), worker()];
     let out = d.join("film-styled.mp4");
-    let mut driver = Proc(
+    let mut driver = Background(
         Command::new(bin.join("python"))
             .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/dask_transcode.py"))
             .args(["--scheduler", &addr, "-m", model.to_str().unwrap(), clip.to_str().unwrap(), "-o", out.to_str().unwrap(), "--segments", "4"])
@@ -217,11 +206,9 @@ fn a_dask_cluster_on_loopback_stylizes_segments_and_survives_a_killed_worker() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(killed.is_some(), "no segment was seen running");
-    let t = Instant::now();
-    while driver.0.try_wait().unwrap().is_none() && t.elapsed() < Duration::from_secs(300) {
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    driver.wait(Duration::from_secs(300));
     let _ = driver.0.kill();
+    // Its output: the child leaves the guard (a finished stand-in takes its place).
     let child = std::mem::replace(&mut driver.0, Command::new("true").spawn().unwrap());
     let o = child.wait_with_output().unwrap();
     assert!(o.status.success(), "the driver failed: {}{}", stdout(&o), stderr(&o));

@@ -5,36 +5,16 @@ mod common;
 
 use std::net::{TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
 
-/// An ffmpeg process killed when the test is done with it (or fails).
-struct Ffmpeg(Child);
-
-impl Ffmpeg {
-    fn start(args: &[&str]) -> Ffmpeg {
-        Ffmpeg(Command::new("ffmpeg").args(["-v", "error", "-y", "-nostdin"]).args(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start ffmpeg"))
-    }
-
-    /// Waits for it to end on its own (a receiver whose sender hung up), killing it after `limit`.
-    fn wait(mut self, limit: Duration) {
-        let t = Instant::now();
-        while t.elapsed() < limit {
-            if self.0.try_wait().unwrap().is_some() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Ffmpeg {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// `ffmpeg -v error -y -nostdin ARGS` in the background.
+fn ffmpeg_bg(args: &[&str]) -> Background {
+    let mut all = vec!["-v", "error", "-y", "-nostdin"];
+    all.extend(args);
+    Background::start("ffmpeg", &all)
 }
 
 fn free_tcp_port() -> u16 {
@@ -46,18 +26,18 @@ fn free_udp_port() -> u16 {
 }
 
 /// RTMP server (`ffmpeg -listen 1`) writing what it receives to `out`.
-fn rtmp_receiver(port: u16, out: &Path) -> Ffmpeg {
-    Ffmpeg::start(&["-listen", "1", "-i", &format!("rtmp://127.0.0.1:{port}/live/x"), "-c", "copy", out.to_str().unwrap()])
+fn rtmp_receiver(port: u16, out: &Path) -> Background {
+    ffmpeg_bg(&["-listen", "1", "-i", &format!("rtmp://127.0.0.1:{port}/live/x"), "-c", "copy", out.to_str().unwrap()])
 }
 
 /// SRT listener writing what it receives to `out`.
-fn srt_receiver(port: u16, out: &Path) -> Ffmpeg {
-    Ffmpeg::start(&["-i", &format!("srt://127.0.0.1:{port}?mode=listener"), "-c", "copy", out.to_str().unwrap()])
+fn srt_receiver(port: u16, out: &Path) -> Background {
+    ffmpeg_bg(&["-i", &format!("srt://127.0.0.1:{port}?mode=listener"), "-c", "copy", out.to_str().unwrap()])
 }
 
 /// MPEG-TS over UDP into `out`; ends after 3 s without packets (small probe: it starts writing at once).
-fn udp_receiver(port: u16, out: &Path) -> Ffmpeg {
-    Ffmpeg::start(&["-analyzeduration", "1000000", "-probesize", "200000", "-i", &format!("udp://127.0.0.1:{port}?timeout=3000000"), "-c", "copy", out.to_str().unwrap()])
+fn udp_receiver(port: u16, out: &Path) -> Background {
+    ffmpeg_bg(&["-analyzeduration", "1000000", "-probesize", "200000", "-i", &format!("udp://127.0.0.1:{port}?timeout=3000000"), "-c", "copy", out.to_str().unwrap()])
 }
 
 /// Width, height, rate and decoded frame count of the first video stream.
@@ -130,7 +110,7 @@ fn live_streams_reach_udp_rtmp_and_srt_listeners_stylized() {
         assert!(line.contains("frames sent") && line.contains("capture to sent: p50"), "{line}");
     }
     assert!(!out.contains("/live/x"), "the stream key was printed:\n{out}");
-    for r in receivers {
+    for mut r in receivers {
         r.wait(Duration::from_secs(10));
     }
     let styled = rgb_of_png(&d.join("styled.png"));
@@ -170,6 +150,7 @@ fn a_lost_rtmp_server_is_reconnected_while_live_goes_on() {
     std::thread::sleep(Duration::from_secs(2));
     let second = rtmp_receiver(port, &d.join("rx2.flv"));
     let o = live.wait_with_output().unwrap();
+    let mut second = second;
     second.wait(Duration::from_secs(10));
     assert!(o.status.success(), "{}", stderr(&o));
     let (out, err) = (stdout(&o), stderr(&o));
@@ -208,7 +189,7 @@ fn video_reads_a_udp_stream_until_duration_or_ctrl_c_and_keeps_the_file() {
     let m = model.to_str().unwrap();
     let port = free_udp_port();
     let url = format!("udp://127.0.0.1:{port}");
-    let _sender = Ffmpeg::start(&["-re", "-stream_loop", "-1", "-i", clip.to_str().unwrap(), "-c", "copy", "-f", "mpegts", &url]);
+    let _sender = ffmpeg_bg(&["-re", "-stream_loop", "-1", "-i", clip.to_str().unwrap(), "-c", "copy", "-f", "mpegts", &url]);
     // --duration ends the endless stream.
     let out = d.join("two-seconds.mp4");
     let o = stylize(&["video", "-q", "-m", m, &url, "-o", out.to_str().unwrap(), "--duration", "2"]);
@@ -239,6 +220,7 @@ fn video_sends_a_file_to_an_rtmp_server_at_its_own_rate() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("-> rtmp://127.0.0.1") && stdout(&o).contains("30 frames"), "{}", stdout(&o));
     assert!(took >= Duration::from_millis(2500), "3 s of video sent in {took:?}: not paced");
+    let mut server = server;
     server.wait(Duration::from_secs(10));
     let (w, h, rate, frames) = probe(&rx);
     assert_eq!((w, h, rate.as_str(), frames), (160, 96, "10/1", 30));

@@ -89,6 +89,33 @@ pub fn signalled_when<S: AsRef<std::ffi::OsStr>>(args: &[S], ready: impl Fn() ->
     child.wait_with_output().unwrap()
 }
 
+/// A background process (a server, a cluster, a sender) that is stopped when the test is done with it, pass
+/// or fail.
+pub struct Background(pub std::process::Child);
+
+impl Background {
+    /// Starts `program ARGS` with its output thrown away.
+    pub fn start<S: AsRef<std::ffi::OsStr>>(program: S, args: &[&str]) -> Background {
+        use std::process::Stdio;
+        Background(Command::new(program).args(args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start a background process"))
+    }
+
+    /// Waits for it to end on its own, for at most `limit` (dropping it then stops it).
+    pub fn wait(&mut self, limit: std::time::Duration) {
+        let t = std::time::Instant::now();
+        while t.elapsed() < limit && self.0.try_wait().unwrap().is_none() {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// True (after saying why) when the ffmpeg/ffprobe CLIs that a test needs to make or check clips are missing.
 pub fn skip_without_ffmpeg() -> bool {
     if have("ffmpeg") && have("ffprobe") {
