@@ -357,8 +357,8 @@ struct OrtRun {
 
 /// The runtime under an engine; everything around it (padding, resizing, styles) is the engine's.
 enum Backend {
-    Ort(OrtRun),
-    OpenVino(Box<ov::OvSession>),
+    Ort(Box<OrtRun>),
+    OpenVino(ov::OvSession),
 }
 
 pub struct Engine {
@@ -458,7 +458,7 @@ impl Engine {
                     };
                     let binding = session.create_binding().map_err(|e| invalid(model, e))?;
                     let styles = info.style_names();
-                    let backend = Backend::Ort(OrtRun { session, binding, buffers: None, frames: None, extras: Vec::new(), resident: None });
+                    let backend = Backend::Ort(Box::new(OrtRun { session, binding, buffers: None, frames: None, extras: Vec::new(), resident: None }));
                     let mut engine = Engine {
                         backend,
                         pad: info.pad_rule(),
@@ -510,7 +510,7 @@ impl Engine {
             .map_err(|why| Error::ModelContract { path: model.to_path_buf(), reason: format!("{why}; the OpenVINO backend needs it: use --device cpu") })?;
         let session = ov::OvSession::new(&wrapped.bytes, &info, target, precision, opts.threads, opts.openvino_lib.as_deref())?;
         Ok(Engine {
-            backend: Backend::OpenVino(Box::new(session)),
+            backend: Backend::OpenVino(session),
             pad: info.pad_rule(),
             styles: info.style_names(),
             info,
