@@ -204,6 +204,10 @@ impl OvSession {
         if target == OvTarget::Cpu {
             if let Some(n) = threads {
                 props.push((RwPropertyKey::InferenceNumThreads, n.max(1).to_string()));
+                // With a thread budget the engine shares the CPU (`video` runs two at once): pinned, both would
+                // pin to the same first cores (docs/benchmarks.md). `STYLIZE_OV_TUNE=pin=1` measures it.
+                let pin = std::env::var("STYLIZE_OV_TUNE").unwrap_or_default().split(',').any(|kv| kv.trim() == "pin=1");
+                props.push((RwPropertyKey::HintEnableCpuPinning, if pin { "YES" } else { "NO" }.into()));
             }
             // Trained nets produce subnormal activations that cost the CPU dearly (ONNX Runtime gets flush-to-zero
             // for the same reason); at 0..255 they change no pixel.
