@@ -247,19 +247,25 @@ pub fn ort_library_candidates(explicit: Option<&Path>) -> Vec<PathBuf> {
     if let Some(p) = std::env::var_os("ORT_DYLIB_PATH") {
         out.push(PathBuf::from(p));
     }
-    let rel = Path::new(".deps/onnxruntime/lib");
-    // Installed: PREFIX/bin/stylize uses PREFIX/lib/stylize/ (scripts/setup.sh install, the .deb).
+    out.extend(bundled_candidates("lib/stylize", "libonnxruntime.so", ".deps/onnxruntime/lib"));
+    out
+}
+
+/// Where a runtime library that stylize ships is looked for, after any explicit choice: the install prefix's
+/// `installed` folder (scripts/setup.sh install, the .deb), `beside` next to the executable and the checkout's
+/// `deps` folder when run from target/{debug,release}/, then `deps` from the working folder.
+pub(crate) fn bundled_candidates(installed: &str, beside: &str, deps: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
     if let Some(prefix) = crate::models::install_prefix() {
-        out.push(prefix.join("lib/stylize"));
+        out.push(prefix.join(installed));
     }
     if let Ok(exe) = std::env::current_exe().and_then(std::fs::canonicalize) {
-        // beside the executable, and the checkout's .deps/ when run from target/{debug,release}/
         for dir in exe.ancestors().skip(1).take(4) {
-            out.push(dir.join("libonnxruntime.so"));
-            out.push(dir.join(rel));
+            out.push(dir.join(beside));
+            out.push(dir.join(deps));
         }
     }
-    out.push(rel.to_path_buf());
+    out.push(PathBuf::from(deps));
     out
 }
 

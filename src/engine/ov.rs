@@ -87,18 +87,7 @@ pub fn library_candidates(explicit: Option<&Path>) -> Vec<PathBuf> {
         out.push(PathBuf::from(&dir));
         out.push(PathBuf::from(dir).join("runtime/lib/intel64"));
     }
-    let rel = Path::new(".deps/openvino/lib");
-    if let Some(prefix) = crate::models::install_prefix() {
-        out.push(prefix.join("lib/stylize/openvino"));
-    }
-    if let Ok(exe) = std::env::current_exe().and_then(std::fs::canonicalize) {
-        // beside the executable, and the checkout's .deps/ when run from target/{debug,release}/
-        for dir in exe.ancestors().skip(1).take(4) {
-            out.push(dir.join("openvino"));
-            out.push(dir.join(rel));
-        }
-    }
-    out.push(rel.to_path_buf());
+    out.extend(super::bundled_candidates("lib/stylize/openvino", "openvino", ".deps/openvino/lib"));
     out
 }
 
