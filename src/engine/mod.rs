@@ -509,6 +509,7 @@ impl Engine {
         let why = match (opts.precision, target) {
             (Precision::Auto, OvTarget::Cpu) if ov::native_bf16(&flags) => " (auto: the CPU has native bf16)",
             (Precision::Auto, OvTarget::Cpu) => " (auto: no native bf16 on this CPU)",
+            (Precision::Bf16, OvTarget::Cpu) if !ov::native_bf16(&flags) => " (bf16 asked, but this CPU has no native bf16: OpenVINO runs f32)",
             (Precision::Auto, _) => " (auto: the device's default)",
             _ => "",
         };

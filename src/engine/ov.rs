@@ -66,11 +66,12 @@ pub fn cpu_flags() -> String {
 
 /// The precision OpenVINO runs at for a `--precision` on `target`: `auto` is bf16 on a CPU with native bf16
 /// (about twice the speed there, at a fraction of a grey level), f32 on other CPUs, and the device's own
-/// default (f16) on GPUs and NPUs.
+/// default (f16) on GPUs and NPUs. An explicit bf16 on a CPU without it is f32 too: OpenVINO compiles f32 then
+/// (its compiled model reports `INFERENCE_PRECISION_HINT` f32), so that is what the engine reports.
 pub fn resolve_precision(requested: Precision, target: OvTarget, cpu_flags: &str) -> Precision {
     match (requested, target) {
-        (Precision::Auto, OvTarget::Cpu) if native_bf16(cpu_flags) => Precision::Bf16,
-        (Precision::Auto, OvTarget::Cpu) => Precision::Fp32,
+        (Precision::Auto | Precision::Bf16, OvTarget::Cpu) if native_bf16(cpu_flags) => Precision::Bf16,
+        (Precision::Auto | Precision::Bf16, OvTarget::Cpu) => Precision::Fp32,
         (Precision::Auto, _) => Precision::Fp16,
         (p, _) => p,
     }
@@ -308,7 +309,8 @@ mod tests {
         assert_eq!(resolve_precision(Precision::Auto, OvTarget::Cpu, zen4), Precision::Bf16);
         assert_eq!(resolve_precision(Precision::Auto, OvTarget::Cpu, avx2), Precision::Fp32);
         assert_eq!(resolve_precision(Precision::Fp32, OvTarget::Cpu, zen4), Precision::Fp32);
-        assert_eq!(resolve_precision(Precision::Bf16, OvTarget::Cpu, avx2), Precision::Bf16);
+        assert_eq!(resolve_precision(Precision::Bf16, OvTarget::Cpu, avx2), Precision::Fp32);
+        assert_eq!(resolve_precision(Precision::Bf16, OvTarget::Cpu, spr), Precision::Bf16);
         assert_eq!(resolve_precision(Precision::Auto, OvTarget::Gpu, zen4), Precision::Fp16);
     }
 
