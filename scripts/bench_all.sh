@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # stylize against what users would write instead, in one run on one clip: `stylize bench` (engine only),
-# `stylize video` (decode + stylize + encode), a python onnxruntime + OpenCV loop and PyTorch eager on the
-# same ONNX file and frames, with the same thread count. Prints a table and the ratios.
+# `stylize video` (decode + stylize + encode), each on ONNX Runtime and on OpenVINO (`--device openvino`, its
+# default precision), a python onnxruntime + OpenCV loop, PyTorch eager and python OpenVINO (f32 and its default
+# precision) on the same ONNX file and frames, with the same thread count. Prints a table and the ratios.
 #
 #   scripts/bench_all.sh MODEL.onnx [SIZE=640x360] [FRAMES=30] [THREADS=nproc]
 set -euo pipefail
@@ -15,8 +16,9 @@ SIZE=${2:-640x360} FRAMES=${3:-30} THREADS=${4:-$(nproc)}
 # The baselines' Python: the trainer's torch venv plus onnxruntime, OpenCV and onnx (pinned like ours).
 scripts/setup.sh --train >/dev/null
 VENV="${STYLIZE_TORCH_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/stylize/torch-2.11}"
-"$VENV/bin/python" -c "import onnxruntime, cv2, onnx" 2>/dev/null ||
-    "$VENV/bin/python" -m pip install -q onnxruntime==1.31.1 opencv-python-headless onnx >&2
+"$VENV/bin/python" -c "import onnxruntime, cv2, onnx, openvino" 2>/dev/null ||
+    "$VENV/bin/python" -m pip install -q --find-links "${XDG_CACHE_HOME:-$HOME/.cache}/stylize/wheels" \
+        onnxruntime==1.31.1 opencv-python-headless onnx openvino==2026.4.1 >&2
 cargo build -q --release --bin stylize
 BIN=./target/release/stylize
 
@@ -28,18 +30,32 @@ engine_ms=$($BIN bench -q --threads "$THREADS" -m "$MODEL" --input "$CLIP" --fra
 video_fps=$($BIN video -q --threads "$THREADS" -m "$MODEL" "$CLIP" -o "$WORK/out.mp4" | sed 's/.* \([0-9.]*\) fps.*/\1/')
 # One frame at a time, like the engine-only bench: how well decoding and encoding hide behind inference.
 video1_fps=$($BIN video -q --threads "$THREADS" --parallel-frames 1 -m "$MODEL" "$CLIP" -o "$WORK/out1.mp4" | sed 's/.* \([0-9.]*\) fps.*/\1/')
+ov_ms=$($BIN bench -q --device openvino --threads "$THREADS" -m "$MODEL" --input "$CLIP" --frames "$FRAMES" --json | sed 's/.*"mean_ms":\([0-9.]*\).*/\1/')
+ov_precision=$($BIN bench -q --device openvino -m "$MODEL" --sizes 64x64 --frames 1 --json | sed 's/.*"precision":"\([a-z0-9]*\)".*/\1/')
+ov_video_fps=$($BIN video -q --device openvino --threads "$THREADS" -m "$MODEL" "$CLIP" -o "$WORK/ov.mp4" | sed 's/.* \([0-9.]*\) fps.*/\1/')
 baselines=$("$VENV/bin/python" scripts/bench_baselines.py --model "$MODEL" --clip "$CLIP" --out "$WORK/py.mp4" --threads "$THREADS")
 ort_fps=$(echo "$baselines" | grep onnxruntime | sed 's/.*"fps": \([0-9.]*\).*/\1/')
 torch_fps=$(echo "$baselines" | grep pytorch | sed 's/.*"fps": \([0-9.]*\).*/\1/')
+# python OpenVINO: the whole loop's fps and its inference alone (what `stylize bench` compares with).
+pyov_f32=$(echo "$baselines" | grep 'openvino f32' | sed 's/.*"fps": \([0-9.]*\), "infer_fps": \([0-9.]*\).*/\1 \2/')
+pyov_def=$(echo "$baselines" | grep 'openvino default' | sed 's/.*"fps": \([0-9.]*\), "infer_fps": \([0-9.]*\).*/\1 \2/')
+pyov_def_name=$(echo "$baselines" | grep 'openvino default' | sed 's/.*openvino default (\([a-z0-9]*\)).*/\1/')
 
 echo "model $MODEL, $SIZE, $FRAMES frames, $THREADS threads, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-awk -v e="$engine_ms" -v v="$video_fps" -v v1="$video1_fps" -v o="$ort_fps" -v t="$torch_fps" 'BEGIN {
-    ef = 1000 / e
-    printf "%-52s %8s\n", "pipeline", "fps"
-    printf "%-52s %8.2f\n", "stylize bench (engine only, one frame at a time)", ef
-    printf "%-52s %8.2f\n", "stylize video (decode+stylize+encode)", v
-    printf "%-52s %8.2f\n", "stylize video --parallel-frames 1", v1
-    printf "%-52s %8.2f\n", "python onnxruntime + opencv loop", o
-    printf "%-52s %8.2f\n", "pytorch eager + opencv loop", t
+awk -v e="$engine_ms" -v v="$video_fps" -v v1="$video1_fps" -v o="$ort_fps" -v t="$torch_fps" \
+    -v oe="$ov_ms" -v op="$ov_precision" -v ov="$ov_video_fps" -v pf="$pyov_f32" -v pd="$pyov_def" -v pdn="$pyov_def_name" 'BEGIN {
+    ef = 1000 / e; oef = 1000 / oe
+    split(pf, f32, " "); split(pd, def, " ")
+    printf "%-58s %8s\n", "pipeline", "fps"
+    printf "%-58s %8.2f\n", "stylize bench (engine only, one frame at a time)", ef
+    printf "%-58s %8.2f\n", "stylize bench --device openvino (" op ")", oef
+    printf "%-58s %8.2f\n", "stylize video (decode+stylize+encode)", v
+    printf "%-58s %8.2f\n", "stylize video --parallel-frames 1", v1
+    printf "%-58s %8.2f\n", "stylize video --device openvino (" op ")", ov
+    printf "%-58s %8.2f\n", "python onnxruntime + opencv loop", o
+    printf "%-58s %8.2f\n", "pytorch eager + opencv loop", t
+    printf "%-58s %8.2f (inference alone %.2f)\n", "python openvino f32 + opencv loop", f32[1], f32[2]
+    printf "%-58s %8.2f (inference alone %.2f)\n", "python openvino default (" pdn ") + opencv loop", def[1], def[2]
     printf "ratios: video/python-ort %.2f, video/pytorch %.2f, video/engine %.2f, video --parallel-frames 1/engine %.2f\n", v / o, v / t, v / ef, v1 / ef
+    printf "openvino: engine ort/python-openvino-default inference %.2f, engine openvino/python-openvino-default inference %.2f, video openvino/ort %.2f\n", ef / def[2], oef / def[2], ov / v
 }'

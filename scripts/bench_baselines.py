@@ -4,10 +4,12 @@
 (a) python onnxruntime + OpenCV: read a frame, convert, infer, convert back, write it (one thread of
     Python, ONNX Runtime's own intra-op threads);
 (b) the same network in PyTorch eager (weights loaded by name from the ONNX file's initializers, which
-    use pytorch/examples TransformerNet's state_dict names), same frames, same read/write.
+    use pytorch/examples TransformerNet's state_dict names), same frames, same read/write;
+(c) python OpenVINO on the same ONNX file (LATENCY hint, same threads, reshaped to the frame size once), at
+    f32 and at OpenVINO's default precision on this CPU (bf16 where the CPU has it natively).
 
 Prints one JSON line per baseline: {"name", "frames", "seconds", "fps", "infer_fps"}.
-Run by scripts/bench_all.sh with the venv it makes (onnxruntime, opencv-python-headless, torch, onnx).
+Run by scripts/bench_all.sh with the venv it makes (onnxruntime, opencv-python-headless, torch, onnx, openvino).
 """
 import argparse
 import json
@@ -61,6 +63,32 @@ def onnxruntime_infer(model, threads):
     return lambda x: sess.run(["output"], {"input": x})[0]
 
 
+def openvino_infer(model, clip, threads, precision=None):
+    """`precision` None: OpenVINO's own default for the CPU. Compiled for the clip's frame size before the loop
+    (as stylize compiles before its timed frames). Returns (infer, the precision it runs at)."""
+    import openvino as ov
+
+    core = ov.Core()
+    config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": threads}
+    if precision:
+        config["INFERENCE_PRECISION_HINT"] = precision
+    net = core.read_model(model)
+    cap, _, (w, h) = frames_of(clip)
+    cap.release()
+    # Johnson nets take multiples of 4 (lite: 8): pad like the others.
+    ph, pw = -h % 8, -w % 8
+    net.reshape({net.inputs[0]: [1, 3, h + ph, w + pw]})
+    compiled = core.compile_model(net, "CPU", config)
+    request = compiled.create_infer_request()
+
+    def infer(x):
+        if ph or pw:
+            x = np.pad(x, ((0, 0), (0, 0), (0, ph), (0, pw)), mode="edge")
+        return request.infer({0: x})[0]
+
+    return infer, compiled.get_property("INFERENCE_PRECISION_HINT").to_string()  # f32, bf16
+
+
 def torch_infer(model, threads):
     import torch
     from torch import nn
@@ -88,13 +116,18 @@ def main():
     ap.add_argument("--clip", required=True)
     ap.add_argument("--out", required=True, help="scratch output video path")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--only", choices=["onnxruntime", "torch"])
+    ap.add_argument("--only", choices=["onnxruntime", "torch", "openvino"])
     a = ap.parse_args()
     cv2.setNumThreads(1)
     if a.only in (None, "onnxruntime"):
         loop("python onnxruntime + opencv", a.clip, a.out, onnxruntime_infer(a.model, a.threads))
     if a.only in (None, "torch"):
         loop("pytorch eager + opencv", a.clip, a.out, torch_infer(a.model, a.threads))
+    if a.only in (None, "openvino"):
+        infer, _ = openvino_infer(a.model, a.clip, a.threads, "f32")
+        loop("python openvino f32 + opencv", a.clip, a.out, infer)
+        infer, precision = openvino_infer(a.model, a.clip, a.threads)
+        loop(f"python openvino default ({precision}) + opencv", a.clip, a.out, infer)
 
 
 if __name__ == "__main__":

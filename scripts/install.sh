@@ -2,6 +2,7 @@
 # Installs stylize into a prefix, so that `stylize` works from any folder:
 #   PREFIX/bin/stylize (and stylize-train, when the trainer was built)
 #   PREFIX/lib/stylize/libonnxruntime.so.*            the ONNX Runtime it was built against
+#   PREFIX/lib/stylize/openvino/                      OpenVINO (`--device openvino`), when scripts/setup.sh put it in .deps/
 #   PREFIX/share/stylize/models/                      the shipped models with their cards
 #   PREFIX/share/stylize/bigbuckbunny.mp4             the demo clip (`stylize demo`)
 #   PREFIX/share/man/man1/, bash/zsh/fish completions
@@ -69,6 +70,10 @@ cp "$BIN" "$STAGE/bin/stylize"
 TRAIN_BIN="$(dirname "$BIN")/stylize-train"
 [[ -x "$TRAIN_BIN" ]] && cp "$TRAIN_BIN" "$STAGE/bin/stylize-train"
 cp -P "$ORT_DIR"/libonnxruntime*.so* "$STAGE/lib/stylize/"
+# OpenVINO is optional at run time (stylize falls back to ONNX Runtime's CPU), so an install without it works.
+if [[ -e "$ROOT/.deps/openvino/lib/libopenvino_c.so" ]]; then
+    mkdir -p "$STAGE/lib/stylize/openvino" && cp -P "$ROOT"/.deps/openvino/lib/* "$STAGE/lib/stylize/openvino/"
+fi
 cp -r "$ROOT"/onnx/. "$STAGE/share/stylize/models/"
 cp "$ROOT/assets/bigbuckbunny.mp4" "$STAGE/share/stylize/"
 "$STAGE/bin/stylize" man "$STAGE/share/man/man1"

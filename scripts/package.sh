@@ -44,7 +44,7 @@ bin_dir="$WORK/bin"; mkdir -p "$bin_dir"
 cp "$BIN" "$bin_dir/stylize"
 strip --strip-unneeded "$bin_dir/stylize"
 bash scripts/install.sh --prefix "$STAGE/usr" --bin "$bin_dir/stylize" --no-manifest 2>"$WORK/install.log" || die "staging failed: $(cat "$WORK/install.log")"
-chmod 0644 "$STAGE"/usr/lib/stylize/*.so* # libraries are loaded, not run
+find "$STAGE/usr/lib/stylize" -type f -name '*.so*' -exec chmod 0644 {} + # libraries are loaded, not run
 DOC="$STAGE/usr/share/doc/stylize"
 mkdir -p "$DOC"
 cat >"$DOC/copyright" <<EOF
@@ -59,6 +59,11 @@ Files: usr/lib/stylize/*
 Copyright: 2018-2026 Microsoft Corporation
 License: MIT
 Comment: ONNX Runtime $(ls "$STAGE/usr/lib/stylize" | sed -n 's/libonnxruntime.so.//p'), from its PyPI wheel
+
+Files: usr/lib/stylize/openvino/*
+Copyright: 2018-2026 Intel Corporation
+License: Apache-2.0
+Comment: OpenVINO 2026.4.1 (with oneTBB), from its PyPI wheel; loaded only for --device openvino
 
 Files: usr/share/stylize/bigbuckbunny.mp4
 Copyright: 2008 Blender Foundation

@@ -2,7 +2,7 @@
 # Sets up a fresh Debian 12 / Ubuntu machine for stylize, then optionally runs something. Idempotent and
 # cache-friendly: every step is skipped when its result is already there.
 #
-#   scripts/setup.sh              # system packages, Rust, the ONNX Runtime library (CPU) into .deps/
+#   scripts/setup.sh              # system packages, Rust, the ONNX Runtime and OpenVINO libraries (CPU) into .deps/
 #   scripts/setup.sh demo         # ... then build and run `stylize demo` (writes demo_out.mp4)
 #   scripts/setup.sh test         # ... plus the trainer's libtorch, then `cargo test --workspace`
 #   scripts/setup.sh --train      # ... plus libtorch for the trainer (scripts/setup_train.sh)
@@ -79,6 +79,26 @@ if [[ ! -f "$ORT_LIB" ]]; then
     mkdir -p .deps/onnxruntime/lib
     unzip -q -o -j "$whl" 'onnxruntime/capi/libonnxruntime*' -d .deps/onnxruntime/lib
     log "ONNX Runtime $ORT_VERSION (CPU) in .deps/onnxruntime/lib"
+fi
+
+# 3b. The OpenVINO runtime (`--device openvino`) from its PyPI wheel (pinned), into .deps/openvino/lib: only
+#     the C API, the core, the ONNX frontend, TBB and the CPU, GPU and NPU plugins (~145 MB of the wheel's ~230;
+#     the GPU/NPU plugins are a quarter of that but are what makes `openvino:GPU`/`NPU` work on a laptop at all).
+#     The wheel's libraries find each other through $ORIGIN and their plugins beside libopenvino, so no
+#     plugins.xml; the unversioned links are the names the `openvino` crate looks for.
+OV_VERSION=2026.4.1
+OV_DIR=.deps/openvino/lib
+if [[ ! -e "$OV_DIR/libopenvino_c.so" ]]; then
+    whl=$(fetch_wheel openvino "$OV_VERSION")
+    rm -rf .deps/openvino.tmp && mkdir -p .deps/openvino.tmp/lib
+    unzip -q -o -j "$whl" 'openvino/libs/libopenvino.so.*' 'openvino/libs/libopenvino_c.so.*' \
+        'openvino/libs/libopenvino_onnx_frontend.so.*' 'openvino/libs/libopenvino_intel_*_plugin.so' \
+        'openvino/libs/libtbb.so.*' -d .deps/openvino.tmp/lib
+    for lib in libopenvino_c libopenvino; do
+        ln -sf "$(basename "$(ls .deps/openvino.tmp/lib/$lib.so.* | head -n1)")" ".deps/openvino.tmp/lib/$lib.so"
+    done
+    rm -rf .deps/openvino && mv .deps/openvino.tmp .deps/openvino
+    log "OpenVINO $OV_VERSION (CPU, GPU and NPU plugins) in $OV_DIR"
 fi
 
 # 4. GPU: the CUDA build of ONNX Runtime plus the CUDA 13 runtime, cuBLAS and cuDNN 9 from PyPI (no system CUDA).

@@ -10,7 +10,8 @@ use crate::{models, styles};
 
 #[derive(Args, Clone, Debug)]
 pub struct EngineArgs {
-    /// Execution provider: auto tries TensorRT, then CUDA, then CPU
+    /// Execution provider: auto tries TensorRT, then CUDA, then CPU; openvino runs on OpenVINO's CPU
+    /// (openvino:GPU, openvino:NPU: Intel GPUs and NPUs, untested)
     #[arg(long, default_value = "auto", global = true, ignore_case = true)]
     pub device: Device,
     /// Inference threads (default: all cores)
@@ -20,12 +21,16 @@ pub struct EngineArgs {
     /// the host), f32 (float32 NCHW converted on the host), auto (u8 on GPUs; on the CPU the faster)
     #[arg(long, default_value = "auto", global = true, ignore_case = true)]
     pub frame_io: FrameIo,
-    /// Network arithmetic: fp32, or fp16 (opt-in, for GPUs; runs in the u8 path)
-    #[arg(long, default_value = "fp32", global = true, ignore_case = true)]
+    /// Network arithmetic: auto (fp32; on OpenVINO bf16 where the CPU has it natively), fp32, fp16 (opt-in,
+    /// for GPUs; runs in the u8 path), bf16 (OpenVINO)
+    #[arg(long, default_value = "auto", global = true, ignore_case = true)]
     pub precision: Precision,
     /// Path of libonnxruntime.so (default: $ORT_DYLIB_PATH, beside the binary, .deps/)
     #[arg(long, global = true)]
     pub ort_lib: Option<PathBuf>,
+    /// Path of libopenvino_c.so or its folder (default: $OPENVINO_INSTALL_DIR, beside the binary, .deps/openvino)
+    #[arg(long, global = true)]
+    pub openvino_lib: Option<PathBuf>,
     /// Run the network at this fraction of the frame size and upsample its output (e.g. 0.5: ~4x faster, softer strokes)
     #[arg(long, global = true, value_parser = crate::engine::parse_process_scale)]
     pub process_scale: Option<f32>,
@@ -48,6 +53,7 @@ impl EngineArgs {
             precision: self.precision,
             threads: self.threads,
             ort_lib: self.ort_lib.clone(),
+            openvino_lib: self.openvino_lib.clone(),
             trt_cache: None,
             process_scale: self.process_scale,
         }
@@ -92,7 +98,7 @@ impl EngineArgs {
         let each = EngineArgs { threads: (n > 1).then(|| (cores / n).max(1)).or(self.threads), ..self.clone() };
         let first = each.load(model)?;
         // A GPU runs one frame at a time unless asked otherwise.
-        let n = if first.device() == Device::Cpu || parallel.is_some() { n } else { 1 };
+        let n = if first.device().on_cpu() || parallel.is_some() { n } else { 1 };
         let mut engines = vec![first];
         let quiet = EngineArgs { quiet: true, ..each };
         for _ in 1..n {

@@ -10,6 +10,10 @@ pub enum Error {
     OrtLibraryMissing { searched: String },
     #[error("could not load the ONNX Runtime library {path}: {reason}; run scripts/setup.sh to fetch a working one")]
     OrtLibraryLoad { path: PathBuf, reason: String },
+    #[error("OpenVINO library libopenvino_c.so not found (looked in: {searched}); run scripts/setup.sh to install it into .deps/openvino, or set OPENVINO_INSTALL_DIR / --openvino-lib")]
+    OpenVinoMissing { searched: String },
+    #[error("could not load the OpenVINO library {path}: {reason}; run scripts/setup.sh to fetch a working one (rm -rf .deps/openvino first)")]
+    OpenVinoLoad { path: PathBuf, reason: String },
     #[error("model {path} not found; `stylize models` lists the installed ones")]
     ModelMissing { path: PathBuf },
     #[error("{path} is not a usable ONNX model: {reason}")]

@@ -53,7 +53,7 @@ pub mod live;
 pub mod window;
 
 pub use effects::Effects;
-pub use engine::{Device, Engine, EngineOptions, FrameIo, Precision};
+pub use engine::{Device, Engine, EngineOptions, FrameIo, OvTarget, Precision};
 pub use error::{Error, Result};
 pub use frame::Frame;
 

@@ -641,6 +641,10 @@ fn info_cmd(model: Option<&str>, args: &EngineArgs) -> Result<()> {
     println!("ONNX Runtime {}: {}", engine::ort_version(&lib), lib.display());
     println!("  {}", ort::info());
     println!("  looked in: {}", engine::ort_library_candidates(args.ort_lib.as_deref()).iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+    match engine::ov::load_library(args.openvino_lib.as_deref()).and_then(|lib| Ok((lib, engine::ov::available_devices(args.openvino_lib.as_deref())?))) {
+        Ok((lib, devices)) => println!("OpenVINO {}: {} (devices: {}; --device openvino)", engine::ov::version(&lib), lib.display(), devices.join(", ")),
+        Err(e) => println!("OpenVINO: unavailable: {e}"),
+    }
     println!("models:");
     print_search_path(args.models_dir.as_deref());
     println!("execution providers:");

@@ -78,6 +78,13 @@ fn installed_stylize_works_from_any_folder_and_uninstalls_cleanly() {
     write_png(&photo, 96, 64);
     let o = run_clean(&bin, &elsewhere, &home, &["image", "-m", "candy", "photo.png", "-o", "out.png"]);
     assert!(o.status.success(), "{}", stderr(&o));
+    // OpenVINO, when setup installed it, comes along and is found beside the binary.
+    if repo().join(".deps/openvino/lib/libopenvino_c.so").exists() {
+        let o = run_clean(&bin, &elsewhere, &home, &["image", "--device", "openvino", "-m", "candy-lite", "photo.png", "-o", "out-ov.png"]);
+        assert!(o.status.success() && stderr(&o).contains("on openvino"), "{}", stderr(&o));
+        let o = run_clean(&bin, &elsewhere, &home, &["info"]);
+        assert!(stdout(&o).contains(&prefix.join("lib/stylize/openvino").display().to_string()), "{}", stdout(&o));
+    }
     assert!(elsewhere.join("out.png").exists());
     if have("ffmpeg") {
         make_clip(&elsewhere.join("clip.mp4"), "96x64", 10, 0.5);
