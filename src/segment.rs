@@ -340,7 +340,8 @@ mod tests {
     fn cuts_fall_on_keyframes_near_equal_shares() {
         let stamps: Vec<i64> = (0..100).collect();
         let keys = [0, 10, 20, 30, 45, 50, 60, 70, 80, 90];
-        assert_eq!(cut_points(&stamps, &keys, 4), vec![30, 50, 70]);
+        // Targets 24.75, 49.5 and 74.25: the nearest keyframes are 20, 50 and 70.
+        assert_eq!(cut_points(&stamps, &keys, 4), vec![20, 50, 70]);
         // More segments than keyframes: one per keyframe at most.
         assert_eq!(cut_points(&stamps, &[0, 50], 8), vec![50]);
         assert_eq!(cut_points(&stamps, &[0], 3), Vec::<i64>::new());
