@@ -115,6 +115,8 @@ pub struct VideoSink {
     /// The YUV matrix and range the frames are encoded in (and tagged with).
     color: VideoColor,
     pts: Timestamps,
+    /// The last decoding timestamp written to each output stream (copied packets that go back are dropped).
+    last_dts: Vec<Option<i64>>,
     /// The encoder's pixel format: YUV 4:2:0 for video, RGB24 for PNG/TIFF sequences (no conversion).
     pixel: format::Pixel,
     pub codec_name: String,
@@ -128,16 +130,20 @@ fn enc_err(e: impl std::fmt::Display) -> Error {
 pub(crate) struct Timestamps {
     next: i64,
     step: i64,
+    last: Option<i64>,
 }
 
 impl Timestamps {
     /// For timestamps in `time_base` units at `frame_rate`.
     pub(crate) fn new(time_base: Rational, frame_rate: Rational) -> Timestamps {
-        Timestamps { next: 0, step: (f64::from(time_base.invert()) / f64::from(frame_rate)).round().max(1.0) as i64 }
+        Timestamps { next: 0, step: (f64::from(time_base.invert()) / f64::from(frame_rate)).round().max(1.0) as i64, last: None }
     }
 
+    /// Always after the previous one: a stream that loses packets or restarts its clock can send a timestamp
+    /// that goes back, which the muxer would refuse.
     pub(crate) fn stamp(&mut self, pts: Option<i64>) -> i64 {
-        let pts = pts.unwrap_or(self.next);
+        let pts = pts.unwrap_or(self.next).max(self.last.map_or(i64::MIN, |l| l + 1));
+        self.last = Some(pts);
         self.next = pts + self.step;
         pts
     }
@@ -248,6 +254,7 @@ impl VideoSink {
         color: VideoColor,
         codec_name: String,
     ) -> VideoSink {
+        let streams = octx.nb_streams() as usize;
         VideoSink {
             octx,
             dest: dest.to_path_buf(),
@@ -261,6 +268,7 @@ impl VideoSink {
             packet: Packet::empty(),
             color,
             pts: Timestamps::new(time_base, frame_rate),
+            last_dts: vec![None; streams],
             pixel: encoder_pixel(&codec_name),
             codec_name,
         }
@@ -293,6 +301,14 @@ impl VideoSink {
         let Some(Some((out, in_tb))) = self.stream_map.get(packet.stream()).copied() else { return Ok(()) };
         let out_tb = self.octx.stream(out).expect("output stream exists").time_base();
         packet.rescale_ts(in_tb, out_tb);
+        // A live stream that lost packets can send audio whose timestamps go back; the muxer would refuse
+        // them (EINVAL) and end the job, so such a packet is dropped instead.
+        if let (Some(dts), Some(last)) = (packet.dts(), self.last_dts[out]) {
+            if dts <= last {
+                return Ok(());
+            }
+        }
+        self.last_dts[out] = packet.dts().or(self.last_dts[out]);
         packet.set_stream(out);
         packet.set_position(-1);
         packet.write_interleaved(&mut self.octx).map_err(|e| write_err(&self.dest, e))
