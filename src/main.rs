@@ -558,10 +558,6 @@ fn transcode_file(
     if plain_file(input) && plain_file(output) {
         stylize::output::check_not_input(output, &[input])?;
     }
-    if stream::Target::parse(&output.to_string_lossy())?.is_network() {
-        // A server that goes away must be an error to report, not a signal that ends the process.
-        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
-    }
     let mut source = VideoSource::open_with(input, SizeRequest { scale: video.scale, size: video.size }, InputOptions { sequence_fps: video.fps })?;
     let mut metadata = Vec::new();
     let mut preset = video.preset.clone();

@@ -150,6 +150,10 @@ pub fn open_output(target: &Target) -> Result<format::context::Output> {
     let fail = |e: ffmpeg::Error| stream_err(target, e);
     match target {
         Target::Network { url, muxer } => {
+            // A server that goes away must be a write error to handle (report, reconnect), not a signal that
+            // ends the process (main restores SIGPIPE's default so that `stylize ... | head` ends quietly).
+            // SAFETY: setting a signal's disposition to SIG_IGN has no other effect.
+            unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
             let mut opts = Dictionary::new();
             opts.set("rw_timeout", &NETWORK_TIMEOUT.as_micros().to_string());
             format::output_as_with(url.as_str(), muxer, opts).map_err(fail)

@@ -200,10 +200,6 @@ pub fn run(args: LiveArgs) -> Result<()> {
     catch_signals();
     let spec = source_spec(&args)?;
     let targets = args.outputs.iter().map(|t| Target::parse(t)).collect::<Result<Vec<_>>>()?;
-    if targets.iter().any(Target::is_network) {
-        // A server that goes away must be an error to handle (reconnect), not a signal that ends the process.
-        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
-    }
     let paths: Vec<PathBuf> = args.models.iter().map(|m| args.engine.model_path(m)).collect();
     let opts = args.engine.options();
 
