@@ -118,17 +118,12 @@ impl Pacer {
         Pacer { time_base: f64::from(time_base), start: None }
     }
 
-    /// Sleeps until the frame stamped `pts` is due; returns the time slept.
-    fn wait(&mut self, pts: Option<i64>) -> Duration {
-        let Some(pts) = pts else { return Duration::ZERO };
+    /// Sleeps until the frame stamped `pts` is due.
+    fn wait(&mut self, pts: Option<i64>) {
+        let Some(pts) = pts else { return };
         let (t0, p0) = *self.start.get_or_insert((Instant::now(), pts));
         let due = t0 + Duration::from_secs_f64(((pts - p0) as f64 * self.time_base).max(0.0));
-        let now = Instant::now();
-        if due > now {
-            std::thread::sleep(due - now);
-            return due - now;
-        }
-        Duration::ZERO
+        std::thread::sleep(due.saturating_duration_since(Instant::now()));
     }
 }
 
@@ -303,12 +298,13 @@ pub fn transcode(engines: &mut [Engine], source: VideoSource, output: &Path, opt
                 waiting.insert(seq, item);
                 while let Some(item) = waiting.remove(&next) {
                     next += 1;
+                    // Waiting for a frame's time is not encoding time.
+                    if let (Some(p), Item::Video { pts, .. }) = (paced.as_mut(), &item) {
+                        p.wait(*pts);
+                    }
                     let t = Instant::now();
                     match item {
                         Item::Video { frame, pts } => {
-                            if let Some(p) = paced.as_mut() {
-                                busy = busy.saturating_sub(p.wait(pts));
-                            }
                             sink.push_frame(&frame, pts)?;
                             frames += 1;
                             if let Some(seq) = sequence.as_mut() {
