@@ -212,6 +212,8 @@ impl VideoSource {
         let mut frames = 0u64;
         let video_index = self.info.video_index;
         let corrupt = |frame: u64, reason: String| Error::Corrupt { path: self.info.path.clone(), frame, reason, kept: String::new() };
+        // A segment must decode to exactly its frames (none lost at a boundary).
+        let short_segment = |frames: u64, want: u64| corrupt(frames, format!("the segment has {frames} of its {want} frames"));
         let mut at_eof = false;
         loop {
             if interrupted() {
@@ -265,7 +267,7 @@ impl VideoSource {
                     Ok(()) => {}
                     Err(ffmpeg::Error::Eof) => {
                         if let Some((_, _, want)) = self.range.filter(|r| frames != r.2) {
-                            return Err(corrupt(frames, format!("the segment has {frames} of its {want} frames")));
+                            return Err(short_segment(frames, want));
                         }
                         return match self.info.frames_in_index {
                             _ if frames == 0 => Err(Error::NoFrames { path: self.info.path.clone() }),
@@ -288,7 +290,7 @@ impl VideoSource {
                         if t >= e {
                             // Frames come out in timestamp order: the segment is complete.
                             if frames != want {
-                                return Err(corrupt(frames, format!("the segment has {frames} of its {want} frames")));
+                                return Err(short_segment(frames, want));
                             }
                             return Ok((frames, start.elapsed() - blocked));
                         }

@@ -228,10 +228,7 @@ impl VideoSink {
             Target::Sequence(path) => EncodeOptions { codec: Some(sequence_codec(path)?.into()), ..EncodeOptions::default() },
             Target::File(_) => EncodeOptions::default(),
         };
-        Self::create_video_only(octx, Path::new(&target.label()), width, height, frame_rate, time_base, &opts).map_err(|e| match e {
-            Error::Output { reason, .. } => Error::Output { path: PathBuf::from(target.label()), reason },
-            e => e,
-        })
+        Self::create_video_only(octx, Path::new(&target.label()), width, height, frame_rate, time_base, &opts)
     }
 
     fn create_video_only(mut octx: format::context::Output, dest: &Path, width: u32, height: u32, frame_rate: Rational, time_base: Rational, opts: &EncodeOptions) -> Result<VideoSink> {
@@ -333,7 +330,7 @@ impl VideoSink {
 }
 
 /// Writes the container header; MP4 and MOV get FFmpeg's faststart (index first) unless told otherwise.
-fn write_header(octx: &mut format::context::Output, opts: &EncodeOptions) -> std::result::Result<(), ffmpeg::Error> {
+pub(crate) fn write_header(octx: &mut format::context::Output, opts: &EncodeOptions) -> std::result::Result<(), ffmpeg::Error> {
     let name = octx.format().name().to_string();
     if name == "webp" {
         let mut dict = Dictionary::new();

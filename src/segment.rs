@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use ffmpeg_next as ffmpeg;
-use ffmpeg::{codec, encoder, format, media, Dictionary, Packet, Rational};
+use ffmpeg::{codec, encoder, format, media, Packet, Rational};
 
 use crate::error::{Error, Result};
 use crate::output::PendingOutput;
@@ -269,11 +269,7 @@ pub fn join(segments: &[PathBuf], source: &Path, output: &Path) -> Result<Joined
         audio_map[ist.index()] = Some((ost.index(), ist.time_base()));
     }
     octx.set_metadata(src.metadata().to_owned());
-    let mut opts = Dictionary::new();
-    if matches!(octx.format().name().split(',').next(), Some("mp4" | "mov")) {
-        opts.set("movflags", "+faststart");
-    }
-    octx.write_header_with(opts).map_err(|e| Error::output(output, format!("cannot write the header ({e})")))?;
+    crate::encode::write_header(&mut octx, &crate::encode::EncodeOptions::default()).map_err(|e| Error::output(output, format!("cannot write the header ({e})")))?;
     let out_video_tb = octx.stream(0).expect("video").time_base();
 
     // Video packets segment by segment and the source's audio packets, merged by time so the muxer never holds
