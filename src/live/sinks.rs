@@ -89,10 +89,13 @@ struct Histogram {
     n: u64,
 }
 
-impl Histogram {
-    fn new() -> Self {
+impl Default for Histogram {
+    fn default() -> Self {
         Histogram { counts: vec![0; 10_001], n: 0 }
     }
+}
+
+impl Histogram {
 
     fn add(&mut self, d: Duration) {
         let ms = (d.as_millis() as usize).min(self.counts.len() - 1);
@@ -123,7 +126,7 @@ struct Status {
     down: AtomicBool,
     /// Messages for the HUD and stderr: (text, is an error).
     messages: Mutex<Vec<(String, bool)>>,
-    latency: Mutex<Option<Histogram>>,
+    latency: Mutex<Histogram>,
 }
 
 impl Status {
@@ -201,7 +204,7 @@ impl Sink {
         let writer = Writer::open(&target, info, &stream)?;
         let capacity = if matches!(target, Target::File(_)) { FILE_QUEUE } else { STREAM_QUEUE };
         let queue = Arc::new(Queue { state: Mutex::new(QueueState { frames: VecDeque::with_capacity(capacity), spare: Vec::new(), closed: false }), ready: Condvar::new(), capacity });
-        let status = Arc::new(Status { latency: Mutex::new(Some(Histogram::new())), ..Status::default() });
+        let status = Arc::new(Status::default());
         let label = target.label();
         let is_file = matches!(target, Target::File(_));
         let reconnect = reconnect && target.is_network();
@@ -261,7 +264,9 @@ impl Sink {
             Some(Ok(r)) => r,
             _ => Err(Error::Invalid(format!("the thread of {} panicked", self.label))),
         };
-        let latency = lock(&self.status.latency).take().filter(|h| h.n > 0).map(|h| (h.quantile(0.5), h.quantile(0.95)));
+        let h = lock(&self.status.latency);
+        let latency = (h.n > 0).then(|| (h.quantile(0.5), h.quantile(0.95)));
+        drop(h);
         let c = |a: &AtomicU64| a.load(Relaxed);
         SinkReport { label: self.label.clone(), sent: c(&self.status.sent), dropped: c(&self.status.dropped), reconnects: c(&self.status.reconnects), latency, result }
     }
@@ -328,9 +333,7 @@ fn write_frames(writer: Writer, target: &Target, info: &SourceInfo, stream: &Str
         match pushed {
             Ok(()) => {
                 status.sent.fetch_add(1, Relaxed);
-                if let Some(h) = lock(&status.latency).as_mut() {
-                    h.add(at.elapsed());
-                }
+                lock(&status.latency).add(at.elapsed());
             }
             Err(e) if reconnect => {
                 writer = None;
@@ -397,7 +400,7 @@ mod tests {
 
     #[test]
     fn latency_percentiles() {
-        let mut h = Histogram::new();
+        let mut h = Histogram::default();
         for ms in 1..=100 {
             h.add(Duration::from_micros(ms * 1000 - 500));
         }
