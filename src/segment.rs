@@ -239,6 +239,9 @@ pub fn join(segments: &[PathBuf], source: &Path, output: &Path) -> Result<Joined
         return Err(Error::Invalid(format!("the segments were cut from {}, not {}", parts[0].source, source.display())));
     }
 
+    if !source.exists() {
+        return Err(Error::InputMissing { path: source.to_path_buf() });
+    }
     let mut src = format::input(source).map_err(|e| not_video(source, e))?;
     let pending = PendingOutput::new(output, &[source])?;
     let mut octx = format::output(pending.path()).map_err(|e| Error::output(output, format!("unsupported container ({e}); use .mp4, .mkv or .mov")))?;
