@@ -8,6 +8,7 @@
 //! - [`onnx::johnson_to_onnx`]: a pure-Rust ONNX writer (opset 17).
 //! - [`reference::forward`]: a plain ndarray forward pass to check ONNX Runtime against.
 //! - [`wrap::wrap_frame_io`]: rewrites any contract model for uint8 frames in and out (and optionally float16).
+//! - [`norms`]: instance norms with statistics from outside the graph, for tiled inference.
 //! - [`paths`]: where a user's own models live (the trainer exports there, the runtime looks there).
 
 pub mod error;
@@ -15,6 +16,7 @@ pub mod meta;
 pub mod onnx;
 pub mod paths;
 pub mod reference;
+pub mod norms;
 pub mod rewrite;
 pub mod spec;
 pub mod weights;
