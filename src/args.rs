@@ -34,6 +34,17 @@ pub struct EngineArgs {
     /// Run the network at this fraction of the frame size and upsample its output (e.g. 0.5: ~4x faster, softer strokes)
     #[arg(long, global = true, value_parser = crate::engine::parse_process_scale)]
     pub process_scale: Option<f32>,
+    /// Memory the network may use per frame (e.g. 2G, 512M); larger frames run in tiles with the whole frame's
+    /// look. Default: 60% of the memory available (on a GPU, 6G)
+    #[arg(long, global = true, value_parser = crate::engine::tile::parse_memory, value_name = "SIZE")]
+    pub max_memory: Option<u64>,
+    /// Always run the network in tiles of at most SIZE x SIZE pixels, context included (e.g. 1024)
+    #[arg(long, global = true, value_name = "SIZE")]
+    pub tile: Option<usize>,
+    /// Tiled frames' norm statistics: exact (the tiles match the whole frame; about 6x the work) or probe (from the
+    /// frame shrunk into one tile: about a whole run's time, a slight tone shift)
+    #[arg(long, default_value = "exact", global = true, ignore_case = true)]
+    pub tile_stats: crate::engine::tile::TileStats,
     /// Extra folder with models (searched before onnx/)
     #[arg(long, global = true)]
     pub models_dir: Option<PathBuf>,
@@ -56,6 +67,10 @@ impl EngineArgs {
             openvino_lib: self.openvino_lib.clone(),
             trt_cache: None,
             process_scale: self.process_scale,
+            max_memory: self.max_memory,
+            tile: self.tile,
+            sharing: 1,
+            tile_stats: self.tile_stats,
         }
     }
 
@@ -66,8 +81,13 @@ impl EngineArgs {
 
     /// Loads `model` (saying where it runs unless quiet) with the `--style-mix` applied.
     pub fn load(&self, model: &str) -> Result<Engine> {
+        self.load_shared(model, 1)
+    }
+
+    /// [`Self::load`] for one of `sharing` engines that stylize at once and share the memory budget.
+    fn load_shared(&self, model: &str, sharing: usize) -> Result<Engine> {
         let path = self.model_path(model);
-        let mut engine = Engine::load(&path, &self.options())?;
+        let mut engine = Engine::load(&path, &EngineOptions { sharing, ..self.options() })?;
         if !self.quiet {
             eprintln!("{}", engine.load_line());
         }
@@ -96,13 +116,13 @@ impl EngineArgs {
         let n = parallel.unwrap_or(if cores >= 2 { 2 } else { 1 }).max(1);
         // The CPU threads are what is shared out; on a GPU they only run the few CPU-side nodes.
         let each = EngineArgs { threads: (n > 1).then(|| (cores / n).max(1)).or(self.threads), ..self.clone() };
-        let first = each.load(model)?;
+        let first = each.load_shared(model, n)?;
         // A GPU runs one frame at a time unless asked otherwise.
         let n = if first.device().on_cpu() || parallel.is_some() { n } else { 1 };
         let mut engines = vec![first];
         let quiet = EngineArgs { quiet: true, ..each };
         for _ in 1..n {
-            engines.push(quiet.load(model)?);
+            engines.push(quiet.load_shared(model, n)?);
         }
         Ok(engines)
     }

@@ -456,7 +456,8 @@ fn stylize_image(engine: &mut engine::Engine, input: &Path, dest: &Path, effects
             eprintln!("note: {}: {note}", input.display());
         }
     }
-    Ok(format!("{} -> {} ({}x{}, {:.0} ms)", input.display(), dest.display(), frame.width, frame.height, took.as_secs_f64() * 1e3))
+    let tiled = engine.tiling_note().map(|t| format!("; {t}")).unwrap_or_default();
+    Ok(format!("{} -> {} ({}x{}, {:.0} ms{tiled})", input.display(), dest.display(), frame.width, frame.height, took.as_secs_f64() * 1e3))
 }
 
 /// `stylize video --plan N`: the segments a job system would run.

@@ -360,6 +360,10 @@ pub fn transcode(engines: &mut [Engine], source: VideoSource, output: &Path, opt
         // Ctrl-C was how this live input ended, and the output is complete: not a failure.
         crate::stop::mark_handled();
     }
+    let mut notes = info.notes;
+    if let Some(tiled) = engines[0].tiling_note() {
+        notes.push(format!("the frames did not fit the memory budget: {tiled}"));
+    }
     Ok(Summary {
         output,
         frames: written,
@@ -371,6 +375,6 @@ pub fn transcode(engines: &mut [Engine], source: VideoSource, output: &Path, opt
         stylizers,
         encode: encode_busy,
         codec,
-        notes: info.notes,
+        notes,
     })
 }
