@@ -205,3 +205,27 @@ fn openvino_gpu_without_an_intel_gpu_is_a_clear_error() {
     let o = stylize(&["bench", "--device", "OpenVINO:gpu", "-m", model.to_str().unwrap(), "--sizes", "64x64", "--frames", "1"]);
     assert_fails_with(&o, &["openvino:GPU"]);
 }
+
+/// A frame over the memory budget on `--device openvino` runs in tiles (on ONNX Runtime's CPU, with the whole
+/// frame's statistics) and matches OpenVINO's whole frame.
+#[test]
+fn openvino_frames_over_the_budget_run_in_tiles() {
+    if !openvino_installed() {
+        return;
+    }
+    let model = root().join("onnx/candy-lite.onnx");
+    let (_, input) = real_images().remove(0);
+    let run = |tile: Option<usize>| {
+        let opts = EngineOptions { device: Device::OpenVino(OvTarget::Cpu), precision: Precision::Fp32, threads: Some(2), tile, ..Default::default() };
+        let mut e = Engine::load(&model, &opts).unwrap();
+        let mut f = input.clone();
+        e.stylize(&mut f).unwrap();
+        (f, e.tiling_note())
+    };
+    let (whole, none) = run(None);
+    let (tiled, note) = run(Some(200));
+    assert!(none.is_none());
+    assert!(note.is_some_and(|n| n.contains("tiles")), "--tile 200 did not tile");
+    let (_, mean, p999) = diff(&whole, &tiled);
+    assert!(mean < 1.0 && p999 <= 3, "tiles against OpenVINO's whole frame: mean {mean:.2}, p99.9 {p999}");
+}
