@@ -558,7 +558,7 @@ fn transcode_file(
     if plain_file(input) && plain_file(output) {
         stylize::output::check_not_input(output, &[input])?;
     }
-    let mut source = VideoSource::open_with(input, SizeRequest { scale: video.scale, size: video.size }, InputOptions { sequence_fps: video.fps })?;
+    let mut source = VideoSource::open_with(input, SizeRequest { scale: video.scale, size: video.size }, InputOptions { sequence_fps: video.fps, ..Default::default() })?;
     let mut metadata = Vec::new();
     let mut preset = video.preset.clone();
     if let Some((plan, k)) = segment {
