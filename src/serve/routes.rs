@@ -87,9 +87,17 @@ async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "no such page")
 }
 
+/// The request headers a page sends are a few hundred bytes; far more is no page of ours.
+const MAX_HEADER_BYTES: usize = 32 * 1024;
+
 /// Headers on every answer: nothing is cached, sniffed, framed by other sites or told where it came from.
 async fn hardening(req: Request, next: Next) -> Response {
-    let mut r = next.run(req).await;
+    let header_bytes: usize = req.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
+    let mut r = if header_bytes > MAX_HEADER_BYTES || req.uri().to_string().len() > MAX_HEADER_BYTES {
+        ApiError::new(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "the request's headers or address are too large").into_response()
+    } else {
+        next.run(req).await
+    };
     let h = r.headers_mut();
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
