@@ -77,6 +77,7 @@ function onMessage(msg) {
       say(msg.message);
       break;
     case 'error':
+      if (msg.seq != null) for (const k of app.sent.keys()) if (k <= msg.seq) app.sent.delete(k);
       say(msg.message, true);
       break;
   }
@@ -199,8 +200,8 @@ function stopCamera() {
 
 $('start').addEventListener('click', () => (app.running ? stopCamera() : startCamera()));
 
-// Sends the camera's current picture at the chosen size, at most at the server's frame rate. The server keeps
-// only the latest frame, so sending faster than it stylizes costs bandwidth, not latency.
+// Sends the camera's current picture at the chosen size, at most at the server's frame rate and with at most
+// two frames unanswered. The server keeps only the latest frame, so the latency stays near one inference.
 function tick() {
   if (!app.running) return;
   const fps = Math.min(app.limits.max_fps || 30, 30);
@@ -209,6 +210,12 @@ function tick() {
   const video = $('camera');
   if (!ws || ws.readyState !== WebSocket.OPEN || !video.videoWidth) return;
   const [w, h] = frameSize();
+  // Two frames unanswered (one being stylized, one waiting) keep the server busy; more would only be replaced
+  // there, after costing this machine a JPEG encode each. A frame unanswered for a second was dropped.
+  const now = performance.now();
+  let unanswered = 0;
+  for (const v of app.sent.values()) if (now - v.t < 1000) unanswered++;
+  if (unanswered >= 2) return;
   // A slow upload: skip rather than queue frames in the socket.
   if (ws.bufferedAmount > w * h) return;
   const c = app.capture;
