@@ -163,10 +163,12 @@ fn load_models(args: &ServeArgs, engine: &EngineArgs) -> Result<(Vec<Model>, Vec
 /// uploaded and written file.
 pub fn run(args: ServeArgs) -> Result<()> {
     crate::stop::catch_signals();
+    if args.engine.style_mix.is_some() {
+        return Err(Error::Invalid("stylize serve: the style mix is picked per client in the page (and per upload, as \"style_mix\"); drop --style-mix".into()));
+    }
     let token = read_token(&args)?;
     let limits = Limits::from_args(&args);
-    // --style-mix is per request here; the page sets it.
-    let engine = EngineArgs { style_mix: None, ..args.engine.clone() };
+    let engine = args.engine.clone();
     let live_workers = args.live_workers as usize;
     // Live workers share the inference threads out, as `video` shares them between its frames.
     let live_engine = match live_workers {
@@ -227,14 +229,17 @@ pub fn run(args: ServeArgs) -> Result<()> {
         reaper.abort();
         result
     });
-    // Sessions saw the stop; now the threads: they poll the same flag.
+    // Sessions saw the stop; now the threads (they poll these flags) and the jobs (a running one stops at its
+    // next frame).
     state.live.stop();
     state.jobs.stop();
+    let cancelled = state.jobs.clear();
     for t in live_threads.into_iter().chain(job_threads) {
         let _ = t.join();
     }
     runtime.shutdown_timeout(Duration::from_secs(2));
-    let cancelled = state.jobs.clear();
+    // What the stopped workers were still writing.
+    state.jobs.clear();
     served?;
     if let Some(sig) = crate::stop::received() {
         // Stopping is how a server ends: not a failure.
