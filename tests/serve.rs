@@ -286,6 +286,7 @@ fn beyond_loopback_a_token_is_required_and_checked() {
         (vec!["serve", "-m", m, "--bind", "0.0.0.0:0", "--token", "short"], "at least 16 characters"),
         (vec!["serve", "-m", m, "--token-file", "/nonexistent/token"], "/nonexistent/token"),
         (vec!["serve", "-m", "/nonexistent/model.onnx"], "not found"),
+        (vec!["serve", "-m", m, "--style-mix", "a=1"], "picked per client"),
     ] {
         let o = common::stylize(&args);
         common::assert_fails_with(&o, &[needle]);
