@@ -162,14 +162,15 @@ function frameSize() {
 function sendSettings() {
   $('strength-value').textContent = Number($('strength').value).toFixed(2);
   if (app.ws && app.ws.readyState === WebSocket.OPEN && app.session) {
-    app.ws.send(JSON.stringify({ type: 'settings', ...options(), size: frameSize() }));
+    // The size is not announced (the protocol allows it): frames of the old size still on their way after a
+    // change would be refused.
+    app.ws.send(JSON.stringify({ type: 'settings', ...options() }));
   }
 }
 
 $('model').addEventListener('change', () => { fillStyles(); sendSettings(); });
 $('strength').addEventListener('input', sendSettings);
 $('preserve').addEventListener('change', sendSettings);
-$('size').addEventListener('change', sendSettings);
 
 // ---- the camera ----
 
