@@ -4,7 +4,8 @@
 //!
 //! `browser_benchmark` (ignored by default) measures round trips, fps and the server's CPU share with one and
 //! two pages: `STYLIZE_BENCH_MODEL=onnx/candy-lite.onnx cargo test --release -p stylize --test serve
-//! browser_benchmark -- --ignored --nocapture` (`STYLIZE_BENCH_SECONDS`, `STYLIZE_SERVE_SCREENSHOT=docs/serve.png`).
+//! browser_benchmark -- --ignored --nocapture` (`STYLIZE_BENCH_SECONDS`, `STYLIZE_BENCH_INFLIGHT` (the page's
+//! `?inflight=`), `STYLIZE_SERVE_SCREENSHOT=docs/serve.png`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -267,10 +268,12 @@ fn browser_benchmark() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let model = std::env::var("STYLIZE_BENCH_MODEL").map(PathBuf::from).unwrap_or_else(|_| root.join("onnx/candy-lite.onnx"));
     let seconds: f64 = std::env::var("STYLIZE_BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(20.0);
+    let inflight: u32 = std::env::var("STYLIZE_BENCH_INFLIGHT").ok().and_then(|s| s.parse().ok()).unwrap_or(1);
     let server = start(&["-q", "-m", model.to_str().unwrap()]);
     let pid = server.process.0.id();
+    let page = server.url(&format!("/?inflight={inflight}"));
     let mut tabs = vec![browser.tab()];
-    tabs[0].open(&server.url("/"));
+    tabs[0].open(&page);
     tabs[0].click("start");
     frames_after_reset(&mut tabs[0], 10, Duration::from_secs(60));
     std::thread::sleep(Duration::from_secs(2));
@@ -280,14 +283,14 @@ fn browser_benchmark() {
         println!("screenshot: {path}");
     }
     let mut second = browser.tab();
-    second.open(&server.url("/"));
+    second.open(&page);
     second.click("start");
     frames_after_reset(&mut second, 10, Duration::from_secs(60));
     tabs.push(second);
     std::thread::sleep(Duration::from_secs(2));
     let (two, cpu_two) = measure(&mut tabs, pid, seconds);
     let cores = stylize::cores();
-    println!("model {}, 640x360 JPEG frames, {seconds} s per run, {cores} cores", model.display());
+    println!("model {}, 640x360 JPEG frames, at most {inflight} unanswered, {seconds} s per run, {cores} cores", model.display());
     println!("| clients | client | fps | round trip p50 ms | p95 ms | server part p50 ms | server CPU (of one core) |");
     println!("|---|---|---|---|---|---|---|");
     for (n, (rows, cpu)) in [(1, (&one, cpu_one)), (2, (&two, cpu_two))] {

@@ -5,6 +5,10 @@
 const $ = (id) => document.getElementById(id);
 // With a token, the page was opened as /?token=...: every request carries it (a WebSocket cannot send headers).
 const token = new URLSearchParams(location.search).get('token');
+// Frames sent and not yet answered, at most (?inflight=1..4; default 1): 1 gives the lowest latency (about one
+// inference plus the trip); 2 keeps the server busy while a frame travels, for more fps from a distant server,
+// at up to one more inference of latency.
+const inflight = Math.min(Math.max(Number(new URLSearchParams(location.search).get('inflight')) || 1, 1), 4);
 const withToken = (path) => (token ? path + (path.includes('?') ? '&' : '?') + 'token=' + encodeURIComponent(token) : path);
 
 const app = {
@@ -202,7 +206,7 @@ function stopCamera() {
 $('start').addEventListener('click', () => (app.running ? stopCamera() : startCamera()));
 
 // Sends the camera's current picture at the chosen size, at most at the server's frame rate and with at most
-// two frames unanswered. The server keeps only the latest frame, so the latency stays near one inference.
+// `inflight` frames unanswered. The server keeps only the latest frame, so the latency stays near one inference.
 function tick() {
   if (!app.running) return;
   const fps = Math.min(app.limits.max_fps || 30, 30);
@@ -211,12 +215,12 @@ function tick() {
   const video = $('camera');
   if (!ws || ws.readyState !== WebSocket.OPEN || !video.videoWidth) return;
   const [w, h] = frameSize();
-  // Two frames unanswered (one being stylized, one waiting) keep the server busy; more would only be replaced
-  // there, after costing this machine a JPEG encode each. A frame unanswered for a second was dropped.
+  // More frames unanswered would only wait or be replaced there, after costing this machine a JPEG encode
+  // each. A frame unanswered for a second was dropped.
   const now = performance.now();
   let unanswered = 0;
   for (const v of app.sent.values()) if (now - v.t < 1000) unanswered++;
-  if (unanswered >= 2) return;
+  if (unanswered >= inflight) return;
   // A slow upload: skip rather than queue frames in the socket.
   if (ws.bufferedAmount > w * h) return;
   const c = app.capture;
