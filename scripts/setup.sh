@@ -41,6 +41,8 @@ log() { echo "setup: $*" >&2; }
 PACKAGES=(pkg-config clang libclang-dev libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
     libswresample-dev libavfilter-dev libavdevice-dev ffmpeg xvfb xauth imagemagick xdotool
     unzip curl ca-certificates python3 python3-pip python3-venv time)
+# The tests also drive `stylize serve`'s page in headless Chromium (skipped, with a message, without it).
+[[ "$ACTION" == test ]] && PACKAGES+=(chromium)
 missing=()
 for p in "${PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then

@@ -2,6 +2,8 @@
 //! packets of the streams that are copied unchanged (audio) along in file order.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
@@ -59,6 +61,21 @@ pub struct VideoInfo {
 pub struct InputOptions {
     /// The frame rate of an image sequence (FFmpeg's image2 assumes 25).
     pub sequence_fps: Option<f64>,
+    /// A file from someone else (an upload to `stylize serve`): read as a local file in a common video
+    /// container only, so a playlist or concat list inside it cannot make FFmpeg open other files or URLs.
+    pub untrusted: bool,
+}
+
+/// The demuxers an untrusted input may use: media containers, none that reads a list of other files or URLs.
+const UNTRUSTED_DEMUXERS: &str = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,flv,mpegts,mpeg,ogg,gif,h264,hevc,m4v,mjpeg,asf,wav,mp3,aac";
+
+/// A way to stop one decode from outside and to follow it (a server job), besides Ctrl-C for all.
+#[derive(Clone, Debug, Default)]
+pub struct Watch {
+    /// Set to stop: the run ends with [`Error::Interrupted`], as on Ctrl-C.
+    pub cancel: Arc<AtomicBool>,
+    /// Frames decoded so far.
+    pub frames: Arc<AtomicU64>,
 }
 
 pub(crate) fn init() -> Result<()> {
@@ -78,6 +95,7 @@ pub struct VideoSource {
     info: VideoInfo,
     /// A segment: only frames with timestamps in `[start, end)`, and how many there must be.
     range: Option<(Option<i64>, Option<i64>, u64)>,
+    watch: Option<Watch>,
 }
 
 impl VideoSource {
@@ -115,6 +133,13 @@ impl VideoSource {
             }
         } else if !path.exists() {
             return Err(Error::InputMissing { path: path.to_path_buf() });
+        }
+        if input.untrusted {
+            if live || sequence {
+                return Err(not_video("only plain files are accepted here".into()));
+            }
+            opts.set("protocol_whitelist", "file");
+            opts.set("format_whitelist", UNTRUSTED_DEMUXERS);
         }
         let ictx = if sequence {
             open_input_as(path, "image2", opts).map_err(|e| match e {
@@ -172,7 +197,7 @@ impl VideoSource {
         }
         let gif_loops = (ictx.format().name() == "gif").then(|| crate::gif::loop_count(path));
         let info = VideoInfo { path: path.to_path_buf(), video_index, width, height, out_width, out_height, time_base, frame_rate, frames_hint, frames_in_index, copied_streams, color, live, gif_loops, notes };
-        Ok(VideoSource { ictx, decoder, info, range: None })
+        Ok(VideoSource { ictx, decoder, info, range: None, watch: None })
     }
 
     /// Decodes only the frames whose timestamps are in `[start, end)` (a segment; the video alone), starting at
@@ -196,6 +221,11 @@ impl VideoSource {
         &self.info
     }
 
+    /// Lets `watch` stop this decode and count its frames (see [`Watch`]).
+    pub fn set_watch(&mut self, watch: Watch) {
+        self.watch = Some(watch);
+    }
+
     pub fn input(&self) -> &format::context::Input {
         &self.ictx
     }
@@ -215,7 +245,11 @@ impl VideoSource {
         // A segment must decode to exactly its frames (none lost at a boundary).
         let short_segment = |frames: u64, want: u64| corrupt(frames, format!("the segment has {frames} of its {want} frames"));
         let mut at_eof = false;
+        let cancelled = |w: &Option<Watch>| w.as_ref().is_some_and(|w| w.cancel.load(Ordering::Relaxed));
         loop {
+            if cancelled(&self.watch) {
+                return Err(Error::Interrupted(String::new()));
+            }
             if interrupted() {
                 // Ctrl-C is how a live stream ends: what was read so far becomes the output.
                 if self.info.live && frames > 0 {
@@ -310,6 +344,9 @@ impl VideoSource {
                 frame.copy_from_strided(rgb.data(0), rgb.stride(0));
                 let pts = decoded.timestamp().or(decoded.pts());
                 frames += 1;
+                if let Some(w) = &self.watch {
+                    w.frames.store(frames, Ordering::Relaxed);
+                }
                 if !timed_send(out, Item::Video { frame, pts }, &mut blocked) {
                     return Ok((frames, start.elapsed() - blocked));
                 }

@@ -15,6 +15,7 @@
 //! - [`output`]: temporary files that become the output only when complete.
 //! - [`stop`]: Ctrl-C, SIGTERM and SIGHUP stop long jobs cleanly.
 //! - [`live`]: `stylize live` (feature `live`): [`camera`], [`window`] and [`hud`] around the engine.
+//! - [`serve`]: `stylize serve` (feature `serve`): the live stylizer and uploads in a browser, over HTTP.
 
 pub mod args;
 pub mod batch;
@@ -51,6 +52,8 @@ pub mod hud;
 pub mod live;
 #[cfg(feature = "live")]
 pub mod window;
+#[cfg(feature = "serve")]
+pub mod serve;
 
 pub use effects::Effects;
 pub use engine::{Device, Engine, EngineOptions, FrameIo, OvTarget, Precision};

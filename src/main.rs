@@ -130,6 +130,10 @@ enum Command {
     #[cfg(feature = "live")]
     #[command(after_help = "Examples:\n  stylize live -m candy\n  stylize live -m candy -m mosaic --camera 1 --size 1280x720\n  stylize live -m candy --input clip.mp4 --loop\n  stylize live -m candy --input test --no-window --frames 100 -v\n  stylize live --list-cameras")]
     Live(stylize::live::LiveArgs),
+    /// Serve a web page: the live stylizer for a browser's webcam, and image/video uploads (127.0.0.1 by default)
+    #[cfg(feature = "serve")]
+    #[command(after_help = "Examples:\n  stylize serve -m candy-lite -m mosaic-lite                  # http://127.0.0.1:8080/\n  stylize serve -m candy --bind 0.0.0.0:8080 --token-file ~/.stylize-token\n  stylize serve -m styles4-lite --max-frame 640x360 --max-fps 15 --jobs 2\n\nAny address but loopback needs a token; open the page as http://HOST:8080/?token=TOKEN.")]
+    Serve(stylize::serve::ServeArgs),
     /// List the installed models with their model-card summaries, and where models are looked for
     #[command(after_help = "Examples:\n  stylize models\n  stylize models --models-dir ~/my-styles")]
     Models {
@@ -303,6 +307,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Flicker { model, input, frames, engine } => flicker_cmd(&model, &input, frames, &engine),
         #[cfg(feature = "live")]
         Command::Live(args) => Ok(stylize::live::run(args)?),
+        #[cfg(feature = "serve")]
+        Command::Serve(args) => Ok(stylize::serve::run(args)?),
         Command::Models { engine } => models_cmd(&engine),
         Command::Info { model, engine } => info_cmd(model.as_deref(), &engine),
         #[cfg(feature = "video")]
@@ -559,7 +565,7 @@ fn transcode_file(
     if plain_file(input) && plain_file(output) {
         stylize::output::check_not_input(output, &[input])?;
     }
-    let mut source = VideoSource::open_with(input, SizeRequest { scale: video.scale, size: video.size }, InputOptions { sequence_fps: video.fps })?;
+    let mut source = VideoSource::open_with(input, SizeRequest { scale: video.scale, size: video.size }, InputOptions { sequence_fps: video.fps, ..Default::default() })?;
     let mut metadata = Vec::new();
     let mut preset = video.preset.clone();
     if let Some((plan, k)) = segment {
