@@ -754,8 +754,9 @@ impl Engine {
             Some(side) => {
                 let l = model.layout(ph, pw, (side * side) as f64, t.opts.tile_stats);
                 if l.is_none() {
-                    let min = model.multiple.max(model.min_side) + 2 * model.margin();
-                    return Err(Error::Invalid(format!("--tile {side} is smaller than this model's smallest tile ({min}: a {} px core and {} px of context each side); use --tile {min} or more", model.multiple, model.margin())));
+                    let core = model.multiple.max(model.min_side);
+                    let min = core + 2 * model.margin();
+                    return Err(Error::Invalid(format!("--tile {side} is smaller than this model's smallest tile ({min}: a {core} px core and {} px of context each side); use --tile {min} or more", model.margin())));
                 }
                 l
             }
