@@ -54,6 +54,13 @@ fn probe(path: &Path) -> (u32, u32, String, u64) {
     (f[0].parse().unwrap(), f[1].parse().unwrap(), f[2].to_string(), f[3].parse().unwrap_or(0))
 }
 
+/// The container's duration in seconds.
+fn duration(path: &Path) -> f64 {
+    let o = Command::new("ffprobe").args(["-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0"]).arg(path).output().unwrap();
+    let text = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    text.parse().unwrap_or_else(|_| panic!("ffprobe duration of {}: {text:?}", path.display()))
+}
+
 /// The last video frame of `path` (`bytes` long) as RGB.
 fn last_frame_rgb(path: &Path, bytes: usize) -> Vec<u8> {
     let o = Command::new("ffmpeg").args(["-v", "error", "-i"]).arg(path).args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-"]).output().unwrap();
@@ -116,9 +123,13 @@ fn live_streams_reach_udp_rtmp_and_srt_listeners_stylized() {
     let styled = rgb_of_png(&d.join("styled.png"));
     let original = rgb_of_png(&d.join("still.png"));
     for rx in [&rx_udp, &rx_rtmp, &rx_srt] {
-        let (w, h, rate, frames) = probe(rx);
+        let (w, h, _, frames) = probe(rx);
         assert_eq!((w, h), (160, 96), "{}", rx.display());
-        assert_eq!(rate, "10/1", "{}", rx.display());
+        // Live timestamps are capture times (real time is kept when frames drop), so on a loaded machine frames
+        // can leave in bursts and ffprobe's guess of the rate reads e.g. 250/1 from two frames 4 ms apart: the
+        // average rate is what must hold.
+        let rate = frames as f64 / duration(rx);
+        assert!((7.0..=14.0).contains(&rate), "{}: {rate:.1} fps on average, the clip has 10 (ffprobe's guess: {rate_guess})", rx.display(), rate_guess = probe(rx).2);
         // SRT and UDP may lose the first frames while the receiver starts.
         assert!((25..=41).contains(&frames), "{}: {frames} frames of 40", rx.display());
         let got = last_frame_rgb(rx, styled.len());
