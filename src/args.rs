@@ -41,8 +41,8 @@ pub struct EngineArgs {
     /// Always run the network in tiles of at most SIZE x SIZE pixels, context included (e.g. 1024)
     #[arg(long, global = true, value_name = "SIZE")]
     pub tile: Option<usize>,
-    /// Tiled frames' norm statistics: exact (the tiles match the whole frame; about 6x the work) or probe (from the
-    /// frame shrunk into one tile: about a whole run's time, a slight tone shift)
+    /// Tiled frames' norm statistics: exact (the tiles match the whole frame; 9-15x the time of a whole run) or probe (from the
+    /// frame shrunk beside the tiles: 1.5-2x a whole run's time, a tone shift)
     #[arg(long, default_value = "exact", global = true, ignore_case = true)]
     pub tile_stats: crate::engine::tile::TileStats,
     /// Extra folder with models (searched before onnx/)

@@ -7,14 +7,15 @@
 //! 1. With [`TileStats::Exact`] (the default), one pass over the tiles per norm, in network order: pass `k` runs
 //!    only the layers up to norm `k` (`stylize_model::norms::Variant::Moments`), with the exact statistics of
 //!    norms `0..k` found by the passes before, and sums norm `k`'s input moments over the tile cores into its
-//!    exact statistics. The cost is the sum of the network's prefixes, about 6x a whole run for the full net.
+//!    exact statistics. The cost is the sum of the network's prefixes, about 7x a whole run for the full net on
+//!    paper; measured 14.7x (12 MP, 9 tiles: each pass also pays the overlap and each per-norm session its first run).
 //!    Cheaper schemes were measured and rejected (candy-lite and candy on amber.jpg at 1600x1200, mean
 //!    difference to the whole frame): the probe alone is 2.8-4 grey levels off at 0.7 of the size and 4.8-6.6
 //!    at 0.5 (statistics depend on the scale the net sees); extrapolating from two probe sizes or correcting by
 //!    a full-size crop helped at 0.7 and hurt below; re-estimating every norm at once from full-size tiles
 //!    diverges, because each norm's moments are taken under the other norms' wrong statistics.
 //!    [`TileStats::Probe`] takes the statistics of the whole frame shrunk into a tile's memory, through the
-//!    graph with its own norms, instead: about a whole run's time, a slight tone shift, still no seams.
+//!    graph with its own norms, instead: 1.5-2x a whole run's time, a tone shift, still no seams.
 //! 2. The render pass with those statistics.
 //!
 //! Tiles overlap by at least the network's receptive field plus a feathering band, so every kept pixel saw all
@@ -36,10 +37,10 @@ use crate::frame::Frame;
 /// Where a tiled frame's norm statistics come from (`--tile-stats`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum TileStats {
-    /// Exactly the whole frame's, one pass per norm: the tiles match the whole frame (about 6x the work).
+    /// Exactly the whole frame's, one pass per norm: the tiles match the whole frame (9-15x a whole run's time).
     #[default]
     Exact,
-    /// From the whole frame shrunk into one tile's memory: about the time of a whole run, a slight tone shift.
+    /// From the whole frame shrunk beside the tiles: 1.5-2x a whole run's time, a tone shift.
     Probe,
 }
 /// A tile's pixels over the probe's.
@@ -72,7 +73,7 @@ impl TileLayout {
         ((self.core_h + 2 * self.margin).min(self.height), (self.core_w + 2 * self.margin).min(self.width))
     }
 
-    /// `tiled 8000x6000 into 12 tiles of up to 2176x2176 (64 px context), statistics from a 2000x1500 probe + 1 pass`
+    /// `tiled 8000x6000 into 4 tiles of up to 4136x3136 (68 px context), exact norm statistics (one pass per norm)`
     pub fn describe(&self) -> String {
         let (th, tw) = self.tile_side();
         let stats = match self.stats {
