@@ -514,7 +514,7 @@ impl Engine {
                     };
                     let binding = session.create_binding().map_err(|e| invalid(model, e))?;
                     let styles = info.style_names();
-                    let (info_for_tiling, pad_for_tiling) = (info.clone(), info.pad_rule());
+                    let tiling = Tiling::new(&info, info.pad_rule(), opts);
                     let backend = Backend::Ort(Box::new(OrtRun { session, binding, buffers: None, frames: None, extras: Vec::new(), resident: None }));
                     let mut engine = Engine {
                         backend,
@@ -531,7 +531,7 @@ impl Engine {
                         io_note,
                         backend_note: None,
                         threads: opts.threads,
-                        tiling: Tiling::new(&info_for_tiling, pad_for_tiling, opts),
+                        tiling,
                     };
                     engine.bind_default_extras()?;
                     return Ok(engine);
@@ -568,7 +568,7 @@ impl Engine {
         let (info, wrapped) = wrap_for_frames(env, bytes, model, Precision::Fp32, (false, false))?
             .map_err(|why| Error::ModelContract { path: model.to_path_buf(), reason: format!("{why}; the OpenVINO backend needs it: use --device cpu") })?;
         let session = ov::OvSession::new(&wrapped.bytes, &info, target, precision, opts.threads, opts.openvino_lib.as_deref())?;
-        let (info_for_tiling, pad_for_tiling) = (info.clone(), info.pad_rule());
+        let tiling = Tiling::new(&info, info.pad_rule(), opts);
         Ok(Engine {
             backend: Backend::OpenVino(session),
             pad: info.pad_rule(),
@@ -584,7 +584,7 @@ impl Engine {
             io_note: None,
             backend_note: Some(format!("{why}, on OpenVINO {} {}", ov::OPENVINO_VERSION, target.name())),
             threads: opts.threads,
-            tiling: Tiling::new(&info_for_tiling, pad_for_tiling, opts),
+            tiling,
         })
     }
 
@@ -760,7 +760,8 @@ impl Engine {
                 }
                 l
             }
-            None if whole / sharing <= limit / sharing => None,
+            // Each of the engines sharing the budget may hold a whole frame at once.
+            None if whole <= limit / sharing => None,
             None => {
                 // The tiled path's own copy of the frame comes out of the host budget first.
                 let left = (limit - if on_host { frame_bytes as f64 } else { 0.0 }) / sharing;
@@ -807,11 +808,12 @@ impl Engine {
         let cannot = |why: String| Error::ModelContract { path: path.clone(), reason: format!("this frame needs tiling, but {why}") };
         let (_, wrapped) = wrap_for_frames(&env, &bytes, path, Precision::Fp32, rewrites)?.map_err(cannot)?;
         use stylize_model::norms::{rewrite_bytes, Variant};
-        let (probe, norms) = rewrite_bytes(&wrapped.bytes, Variant::Probe).map_err(|e| cannot(e.to_string()))?;
-        let (tiles, _) = rewrite_bytes(&wrapped.bytes, Variant::Render).map_err(|e| cannot(e.to_string()))?;
-        let moments = match self.tiling.opts.tile_stats {
-            tile::TileStats::Exact => (0..norms).map(|k| rewrite_bytes(&wrapped.bytes, Variant::Moments(k)).map(|(b, _)| b).map_err(|e| cannot(e.to_string()))).collect::<Result<Vec<_>>>()?,
-            tile::TileStats::Probe => Vec::new(),
+        let rewrite = |variant| rewrite_bytes(&wrapped.bytes, variant).map_err(|e| cannot(e.to_string()));
+        let (tiles, norms) = rewrite(Variant::Render)?;
+        // Exact statistics need one graph per norm; probe statistics the probe graph.
+        let (probe, moments) = match self.tiling.opts.tile_stats {
+            tile::TileStats::Exact => (None, (0..norms).map(|k| rewrite(Variant::Moments(k)).map(|(b, _)| b)).collect::<Result<Vec<_>>>()?),
+            tile::TileStats::Probe => (Some(rewrite(Variant::Probe)?.0), Vec::new()),
         };
         let opts = EngineOptions { precision: Precision::Fp32, ..self.tiling.opts.clone() };
         let session = |bytes: &[u8]| match build_session_with(&env, bytes, device, &opts, false) {
@@ -819,7 +821,7 @@ impl Engine {
             Err(SessionError::Device(why) | SessionError::Model(why)) => Err(invalid(path, format!("the tile graph: {why}"))),
         };
         let moments = moments.iter().map(|b| session(b)).collect::<Result<Vec<_>>>()?;
-        Ok(tile::Tiler::new(session(&probe)?, session(&tiles)?, moments))
+        Ok(tile::Tiler::new(probe.as_deref().map(session).transpose()?, session(&tiles)?, moments))
     }
 
     /// Extra inputs get a neutral default (an even mix for weights) so a plain `stylize image` runs them.

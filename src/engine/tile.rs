@@ -152,8 +152,8 @@ type NormStats = (Vec<f32>, Vec<f32>);
 
 /// The tiled path's sessions and buffers, built the first time a frame needs it.
 pub(super) struct Tiler {
-    /// The uint8-wrapped graph plus per-norm statistics as outputs.
-    probe: Session,
+    /// For [`TileStats::Probe`]: the uint8-wrapped graph plus per-norm statistics as outputs.
+    probe: Option<Session>,
     /// The uint8-wrapped graph with statistics as inputs and core moments as outputs.
     tiles: Session,
     /// Per norm, for [`TileStats::Exact`]: the layers up to it, giving its core moments.
@@ -166,7 +166,7 @@ pub(super) struct Tiler {
 }
 
 impl Tiler {
-    pub fn new(probe: Session, tiles: Session, moments: Vec<Session>) -> Tiler {
+    pub fn new(probe: Option<Session>, tiles: Session, moments: Vec<Session>) -> Tiler {
         Tiler { probe, tiles, moments, stats: Vec::new(), tile_in: Vec::new(), out: Vec::new(), probe_frame: Frame::new(0, 0), resizer: fir::Resizer::new() }
     }
 
@@ -196,7 +196,8 @@ impl Tiler {
         for (name, values) in extras {
             inputs.push((name.clone().into(), tensor_ref(&[values.len()], values)?));
         }
-        let outputs = self.probe.run(inputs).map_err(|e| e.to_string())?;
+        let probe = self.probe.as_mut().ok_or("the engine was built for exact statistics (no probe session)")?;
+        let outputs = probe.run(inputs).map_err(|e| e.to_string())?;
         let mut stats = Vec::new();
         for i in 0.. {
             if !outputs.contains_key(norm_value(i, "mean")) {
@@ -232,7 +233,7 @@ impl Tiler {
             .collect();
         let (mut s1, mut s2, mut total) = (Vec::<f64>::new(), Vec::<f64>::new(), 0.0);
         let m = layout.margin;
-        for (y0, x0, y1, x1) in layout.cores().collect::<Vec<_>>() {
+        for (y0, x0, y1, x1) in layout.cores() {
             let (ty0, tx0) = (y0.saturating_sub(m), x0.saturating_sub(m));
             let (ty1, tx1) = ((y1 + m).min(layout.height), (x1 + m).min(layout.width));
             let (th, tw) = (ty1 - ty0, tx1 - tx0);
