@@ -100,7 +100,7 @@ enum Command {
     },
     /// Stylize the bundled demo clip with the default model into demo_out.mp4
     #[cfg(feature = "video")]
-    #[command(after_help = "Examples:\n  stylize demo\n  stylize demo -m mosaic --scale 1")]
+    #[command(after_help = "Examples:\n  stylize demo\n  stylize demo -m candy --scale 1")]
     Demo {
         #[arg(short, long, default_value = models::DEFAULT_MODEL)]
         model: String,
