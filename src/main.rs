@@ -283,7 +283,7 @@ fn run(cli: Cli) -> Result<()> {
         #[cfg(feature = "video")]
         Command::Video { model, inputs, output, video, effects, engine } => match (video.plan, model, output) {
             (Some(n), _, _) => plan_cmd(&inputs, n, video.json),
-            (None, Some(model), Some(output)) => video_cmd(&model, &inputs, &output, &video, effects.effects()?, &engine),
+            (None, Some(model), Some(output)) => video_cmd(&model, &inputs, &output, &video, effects.effects()?, &engine.for_frame_streams()),
             _ => unreachable!("clap requires -m and -o without --plan"),
         },
         #[cfg(feature = "video")]
@@ -299,24 +299,30 @@ fn run(cli: Cli) -> Result<()> {
                 video.scale = Some(0.5);
             }
             let input = demo_clip().context("the bundled demo clip (bigbuckbunny.mp4) is missing: it comes with the checkout (assets/) and with scripts/setup.sh install")?;
-            video_cmd(&model, std::slice::from_ref(&input), &output, &video, effects.effects()?, &engine)?;
+            video_cmd(&model, std::slice::from_ref(&input), &output, &video, effects.effects()?, &engine.for_frame_streams())?;
             println!("demo: wrote {} (stylized {} with its audio)", output.display(), input.display());
             Ok(())
         }
         #[cfg(feature = "video")]
-        Command::Flicker { model, input, frames, engine } => flicker_cmd(&model, &input, frames, &engine),
+        Command::Flicker { model, input, frames, engine } => flicker_cmd(&model, &input, frames, &engine.for_frame_streams()),
         #[cfg(feature = "live")]
-        Command::Live(args) => Ok(stylize::live::run(args)?),
+        Command::Live(mut args) => {
+            args.engine = args.engine.for_frame_streams();
+            Ok(stylize::live::run(args)?)
+        }
         #[cfg(feature = "serve")]
-        Command::Serve(args) => Ok(stylize::serve::run(args)?),
+        Command::Serve(mut args) => {
+            args.engine = args.engine.for_frame_streams();
+            Ok(stylize::serve::run(args)?)
+        }
         Command::Models { engine } => models_cmd(&engine),
         Command::Info { model, engine } => info_cmd(model.as_deref(), &engine),
         #[cfg(feature = "video")]
         Command::Bench { model, input: Some(input), frames, json, resident, engine, .. } => {
             let clip = decode_all(&input, frames + 2)?;
-            bench_cmd(&model, BenchFrames::Clip(clip), frames, json, resident, &engine)
+            bench_cmd(&model, BenchFrames::Clip(clip), frames, json, resident, &bench_engine(engine, resident))
         }
-        Command::Bench { model, sizes, frames, json, resident, engine, .. } => bench_cmd(&model, BenchFrames::Synthetic(sizes), frames, json, resident, &engine),
+        Command::Bench { model, sizes, frames, json, resident, engine, .. } => bench_cmd(&model, BenchFrames::Synthetic(sizes), frames, json, resident, &bench_engine(engine, resident)),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "stylize", &mut std::io::stdout());
             Ok(())
@@ -708,6 +714,15 @@ fn decode_all(input: &Path, max: usize) -> Result<Vec<Frame>> {
         bail!("{} has no video frames", input.display());
     }
     Ok(frames)
+}
+
+/// `bench` measures the video path, except that `--resident` times ONNX Runtime sessions.
+fn bench_engine(engine: EngineArgs, resident: bool) -> EngineArgs {
+    if resident {
+        engine
+    } else {
+        engine.for_frame_streams()
+    }
 }
 
 fn bench_cmd(model: &str, input: BenchFrames, frames: usize, json: bool, resident: bool, args: &EngineArgs) -> Result<()> {

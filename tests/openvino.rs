@@ -170,6 +170,42 @@ fn video_and_live_run_on_openvino() {
     assert!(o.status.success() && stdout(&o).contains("on OpenVINO") && stdout(&o).contains("precision"), "{}{}", stdout(&o), stderr(&o));
 }
 
+/// `--device auto` runs video on OpenVINO where it was measured faster (native bf16, or a lite net), keeps ONNX
+/// Runtime otherwise and for single photos, and falls back to ONNX Runtime, saying why, when OpenVINO is missing.
+#[test]
+fn device_auto_picks_the_faster_cpu_backend_for_video() {
+    if !openvino_installed() {
+        return;
+    }
+    let bf16 = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default().split_whitespace().any(|f| f == "avx512_bf16" || f == "amx_bf16");
+    let video = |model: &Path, input: &Path, out: &Path, extra: &[&str]| {
+        let mut args = vec!["video", "-m", model.to_str().unwrap(), input.to_str().unwrap(), "-o", out.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let o = stylize(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(probe_video(out, "nb_frames"), "6");
+        stderr(&o)
+    };
+    let Some((dir, lite, input)) = model_and_clip("lite", 11, "96x64", 6, 1.0) else { return };
+    let out = dir.path().join("out.mp4");
+    let e = video(&lite, &input, &out, &[]);
+    assert!(e.contains("on openvino"), "a lite net's video runs on OpenVINO: {e}");
+    let e = video(&lite, &input, &out, &["--device", "cpu"]);
+    assert!(e.contains("on cpu") && !e.contains("openvino"), "--device cpu is ONNX Runtime's: {e}");
+    let e = video(&lite, &input, &out, &["--openvino-lib", "/nonexistent/openvino"]);
+    assert!(e.contains("on cpu") && e.contains("openvino: "), "without OpenVINO: ONNX Runtime, saying why: {e}");
+    let half = random_model(dir.path(), "half", 12);
+    let e = video(&half, &input, &out, &[]);
+    match bf16 {
+        true => assert!(e.contains("on openvino"), "native bf16: OpenVINO for every net: {e}"),
+        false => assert!(e.contains("on cpu") && e.contains("openvino: kept ONNX Runtime"), "no bf16, not a lite net: ONNX Runtime: {e}"),
+    }
+    let png = dir.path().join("in.png");
+    write_png(&png, 40, 30);
+    let o = stylize(&["image", "-m", lite.to_str().unwrap(), png.to_str().unwrap(), "-o", dir.path().join("o.png").to_str().unwrap()]);
+    assert!(o.status.success() && stderr(&o).contains("on cpu"), "a single photo stays on ONNX Runtime: {}", stderr(&o));
+}
+
 #[test]
 fn missing_or_broken_openvino_library_is_one_line_naming_the_fix() {
     let dir = tempfile::tempdir().unwrap();

@@ -69,9 +69,7 @@ pub fn check_model_file(bytes: &[u8]) -> Result<(), ModelError> {
 pub fn read_johnson(bytes: &[u8]) -> Result<(JohnsonSpec, Vec<String>, Weights), ModelError> {
     let m = ModelProto::parse_from_bytes(bytes)?;
     let get = |k: &str| m.metadata_props.iter().find(|e| e.key == k).map(|e| e.value.as_str());
-    let spec_json = get(crate::meta::SPEC)
-        .ok_or_else(|| ModelError::BadMetadata(format!("no {} (not written by stylize)", crate::meta::SPEC)))?;
-    let spec = crate::meta::parse_spec(spec_json)?;
+    let spec = spec_of(&m)?;
     let names = match get(crate::meta::STYLES) {
         Some(v) => crate::meta::parse_styles(v),
         None => vec![get(crate::meta::STYLE).unwrap_or("").to_string()],
@@ -91,6 +89,20 @@ pub fn read_johnson(bytes: &[u8]) -> Result<(JohnsonSpec, Vec<String>, Weights),
     }
     check_weights(&spec, &w)?;
     Ok((spec, names, w))
+}
+
+/// The spec of a model file written by [`johnson_to_onnx`], from its metadata alone (its weights are not read).
+pub fn read_spec(bytes: &[u8]) -> Result<JohnsonSpec, ModelError> {
+    spec_of(&ModelProto::parse_from_bytes(bytes)?)
+}
+
+fn spec_of(m: &ModelProto) -> Result<JohnsonSpec, ModelError> {
+    let json = m
+        .metadata_props
+        .iter()
+        .find(|e| e.key == crate::meta::SPEC)
+        .ok_or_else(|| ModelError::BadMetadata(format!("no {} (not written by stylize)", crate::meta::SPEC)))?;
+    crate::meta::parse_spec(&json.value)
 }
 
 /// The graph of the Johnson net; mirrors [`crate::reference::forward`] line by line.

@@ -1,7 +1,7 @@
 //! The inference engine: one ONNX model in one ONNX Runtime session, frames in, stylized frames out.
 //!
 //! It finds the ONNX Runtime library, picks the execution provider (`auto` tries TensorRT, then CUDA, then
-//! CPU and says why it skipped the others), checks the model against the contract in `onnx/README.md`, and
+//! the CPU, OpenVINO's first when [`EngineOptions::openvino_first`], and says why it skipped the others), checks the model against the contract in `onnx/README.md`, and
 //! keeps its input/output tensors across frames of the same size (bound once through an `IoBinding`), so the
 //! hot loop only converts pixels and runs the graph.
 //!
@@ -56,7 +56,7 @@ impl clap::ValueEnum for Device {
     fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
         use clap::builder::PossibleValue;
         Some(match self {
-            Device::Auto => PossibleValue::new("auto").help("TensorRT, then CUDA, then CPU: the first that works"),
+            Device::Auto => PossibleValue::new("auto").help("TensorRT, then CUDA, then the CPU (OpenVINO's when installed, else ONNX Runtime's): the first that works"),
             Device::Cpu => PossibleValue::new("cpu").help("ONNX Runtime on the CPU"),
             Device::Cuda => PossibleValue::new("cuda").alias("gpu"),
             Device::TensorRt => PossibleValue::new("tensorrt").alias("trt"),
@@ -176,6 +176,10 @@ pub struct EngineOptions {
     pub sharing: usize,
     /// `--tile-stats`: a tiled frame's norm statistics, exact or from a reduced-size probe.
     pub tile_stats: tile::TileStats,
+    /// Under [`Device::Auto`], when no GPU provider works: OpenVINO's CPU before ONNX Runtime's where it is
+    /// installed and measured faster ([`ov::auto_prefers`]: CPUs with native bf16, else lite nets). The CLI sets
+    /// it for streams of frames; the library's default keeps ONNX Runtime.
+    pub openvino_first: bool,
 }
 
 /// The share of the available memory a frame may use by default.
@@ -451,6 +455,7 @@ impl Engine {
         if let Device::OpenVino(target) = opts.device {
             return Self::load_openvino(model, &bytes, &env, target, opts);
         }
+        let asked_precision = opts.precision;
         // ONNX Runtime's `auto` is float32; bf16 is OpenVINO's.
         let precision = match opts.precision {
             Precision::Auto => Precision::Fp32,
@@ -477,7 +482,33 @@ impl Engine {
         // for); GPUs get the phase convs only when a benchmark asks (`STYLIZE_ORT_TUNE=gpurewrite=1`).
         let tune = Tuning::from_env();
         let mut wrapped: Option<((bool, bool), WrapResult)> = None;
+        // Asking for float32 frames, fp16 or ONNX Runtime tuning (STYLIZE_ORT_TUNE) means ONNX Runtime.
+        let openvino_first = opts.device == Device::Auto
+            && opts.openvino_first
+            && opts.frame_io != FrameIo::F32
+            && opts.precision != Precision::Fp16
+            && std::env::var_os("STYLIZE_ORT_TUNE").is_none();
         for &device in order {
+            if device == Device::Cpu && openvino_first {
+                let lite = stylize_model::onnx::read_spec(&bytes).is_ok_and(|spec| spec.space_to_depth);
+                match ov::auto_prefers(&ov::cpu_flags(), lite) {
+                    Ok(why) => {
+                        let ov_opts = EngineOptions { device: Device::OpenVino(OvTarget::Cpu), precision: asked_precision, ..opts.clone() };
+                        match Self::load_openvino(model, &bytes, &env, OvTarget::Cpu, &ov_opts) {
+                            Ok(mut engine) => {
+                                engine.device_notes = notes;
+                                if let Some(note) = &mut engine.backend_note {
+                                    note.push_str(&format!(" (auto: {why})"));
+                                }
+                                return Ok(engine);
+                            }
+                            // Not installed, or this model does not suit it: ONNX Runtime's CPU, saying why.
+                            Err(e) => notes.push(format!("openvino: {}", e.to_string().lines().next().unwrap_or_default())),
+                        }
+                    }
+                    Err(why) => notes.push(format!("openvino: {why}")),
+                }
+            }
             let mut io = opts.frame_io.resolve(device, opts.precision);
             let mut io_note = None;
             if io == FrameIo::U8 {

@@ -58,6 +58,20 @@ pub fn native_bf16(cpu_flags: &str) -> bool {
     cpu_flags.split_whitespace().any(|f| f == "avx512_bf16" || f == "amx_bf16")
 }
 
+/// Whether `--device auto` runs a stream of frames on OpenVINO's CPU rather than ONNX Runtime's, and why
+/// (measured, docs/benchmarks.md "CPU: OpenVINO backend"): with native bf16 OpenVINO runs every net about twice
+/// as fast; without it, the lite nets only (engine 1.2-1.3x, video 1.07x at 1280x720), while the full net ran
+/// its video at 0.93x ONNX Runtime's speed.
+pub fn auto_prefers(cpu_flags: &str, lite_net: bool) -> std::result::Result<&'static str, &'static str> {
+    if native_bf16(cpu_flags) {
+        Ok("the CPU has native bf16: about 2x ONNX Runtime")
+    } else if lite_net {
+        Ok("a lite net: 1.07-1.29x ONNX Runtime on CPUs without native bf16")
+    } else {
+        Err("kept ONNX Runtime: without native bf16 OpenVINO is no faster for this net")
+    }
+}
+
 /// The flags line of `/proc/cpuinfo` (empty where there is none).
 pub fn cpu_flags() -> String {
     let text = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
@@ -312,6 +326,14 @@ mod tests {
         assert_eq!(resolve_precision(Precision::Bf16, OvTarget::Cpu, avx2), Precision::Fp32);
         assert_eq!(resolve_precision(Precision::Bf16, OvTarget::Cpu, spr), Precision::Bf16);
         assert_eq!(resolve_precision(Precision::Auto, OvTarget::Gpu, zen4), Precision::Fp16);
+    }
+
+    #[test]
+    fn auto_picks_openvino_where_it_was_measured_faster() {
+        let (zen4, avx2) = ("avx2 avx512f avx512_bf16", "fpu sse2 fma avx2 f16c");
+        assert!(auto_prefers(zen4, false).is_ok() && auto_prefers(zen4, true).is_ok());
+        assert!(auto_prefers(avx2, true).is_ok());
+        assert!(auto_prefers(avx2, false).is_err());
     }
 
     #[test]
