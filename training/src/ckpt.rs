@@ -50,7 +50,16 @@ pub struct RunState {
     pub content_layer: String,
     pub size: u32,
     pub batch: usize,
+    /// Adam's learning rate at batch 4; `lr_scaling` and `warmup` say how it was applied (runs from before
+    /// them used it as given).
     pub lr: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lr_scaling: Option<crate::train::LrScaling>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warmup: Option<u64>,
+    /// fp32 or bf16 (runs from before it: fp32).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precision: Option<String>,
     pub weights: loss::Weights,
     pub seed: u64,
     pub device: String,

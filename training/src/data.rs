@@ -75,6 +75,17 @@ pub fn to_nchw(images: &[RgbImage]) -> Vec<f32> {
     out
 }
 
+/// HWC u8 images -> NCHW u8 (a quarter of the bytes to copy to a GPU; converted to f32 there).
+pub fn to_nchw_u8(images: &[RgbImage]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(images.iter().map(|i| i.len()).sum());
+    for img in images {
+        for c in 0..3 {
+            out.extend(img.pixels().map(|p| p[c]));
+        }
+    }
+    out
+}
+
 /// Resize so the short side is `side` then centre-crop a `side` x `side` square.
 pub fn center_square(img: &RgbImage, side: u32) -> RgbImage {
     let (w, h) = img.dimensions();
@@ -129,8 +140,8 @@ fn random_crop(img: &RgbImage, cfg: &CropConfig, rng: &mut ChaCha8Rng) -> RgbIma
     crop
 }
 
-/// Batch `iter` of a run: NCHW f32 0..255, `batch` x 3 x size x size.
-fn make_batch(src: &Source, cfg: &CropConfig, batch: usize, seed: u64, iter: u64) -> Result<Vec<f32>> {
+/// Batch `iter` of a run: NCHW u8, `batch` x 3 x size x size.
+fn make_batch(src: &Source, cfg: &CropConfig, batch: usize, seed: u64, iter: u64) -> Result<Vec<u8>> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(iter);
     let mut crops = Vec::with_capacity(batch);
@@ -139,12 +150,12 @@ fn make_batch(src: &Source, cfg: &CropConfig, batch: usize, seed: u64, iter: u64
         let img = src.get(i)?;
         crops.push(random_crop(&img, cfg, &mut rng));
     }
-    Ok(to_nchw(&crops))
+    Ok(to_nchw_u8(&crops))
 }
 
 /// Background loader of training batches.
 pub struct Loader {
-    rxs: Vec<Receiver<Result<Vec<f32>>>>,
+    rxs: Vec<Receiver<Result<Vec<u8>>>>,
     next: u64,
     start: u64,
     pub batch: usize,
@@ -175,13 +186,16 @@ impl Loader {
         Self { rxs, next: start, start, batch, size: cfg.size, handles }
     }
 
-    /// The next batch as a CPU tensor (B, 3, size, size), 0..255.
-    pub fn next_batch(&mut self) -> Result<tch::Tensor> {
+    /// The next batch on `device` as f32 (B, 3, size, size), 0..255. To a GPU it travels as u8 from pinned
+    /// memory without blocking, so the copy overlaps the work already queued.
+    pub fn next_batch(&mut self, device: tch::Device) -> Result<tch::Tensor> {
         let w = ((self.next - self.start) % self.rxs.len() as u64) as usize;
         let data = self.rxs[w].recv().context("data loader thread died")??;
         self.next += 1;
         let s = self.size as i64;
-        Ok(tch::Tensor::from_slice(&data).view([self.batch as i64, 3, s, s]))
+        let x = tch::Tensor::from_slice(&data).view([self.batch as i64, 3, s, s]);
+        let x = if device.is_cuda() { x.pin_memory(device).to_device_(device, tch::Kind::Uint8, true, false) } else { x };
+        Ok(x.to_kind(tch::Kind::Float))
     }
 }
 

@@ -11,6 +11,7 @@ pub mod data;
 pub mod export;
 pub mod io;
 pub mod loss;
+pub mod mixed;
 pub mod optim;
 pub mod optimize;
 pub mod report;

@@ -12,8 +12,10 @@
 //! 10 and tv 1 a full net carries the style strongly after ~1000 iterations of batch 4 (see
 //! the notes in training/README.md).
 
+use std::rc::Rc;
+
 use anyhow::{bail, Result};
-use tch::Tensor;
+use tch::{Kind, Tensor};
 
 use crate::vgg::{gram, Vgg, LAYERS};
 
@@ -40,7 +42,8 @@ pub struct Terms {
 }
 
 pub struct Perceptual {
-    pub vgg: Vgg,
+    /// Shared by the models that one process trains on the same batches.
+    pub vgg: Rc<Vgg>,
     /// Index into LAYERS of the content layer.
     pub content_layer: usize,
     /// Per style image: its Gram matrices, (1, C, C) per layer, and their energies.
@@ -52,11 +55,11 @@ pub struct Perceptual {
 impl Perceptual {
     /// `style` is the style image, (1, 3, H, W) on 0..255, on the VGG's device.
     pub fn new(vgg: Vgg, style: &Tensor, content_layer: &str, weights: Weights) -> Result<Self> {
-        Self::new_multi(vgg, std::slice::from_ref(style), content_layer, weights)
+        Self::new_multi(Rc::new(vgg), std::slice::from_ref(style), content_layer, weights)
     }
 
     /// Several style images (a multi-style net); [`Self::loss_for`] picks one by index.
-    pub fn new_multi(vgg: Vgg, styles: &[Tensor], content_layer: &str, weights: Weights) -> Result<Self> {
+    pub fn new_multi(vgg: Rc<Vgg>, styles: &[Tensor], content_layer: &str, weights: Weights) -> Result<Self> {
         let Some(content_layer) = LAYERS.iter().position(|l| *l == content_layer) else {
             bail!("unknown content layer {content_layer}; one of {LAYERS:?}")
         };
@@ -73,10 +76,19 @@ impl Perceptual {
 
     /// Loss of `y` against content `x` and style image `style`.
     pub fn loss_for(&self, y: &Tensor, x: &Tensor, style: usize) -> (Tensor, Tensor, Tensor, Tensor) {
+        self.loss_with(y, &self.content_features(x), style)
+    }
+
+    /// The content target of `x` (fp32): models trained on the same batch share it.
+    pub fn content_features(&self, x: &Tensor) -> Tensor {
+        tch::no_grad(|| self.vgg.forward(x, self.content_layer + 1).pop().expect("content feature").to_kind(Kind::Float))
+    }
+
+    /// Loss of `y` against the content target `fx` ([`Self::content_features`]) and style image `style`.
+    pub fn loss_with(&self, y: &Tensor, fx: &Tensor, style: usize) -> (Tensor, Tensor, Tensor, Tensor) {
         let fy = self.vgg.forward(y, 4);
         let c = self.content_layer;
-        let fx = tch::no_grad(|| self.vgg.forward(x, c + 1).pop().expect("content feature"));
-        let content = (&fy[c] - &fx).square().mean(None) / fx.square().mean(None);
+        let content = (fy[c].to_kind(Kind::Float) - fx).square().mean(None) / fx.square().mean(None);
         let style = fy
             .iter()
             .zip(self.style_grams[style].iter().zip(&self.style_energy[style]))

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use stylize_model::JohnsonSpec;
-use stylize_train::{export, loss, optimize, parse_device, score, train, vgg::Convention};
+use stylize_train::{export, loss, mixed::Precision, optimize, parse_device, score, train, vgg::Convention};
 
 #[derive(Parser)]
 #[command(name = "stylize-train", version, about = "Perceptual-loss training of Johnson style-transfer networks (tch/libtorch), ONNX export")]
@@ -18,7 +18,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Train a feed-forward network for one style, or several (resumable; checkpoints into the run folder).
-    Train(TrainArgs),
+    Train(Box<TrainArgs>),
     /// Export a run's latest checkpoint to ONNX through the runtime's writer.
     Export {
         /// The run folder (`-o` of `train`).
@@ -84,8 +84,15 @@ impl LossArgs {
 #[derive(Args)]
 struct TrainArgs {
     /// Style image; repeat for a multi-style network (conditional instance norm, one `style_weights` input).
-    #[arg(long, required = true)]
+    #[arg(long, required_unless_present = "plan")]
     style: Vec<PathBuf>,
+    /// Train several models in this one process on the same content batches (data loading and content
+    /// features shared; each its own optimizer, checkpoint and run folder): a JSON file
+    /// `{"models": [{"out": "runs/candy", "arch": "full", "styles": ["candy.jpg"], "weights": {"content": 1.5,
+    /// "style": 10, "tv": 1, "stability": 0}, "init": [], "style_scale": null}, ...]}`. Replaces --style, -o,
+    /// --arch, --init and the loss weights; the other options apply to every model.
+    #[arg(long, conflicts_with_all = ["style", "output", "init"])]
+    plan: Option<PathBuf>,
     /// Start from trained models (ONNX written by stylize-train): same-shaped weights from the first, a
     /// multi-style net's norm rows from the N-th (repeat, one per --style). Ignored when resuming.
     #[arg(long)]
@@ -94,8 +101,8 @@ struct TrainArgs {
     #[arg(long = "content-dir", required = true)]
     content_dir: Vec<PathBuf>,
     /// Run folder: checkpoint, metrics.csv, samples/, loss.png.
-    #[arg(short, long)]
-    output: PathBuf,
+    #[arg(short, long, required_unless_present = "plan")]
+    output: Option<PathBuf>,
     /// Network: full (32/64/128 channels), half (16/32/64) or lite (space-to-depth, 16/32/64, 3 blocks); --widths etc. override.
     #[arg(long, default_value = "full")]
     arch: String,
@@ -112,13 +119,29 @@ struct TrainArgs {
     /// Largest crop before resizing to --size, as a multiple of --size (scale augmentation).
     #[arg(long, default_value_t = 3.0)]
     max_crop_scale: f32,
+    /// Crops per step. Above 4 the learning rate is scaled (--lr-scaling) and warmed up (--warmup).
     #[arg(long, default_value_t = 4)]
     batch: usize,
     /// Total iterations (a resumed run continues up to this).
     #[arg(long, default_value_t = 40000)]
     iters: u64,
+    /// Adam's learning rate at batch 4 (the reference's 1e-3).
     #[arg(long, default_value_t = 1e-3)]
     lr: f64,
+    /// How the learning rate follows a batch other than 4: linear (x batch/4; measured closer to batch 4 at the
+    /// same image count than sqrt), sqrt (x sqrt(batch/4)), none.
+    #[arg(long, default_value = "linear")]
+    lr_scaling: String,
+    /// Iterations of linear learning-rate warm-up (default: none at batch 4, else 5% of --iters, at most 200).
+    #[arg(long)]
+    warmup: Option<u64>,
+    /// Arithmetic of the convolutions: auto (bf16 on CUDA, fp32 on the CPU), fp32, bf16. Weights, norms and
+    /// losses stay fp32.
+    #[arg(long, default_value = "auto")]
+    precision: String,
+    /// Channels-last (NHWC) tensors for the convolutions (often faster with bf16 on a GPU: measure).
+    #[arg(long)]
+    channels_last: bool,
     #[arg(long, default_value_t = 42)]
     seed: u64,
     /// Continue from the run folder's checkpoint (if any).
@@ -188,6 +211,13 @@ struct ScoreArgs {
     loss: LossArgs,
 }
 
+/// `--plan`'s file.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Plan {
+    models: Vec<train::ModelConfig>,
+}
+
 fn spec(a: &TrainArgs) -> Result<JohnsonSpec> {
     let mut s = JohnsonSpec::by_name(&a.arch).with_context(|| format!("--arch {}: full, half or lite", a.arch))?;
     if let Some(w) = &a.widths {
@@ -201,29 +231,65 @@ fn spec(a: &TrainArgs) -> Result<JohnsonSpec> {
     Ok(s)
 }
 
-fn main() -> Result<()> {
+/// Errors print as one line, the context chain joined (`error: --plan p.json: unknown field ...`), exit 1.
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<()> {
     match Cli::parse().cmd {
         Cmd::Train(a) => {
             if let Some(n) = a.loss.threads {
                 tch::set_num_threads(n);
             }
+            let device = parse_device(&a.loss.device)?;
+            let (first, more) = match &a.plan {
+                Some(p) => {
+                    let text = std::fs::read_to_string(p).with_context(|| format!("reading --plan {}", p.display()))?;
+                    let plan: Plan = serde_json::from_str(&text).with_context(|| format!("--plan {}", p.display()))?;
+                    let mut models = plan.models.into_iter();
+                    let first = models.next().with_context(|| format!("--plan {} lists no models", p.display()))?;
+                    (first, models.collect())
+                }
+                None => {
+                    let m = train::ModelConfig {
+                        out: a.output.clone().context("give -o RUN_DIR")?,
+                        arch: a.arch.clone(),
+                        widths: None,
+                        res_blocks: None,
+                        styles: a.style.clone(),
+                        init: a.init.clone(),
+                        style_size: a.loss.style_size,
+                        style_scale: a.style_scale,
+                        weights: a.loss.weights(),
+                        stability_noise: a.stability_noise,
+                        exact_spec: Some(spec(&a)?),
+                    };
+                    (m, Vec::new())
+                }
+            };
             let cfg = train::TrainConfig {
-                styles: a.style.clone(),
-                init: a.init.clone(),
-                style_size: a.loss.style_size,
-                style_scale: a.style_scale,
+                styles: first.styles.clone(),
+                init: first.init.clone(),
+                style_size: first.style_size,
+                style_scale: first.style_scale,
                 content: a.content_dir.clone(),
                 vgg: a.loss.vgg.clone(),
                 vgg_convention: a.loss.convention()?,
-                out: a.output.clone(),
-                arch: a.arch.clone(),
-                spec: spec(&a)?,
+                out: first.out.clone(),
+                arch: first.arch.clone(),
+                spec: first.spec()?,
                 size: a.size,
                 max_crop_scale: a.max_crop_scale,
                 batch: a.batch,
                 iters: a.iters,
                 lr: a.lr,
-                weights: a.loss.weights(),
+                lr_scaling: train::LrScaling::parse(&a.lr_scaling)?,
+                warmup: a.warmup,
+                weights: first.weights,
                 content_layer: a.loss.content_layer.clone(),
                 seed: a.seed,
                 resume: a.resume,
@@ -232,21 +298,50 @@ fn main() -> Result<()> {
                 samples: a.samples,
                 sample_size: a.sample_size,
                 workers: a.workers,
-                stability_noise: a.stability_noise,
+                stability_noise: first.stability_noise,
                 time_limit: a.time_limit.map(|m| std::time::Duration::from_secs_f64(m.max(0.0) * 60.0)),
-                device: parse_device(&a.loss.device)?,
+                device,
+                precision: Precision::parse(&a.precision, device)?,
+                channels_last: a.channels_last,
                 progress: std::io::stderr().is_terminal(),
+                more,
             };
-            eprintln!("training on {} ({} threads)", train::device_name(cfg.device), tch::get_num_threads());
+            eprintln!(
+                "training {} model(s) on {} ({} threads, {}{}, batch {})",
+                1 + cfg.more.len(),
+                train::device_name(cfg.device),
+                tch::get_num_threads(),
+                cfg.precision.name(),
+                if cfg.channels_last { ", channels-last" } else { "" },
+                cfg.batch
+            );
             train::catch_signals()?;
-            let s = train::train(&cfg)?;
+            let sum = train::train_all(&cfg)?;
+            let at = sum.states[0].iteration;
             if let Some(sig) = train::stop_signal() {
-                eprintln!("stopped by {} at iteration {}: checkpoint saved in {}, continue with --resume", train::signal_name(sig), s.iteration, cfg.out.display());
+                let runs = cfg.models().iter().map(|m| m.out.display().to_string()).collect::<Vec<_>>().join(", ");
+                eprintln!("stopped by {} at iteration {at}: checkpoint saved in {runs}, continue with --resume", train::signal_name(sig));
                 std::process::exit(128 + sig);
             }
+            for (s, m) in sum.states.iter().zip(cfg.models()) {
+                eprintln!(
+                    "done: {} iterations in {:.0} s; loss {:.4} (content {:.4}, style {:.4}, tv {:.5}); checkpoint in {}",
+                    s.iteration, s.elapsed_s, s.losses.total, s.losses.content, s.losses.style, s.losses.tv, m.out.display()
+                );
+            }
+            let images = sum.iterations as f64 * cfg.batch as f64;
+            let steady = sum.steady_ms.map_or(String::new(), |ms| {
+                format!("; steady {ms:.1} ms/iteration, {:.0} images/s per model", cfg.batch as f64 * 1000.0 / ms)
+            });
             eprintln!(
-                "done: {} iterations in {:.0} s; loss {:.4} (content {:.4}, style {:.4}, tv {:.5}); checkpoint in {}",
-                s.iteration, s.elapsed_s, s.losses.total, s.losses.content, s.losses.style, s.losses.tv, cfg.out.display()
+                "summary: {} models x {} iterations of batch {} in {:.1} s ({:.0} images/s per model){steady}; waited {:.1} s ({:.1}%) for data",
+                sum.states.len(),
+                sum.iterations,
+                cfg.batch,
+                sum.seconds,
+                images / sum.seconds.max(1e-9),
+                sum.data_wait_s,
+                100.0 * sum.data_wait_s / sum.seconds.max(1e-9)
             );
         }
         Cmd::Export { run_dir, output } => {

@@ -1,6 +1,7 @@
 //! The training loop (pytorch/examples fast_neural_style `train`, in tch).
 
 use std::path::PathBuf;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -12,12 +13,14 @@ use tch::{nn, Device, Tensor};
 use crate::ckpt::{self, RunState};
 use crate::data::{self, CropConfig, Loader};
 use crate::loss::{self, Perceptual, Terms};
+use crate::mixed::{Compute, Precision};
 use crate::optim::Adam;
 use crate::report::{self, Row};
 use crate::transformer::{self, Transformer};
 use crate::vgg::{Convention, Vgg};
 
-/// Everything `stylize-train train` takes.
+/// Everything `stylize-train train` takes. The model fields (`styles` .. `stability_noise`, `out`) describe the
+/// first model; `more` lists further models trained in the same process on the same content batches.
 #[derive(Clone, Debug)]
 pub struct TrainConfig {
     /// Style images; more than one trains a multi-style net (the spec's `styles` must match).
@@ -39,7 +42,11 @@ pub struct TrainConfig {
     pub max_crop_scale: f32,
     pub batch: usize,
     pub iters: u64,
+    /// Adam's learning rate at batch 4 (the reference's); see [`lr_at`] for larger batches.
     pub lr: f64,
+    pub lr_scaling: LrScaling,
+    /// Iterations of linear learning-rate warm-up (None: [`default_warmup`]).
+    pub warmup: Option<u64>,
     pub weights: loss::Weights,
     pub content_layer: String,
     pub seed: u64,
@@ -54,8 +61,142 @@ pub struct TrainConfig {
     /// Stop (with a checkpoint) once this run has trained this long; `--resume` continues.
     pub time_limit: Option<std::time::Duration>,
     pub device: Device,
+    pub precision: Precision,
+    pub channels_last: bool,
     /// Show an indicatif bar (else plain log lines every `log_every` iterations).
     pub progress: bool,
+    /// Further models trained on the same batches (shared data loading and content features).
+    pub more: Vec<ModelConfig>,
+}
+
+/// One model of a run: what may differ between the models that share its batches.
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// Its run folder (checkpoint, metrics.csv, samples/, loss.png).
+    pub out: PathBuf,
+    #[serde(default = "full_arch")]
+    pub arch: String,
+    /// Overrides of the arch's spec (`styles` follows the style images).
+    #[serde(default)]
+    pub widths: Option<[usize; 3]>,
+    #[serde(default)]
+    pub res_blocks: Option<usize>,
+    pub styles: Vec<PathBuf>,
+    #[serde(default)]
+    pub init: Vec<PathBuf>,
+    #[serde(default)]
+    pub style_size: Option<u32>,
+    #[serde(default)]
+    pub style_scale: Option<f64>,
+    pub weights: loss::Weights,
+    #[serde(default = "default_noise")]
+    pub stability_noise: f64,
+    /// The exact spec (the first model's, from the command line); else `arch` with the overrides.
+    #[serde(skip)]
+    pub exact_spec: Option<JohnsonSpec>,
+}
+
+fn full_arch() -> String {
+    "full".into()
+}
+
+fn default_noise() -> f64 {
+    4.0
+}
+
+impl ModelConfig {
+    pub fn spec(&self) -> Result<JohnsonSpec> {
+        if let Some(s) = &self.exact_spec {
+            return Ok(s.clone());
+        }
+        let mut s = JohnsonSpec::by_name(&self.arch).with_context(|| format!("arch {}: full, half or lite", self.arch))?;
+        s.widths = self.widths.unwrap_or(s.widths);
+        s.res_blocks = self.res_blocks.unwrap_or(s.res_blocks);
+        s.styles = self.styles.len();
+        s.validate()?;
+        Ok(s)
+    }
+}
+
+/// How the learning rate follows the batch size (from the reference's batch 4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LrScaling {
+    /// lr x sqrt(batch / 4) (a common rule for Adam).
+    Sqrt,
+    /// lr x batch / 4: the default; at batch 16 it came within 2% of batch 4's training loss at the same
+    /// number of images, where sqrt stayed 8% above (training/README.md).
+    Linear,
+    /// lr as given.
+    None,
+}
+
+impl LrScaling {
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "sqrt" => Ok(Self::Sqrt),
+            "linear" => Ok(Self::Linear),
+            "none" => Ok(Self::None),
+            other => bail!("--lr-scaling {other}: sqrt, linear or none"),
+        }
+    }
+}
+
+/// The reference's batch, at which `--lr` applies as given.
+pub const REFERENCE_BATCH: usize = 4;
+
+/// Warm-up when none is given: none at the reference batch or smaller (as before), else 5% of the run, at most 200.
+pub fn default_warmup(batch: usize, iters: u64) -> u64 {
+    if batch <= REFERENCE_BATCH {
+        0
+    } else {
+        (iters / 20).clamp(1, 200)
+    }
+}
+
+/// The learning rate of iteration `i` (from 0): scaled for the batch, ramped up linearly over `warmup`.
+pub fn lr_at(lr: f64, scaling: LrScaling, batch: usize, warmup: u64, i: u64) -> f64 {
+    let k = batch as f64 / REFERENCE_BATCH as f64;
+    let scaled = match scaling {
+        LrScaling::Sqrt => lr * k.sqrt(),
+        LrScaling::Linear => lr * k,
+        LrScaling::None => lr,
+    };
+    if i < warmup {
+        scaled * (i + 1) as f64 / warmup as f64
+    } else {
+        scaled
+    }
+}
+
+impl TrainConfig {
+    /// The first model, from the flat fields.
+    fn first(&self) -> ModelConfig {
+        ModelConfig {
+            out: self.out.clone(),
+            arch: self.arch.clone(),
+            widths: Some(self.spec.widths),
+            res_blocks: Some(self.spec.res_blocks),
+            styles: self.styles.clone(),
+            init: self.init.clone(),
+            style_size: self.style_size,
+            style_scale: self.style_scale,
+            weights: self.weights,
+            stability_noise: self.stability_noise,
+            exact_spec: Some(self.spec.clone()),
+        }
+    }
+
+    /// Iterations of learning-rate warm-up: `warmup`, or [`default_warmup`].
+    pub fn warmup_iters(&self) -> u64 {
+        self.warmup.unwrap_or_else(|| default_warmup(self.batch, self.iters))
+    }
+
+    /// Every model of the run, the first first.
+    pub fn models(&self) -> Vec<ModelConfig> {
+        std::iter::once(self.first()).chain(self.more.iter().cloned()).collect()
+    }
 }
 
 pub fn device_name(d: Device) -> String {
@@ -104,128 +245,246 @@ pub fn stop_signal() -> Option<i32> {
     STOP.get().map(|s| s.load(Ordering::Relaxed) as i32).filter(|&s| s != 0)
 }
 
-/// Trains (or resumes) a run; returns its final state.
+/// One model being trained: its network, loss targets, optimizer and bookkeeping.
+struct Model {
+    cfg: ModelConfig,
+    _vs: nn::VarStore,
+    net: Transformer,
+    loss: Perceptual,
+    opt: Adam,
+    state: RunState,
+    rows: Vec<Row>,
+}
+
+impl Model {
+    fn new(run: &TrainConfig, cfg: ModelConfig, vgg: &Rc<Vgg>, files: usize) -> Result<Model> {
+        let dev = run.device;
+        let spec = cfg.spec()?;
+        if cfg.styles.len() != spec.styles {
+            bail!("{} style images for a net of {} styles", cfg.styles.len(), spec.styles);
+        }
+        let style_ts = cfg.styles.iter().map(|p| style_tensor(p, cfg.style_size, cfg.style_scale, dev)).collect::<Result<Vec<_>>>()?;
+        let loss = Perceptual::new_multi(Rc::clone(vgg), &style_ts, &run.content_layer, cfg.weights)?;
+        // Each model draws its initial weights from the run's seed, so it starts the same alone or beside others.
+        tch::manual_seed(run.seed as i64);
+        let vs = nn::VarStore::new(dev);
+        let mut net = Transformer::new(&vs.root(), &spec)?;
+        net.compute = Compute::new(run.precision, run.channels_last);
+        transformer::check_names(&vs, &spec)?;
+        let inits = cfg
+            .init
+            .iter()
+            .map(|p| {
+                let bytes = std::fs::read(p).with_context(|| format!("reading --init {}", p.display()))?;
+                let (_, _, w) = stylize_model::onnx::read_johnson(&bytes).with_context(|| format!("--init {}", p.display()))?;
+                Ok(w)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        transformer::init_from(&vs, &spec, &inits)?;
+        let opt = Adam::new(&vs, run.lr);
+        std::fs::create_dir_all(cfg.out.join("samples")).with_context(|| format!("creating {}", cfg.out.display()))?;
+        let state = RunState {
+            iteration: 0,
+            adam_step: 0,
+            arch: cfg.arch.clone(),
+            spec,
+            style: cfg.styles.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(","),
+            style_name: style_names(&cfg.styles).join("+"),
+            styles: if cfg.styles.len() > 1 { style_names(&cfg.styles) } else { Vec::new() },
+            init: cfg.init.iter().map(|p| p.display().to_string()).collect(),
+            style_size: cfg.style_size,
+            style_scale: cfg.style_scale,
+            content: run.content.iter().map(|p| p.display().to_string()).collect(),
+            content_images: files,
+            vgg: run.vgg.display().to_string(),
+            vgg_convention: format!("{:?}", vgg.convention),
+            content_layer: run.content_layer.clone(),
+            size: run.size,
+            batch: run.batch,
+            lr: run.lr,
+            lr_scaling: Some(run.lr_scaling),
+            warmup: Some(run.warmup_iters()),
+            precision: Some(run.precision.name().to_string()),
+            weights: cfg.weights,
+            seed: run.seed,
+            device: device_name(dev),
+            losses: Terms::default(),
+            elapsed_s: 0.0,
+            trainer: format!("stylize-train {}", env!("CARGO_PKG_VERSION")),
+            updated: crate::io::utc_now(),
+        };
+        let mut model = Model { cfg, _vs: vs, net, loss, opt, state, rows: Vec::new() };
+        if run.resume {
+            model.resume()?;
+        }
+        Ok(model)
+    }
+
+    fn resume(&mut self) -> Result<()> {
+        let out = &self.cfg.out;
+        if !ckpt::checkpoint_path(out).exists() {
+            eprintln!("--resume: no checkpoint in {}, starting from scratch", out.display());
+            return Ok(());
+        }
+        let (saved, tensors) = ckpt::load(out)?;
+        if saved.spec != self.state.spec {
+            bail!("{} was trained with {:?}, not {:?}", out.display(), saved.spec, self.state.spec);
+        }
+        ckpt::restore(&mut self.opt, &saved, &tensors)?;
+        let s = &mut self.state;
+        (s.iteration, s.adam_step, s.elapsed_s, s.losses) = (saved.iteration, saved.adam_step, saved.elapsed_s, saved.losses);
+        self.rows = report::read_metrics(&out.join("metrics.csv"), s.iteration);
+        eprintln!("resuming {} at iteration {}", out.display(), s.iteration);
+        Ok(())
+    }
+
+    /// Queues one step on batch `x` (content target `fx`); returns its terms (total, content, style, tv,
+    /// stability) as one tensor, read later so that a GPU can run ahead.
+    fn step(&mut self, x: &Tensor, fx: &Tensor, iteration: u64, lr: f64, seed: u64) -> Tensor {
+        // A multi-style net takes its styles in turn, one per batch (Dumoulin et al.).
+        let style = (iteration % self.cfg.styles.len() as u64) as usize;
+        let y = self.net.forward_style(x, style);
+        let (mut total, content, style_t, tv) = self.loss.loss_with(&y, fx, style);
+        let w = self.cfg.weights;
+        let stab = if w.stability > 0.0 {
+            // The noise depends on the seed and the iteration only: the same alone, beside others and on resume.
+            tch::manual_seed((seed ^ 0x5851_f42d_4c95_7f2d).wrapping_add(iteration) as i64);
+            let sigma = self.cfg.stability_noise;
+            let y_noisy = self.net.forward_style(&(x + x.randn_like() * sigma), style);
+            let s = loss::stability(&y_noisy, &y, sigma);
+            total = &total + &s * w.stability;
+            s
+        } else {
+            Tensor::zeros([], (tch::Kind::Float, x.device()))
+        };
+        self.opt.lr = lr;
+        self.opt.zero_grad();
+        total.backward();
+        self.opt.step();
+        Tensor::stack(&[total, content, style_t, tv, stab].map(|t| t.detach().to_kind(tch::Kind::Float)), 0)
+    }
+
+    fn save(&mut self, samples: &[image::RgbImage], dev: Device) -> Result<()> {
+        let out = &self.cfg.out;
+        self.state.updated = crate::io::utc_now();
+        ckpt::save(out, &self.state, &self.opt)?;
+        report::write_metrics(&out.join("metrics.csv"), &self.rows)?;
+        report::write_samples(&out.join("samples").join(format!("iter_{:06}.png", self.state.iteration)), &self.net, samples, dev)?;
+        if let Err(e) = report::write_loss_plot(&out.join("loss.png"), &self.rows, &self.cfg.weights) {
+            eprintln!("loss plot: {e:#}");
+        }
+        Ok(())
+    }
+
+    fn name(&self) -> String {
+        self.cfg.out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| self.cfg.out.display().to_string())
+    }
+}
+
+/// What a finished run reports: each model's state, and how the time went.
+pub struct Summary {
+    pub states: Vec<RunState>,
+    pub iterations: u64,
+    pub seconds: f64,
+    /// Seconds spent waiting for the data loader.
+    pub data_wait_s: f64,
+    /// Mean time per iteration (all models) after the first few (cuDNN's tuning, allocator warm-up).
+    pub steady_ms: Option<f64>,
+}
+
+/// Trains (or resumes) a run; returns the first model's final state.
 pub fn train(cfg: &TrainConfig) -> Result<RunState> {
+    Ok(train_all(cfg)?.states.remove(0))
+}
+
+/// Iterations before the steady-state timing starts.
+const TIMING_SKIP: u64 = 5;
+
+/// Trains (or resumes) every model of a run on the same batches.
+pub fn train_all(cfg: &TrainConfig) -> Result<Summary> {
     let dev = cfg.device;
+    if dev.is_cuda() {
+        tch::Cuda::cudnn_set_benchmark(true);
+    }
     tch::manual_seed(cfg.seed as i64);
     let files = data::list_images(&cfg.content)?;
-    let vgg = Vgg::load(&cfg.vgg, dev, cfg.vgg_convention.clone())?;
-    let convention = format!("{:?}", vgg.convention);
-    if cfg.styles.len() != cfg.spec.styles {
-        bail!("{} style images for a net of {} styles", cfg.styles.len(), cfg.spec.styles);
+    let mut vgg = Vgg::load(&cfg.vgg, dev, cfg.vgg_convention.clone())?;
+    vgg.set_compute(Compute::new(cfg.precision, cfg.channels_last));
+    let vgg = Rc::new(vgg);
+    let configs = cfg.models();
+    let mut outs: Vec<&PathBuf> = configs.iter().map(|m| &m.out).collect();
+    outs.sort();
+    if outs.windows(2).any(|w| w[0] == w[1]) {
+        bail!("two models of the run write to the same folder");
     }
-    let style_ts = cfg.styles.iter().map(|p| style_tensor(p, cfg.style_size, cfg.style_scale, dev)).collect::<Result<Vec<_>>>()?;
-    let loss = Perceptual::new_multi(vgg, &style_ts, &cfg.content_layer, cfg.weights)?;
-
-    let vs = nn::VarStore::new(dev);
-    let net = Transformer::new(&vs.root(), &cfg.spec)?;
-    transformer::check_names(&vs, &cfg.spec)?;
-    let inits = cfg
-        .init
-        .iter()
-        .map(|p| {
-            let bytes = std::fs::read(p).with_context(|| format!("reading --init {}", p.display()))?;
-            let (_, _, w) = stylize_model::onnx::read_johnson(&bytes).with_context(|| format!("--init {}", p.display()))?;
-            Ok(w)
-        })
-        .collect::<Result<Vec<_>>>()?;
-    transformer::init_from(&vs, &cfg.spec, &inits)?;
-    let mut opt = Adam::new(&vs, cfg.lr);
-    std::fs::create_dir_all(cfg.out.join("samples")).with_context(|| format!("creating {}", cfg.out.display()))?;
-
-    let mut state = RunState {
-        iteration: 0,
-        adam_step: 0,
-        arch: cfg.arch.clone(),
-        spec: cfg.spec.clone(),
-        style: cfg.styles.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(","),
-        style_name: style_names(&cfg.styles).join("+"),
-        styles: if cfg.styles.len() > 1 { style_names(&cfg.styles) } else { Vec::new() },
-        init: cfg.init.iter().map(|p| p.display().to_string()).collect(),
-        style_size: cfg.style_size,
-        style_scale: cfg.style_scale,
-        content: cfg.content.iter().map(|p| p.display().to_string()).collect(),
-        content_images: files.len(),
-        vgg: cfg.vgg.display().to_string(),
-        vgg_convention: convention,
-        content_layer: cfg.content_layer.clone(),
-        size: cfg.size,
-        batch: cfg.batch,
-        lr: cfg.lr,
-        weights: cfg.weights,
-        seed: cfg.seed,
-        device: device_name(dev),
-        losses: Terms::default(),
-        elapsed_s: 0.0,
-        trainer: format!("stylize-train {}", env!("CARGO_PKG_VERSION")),
-        updated: crate::io::utc_now(),
-    };
-    if cfg.resume && ckpt::checkpoint_path(&cfg.out).exists() {
-        let (saved, tensors) = ckpt::load(&cfg.out)?;
-        if saved.spec != cfg.spec {
-            bail!("{} was trained with {:?}, not {:?}", cfg.out.display(), saved.spec, cfg.spec);
-        }
-        ckpt::restore(&mut opt, &saved, &tensors)?;
-        (state.iteration, state.adam_step, state.elapsed_s, state.losses) = (saved.iteration, saved.adam_step, saved.elapsed_s, saved.losses);
-        eprintln!("resuming {} at iteration {}", cfg.out.display(), state.iteration);
-    } else if cfg.resume {
-        eprintln!("--resume: no checkpoint in {}, starting from scratch", cfg.out.display());
+    let mut models = configs.into_iter().map(|m| Model::new(cfg, m, &vgg, files.len())).collect::<Result<Vec<_>>>()?;
+    let start = models[0].state.iteration;
+    if let Some(m) = models.iter().find(|m| m.state.iteration != start) {
+        bail!(
+            "the models of one run share their batches, so they resume together: {} is at iteration {}, {} at {}; train them in separate runs",
+            models[0].name(),
+            start,
+            m.name(),
+            m.state.iteration
+        );
     }
-    let metrics_path = cfg.out.join("metrics.csv");
-    let mut rows = if state.iteration > 0 { report::read_metrics(&metrics_path, state.iteration) } else { Vec::new() };
     let samples = report::sample_inputs(&files, cfg.samples, cfg.sample_size)?;
     let crop = CropConfig { size: cfg.size, max_scale: cfg.max_crop_scale };
-    let mut loader = Loader::new(files, crop, cfg.batch, cfg.seed, state.iteration, cfg.workers);
-    std::fs::write(cfg.out.join("config.txt"), format!("{cfg:#?}\n"))?;
+    let mut loader = Loader::new(files, crop, cfg.batch, cfg.seed, start, cfg.workers);
+    for m in &models {
+        std::fs::write(m.cfg.out.join("config.txt"), format!("{cfg:#?}\n"))?;
+    }
+    let warmup = cfg.warmup_iters();
 
-    let pb = progress_bar(cfg, state.iteration);
-    let (t0, elapsed0, start) = (Instant::now(), state.elapsed_s, state.iteration);
-    while state.iteration < cfg.iters {
-        let x = loader.next_batch()?.to_device(dev);
-        // A multi-style net takes its styles in turn, one per batch (Dumoulin et al.).
-        let style = (state.iteration % cfg.styles.len() as u64) as usize;
-        let y = net.forward_style(&x, style);
-        let mut l = loss.loss_for(&y, &x, style);
-        let stab = (cfg.weights.stability > 0.0).then(|| {
-            let y_noisy = net.forward_style(&(&x + x.randn_like() * cfg.stability_noise), style);
-            loss::stability(&y_noisy, &y, cfg.stability_noise)
-        });
-        if let Some(s) = &stab {
-            l.0 = &l.0 + s * cfg.weights.stability;
-        }
-        opt.zero_grad();
-        l.0.backward();
-        opt.step();
-        state.iteration += 1;
-        state.adam_step = opt.step;
-        state.elapsed_s = elapsed0 + t0.elapsed().as_secs_f64();
-        let t = loss::Terms { stability: stab.map_or(0.0, |s| s.double_value(&[])), ..loss::terms(&l) };
-        if !t.total.is_finite() {
-            bail!("loss is {} at iteration {}: lower --lr", t.total, state.iteration);
-        }
-        rows.push(Row { iteration: state.iteration, elapsed_s: state.elapsed_s, terms: t });
-        state.losses = mean_terms(&rows[rows.len().saturating_sub(cfg.log_every as usize)..]);
-        let msg = format!("loss {:.4} content {:.4} style {:.4} tv {:.5}", t.total, t.content, t.style, t.tv);
-        pb.set_position(state.iteration);
-        pb.set_message(msg.clone());
-        if !cfg.progress && (state.iteration.is_multiple_of(cfg.log_every) || state.iteration == cfg.iters) {
-            let rate = (state.iteration - start) as f64 / t0.elapsed().as_secs_f64();
-            let eta = (cfg.iters - state.iteration) as f64 / rate;
-            eprintln!("iter {}/{} {:.3} s/it ETA {:.0} s {msg}", state.iteration, cfg.iters, 1.0 / rate, eta);
+    let pb = progress_bar(cfg, start);
+    let t0 = Instant::now();
+    let elapsed0: Vec<f64> = models.iter().map(|m| m.state.elapsed_s).collect();
+    let (mut iteration, mut data_wait, mut steady_from) = (start, 0.0, None);
+    while iteration < cfg.iters {
+        let tw = Instant::now();
+        let x = loader.next_batch(dev)?;
+        data_wait += tw.elapsed().as_secs_f64();
+        let lr = lr_at(cfg.lr, cfg.lr_scaling, cfg.batch, warmup, iteration);
+        let fx = models[0].loss.content_features(&x);
+        let terms: Vec<Tensor> = models.iter_mut().map(|m| m.step(&x, &fx, iteration, lr, cfg.seed)).collect();
+        // One read for all models: the GPU has every model's step queued before the host waits.
+        let terms = Vec::<f64>::try_from(Tensor::stack(&terms, 0).to_kind(tch::Kind::Double).to_device(Device::Cpu).view([-1]))?;
+        iteration += 1;
+        if iteration == start + TIMING_SKIP.min(cfg.iters - start) {
+            steady_from = Some((Instant::now(), iteration));
         }
         let out_of_time = cfg.time_limit.is_some_and(|limit| t0.elapsed() >= limit);
         let stopped = stop_signal().is_some();
-        if state.iteration.is_multiple_of(cfg.checkpoint_every) || state.iteration == cfg.iters || out_of_time || stopped {
-            state.updated = crate::io::utc_now();
-            ckpt::save(&cfg.out, &state, &opt)?;
-            report::write_metrics(&metrics_path, &rows)?;
-            report::write_samples(&cfg.out.join("samples").join(format!("iter_{:06}.png", state.iteration)), &net, &samples, dev)?;
-            if let Err(e) = report::write_loss_plot(&cfg.out.join("loss.png"), &rows, &cfg.weights) {
-                eprintln!("loss plot: {e:#}");
+        let checkpoint = iteration.is_multiple_of(cfg.checkpoint_every) || iteration == cfg.iters || out_of_time || stopped;
+        let mut msgs = Vec::new();
+        for (k, m) in models.iter_mut().enumerate() {
+            let v = &terms[k * 5..k * 5 + 5];
+            let t = Terms { total: v[0], content: v[1], style: v[2], tv: v[3], stability: v[4] };
+            if !t.total.is_finite() {
+                bail!("{}: loss is {} at iteration {iteration}: lower --lr", m.name(), t.total);
+            }
+            m.state.iteration = iteration;
+            m.state.adam_step = m.opt.step;
+            m.state.elapsed_s = elapsed0[k] + t0.elapsed().as_secs_f64();
+            m.rows.push(Row { iteration, elapsed_s: m.state.elapsed_s, terms: t });
+            m.state.losses = mean_terms(&m.rows[m.rows.len().saturating_sub(cfg.log_every as usize)..]);
+            msgs.push(format!("loss {:.4} content {:.4} style {:.4} tv {:.5}", t.total, t.content, t.style, t.tv));
+            if checkpoint {
+                m.save(&samples, dev)?;
+            }
+        }
+        pb.set_position(iteration);
+        pb.set_message(if models.len() == 1 { msgs[0].clone() } else { format!("{} models, first: {}", models.len(), msgs[0]) });
+        if !cfg.progress && (iteration.is_multiple_of(cfg.log_every) || iteration == cfg.iters) {
+            let rate = (iteration - start) as f64 / t0.elapsed().as_secs_f64();
+            let eta = (cfg.iters - iteration) as f64 / rate;
+            for (m, msg) in models.iter().zip(&msgs) {
+                let name = if models.len() > 1 { format!("{}: ", m.name()) } else { String::new() };
+                eprintln!("{name}iter {iteration}/{} {:.3} s/it ETA {eta:.0} s {msg}", cfg.iters, 1.0 / rate);
             }
         }
         if out_of_time {
-            eprintln!("time limit reached at iteration {}: checkpoint saved, continue with --resume", state.iteration);
+            eprintln!("time limit reached at iteration {iteration}: checkpoint saved, continue with --resume");
             break;
         }
         if stopped {
@@ -233,7 +492,8 @@ pub fn train(cfg: &TrainConfig) -> Result<RunState> {
         }
     }
     pb.finish();
-    Ok(state)
+    let steady_ms = steady_from.filter(|(_, i)| iteration > *i).map(|(t, i)| t.elapsed().as_secs_f64() * 1000.0 / (iteration - i) as f64);
+    Ok(Summary { states: models.into_iter().map(|m| m.state).collect(), iterations: iteration - start, seconds: t0.elapsed().as_secs_f64(), data_wait_s: data_wait, steady_ms })
 }
 
 /// File stems of the style images.

@@ -6,7 +6,9 @@
 
 use anyhow::{bail, Result};
 use stylize_model::JohnsonSpec;
-use tch::{nn, Tensor};
+use tch::{nn, Kind, Tensor};
+
+use crate::mixed::Compute;
 
 /// Instance-norm epsilon (PyTorch `InstanceNorm2d` default, as in the reference forward pass).
 pub const EPS: f64 = 1e-5;
@@ -33,18 +35,15 @@ impl ConvLayer {
         Self { weight, bias, stride, pad: k / 2, upsample }
     }
 
-    fn forward(&self, x: &Tensor) -> Tensor {
-        let up;
-        let x = if self.upsample {
+    /// The output is in `c`'s precision (the norms after it go back to fp32).
+    fn forward(&self, x: &Tensor, c: Compute) -> Tensor {
+        let mut x = c.cast(x);
+        if self.upsample {
             let (_, _, h, w) = x.size4().expect("NCHW input");
-            up = x.upsample_nearest2d([2 * h, 2 * w], 2.0, 2.0);
-            &up
-        } else {
-            x
-        };
+            x = x.upsample_nearest2d([2 * h, 2 * w], 2.0, 2.0);
+        }
         let p = self.pad;
-        x.reflection_pad2d([p, p, p, p])
-            .conv2d(&self.weight, Some(&self.bias), [self.stride, self.stride], [0, 0], [1, 1], 1)
+        x.reflection_pad2d([p, p, p, p]).conv2d(&c.cast(&self.weight), Some(&self.bias.to_kind(c.kind)), [self.stride, self.stride], [0, 0], [1, 1], 1)
     }
 }
 
@@ -64,7 +63,9 @@ impl Norm {
     }
 
     /// `mix`: `[1 or B, styles]` style weights (multi-style nets only).
+    /// Always in fp32, whatever the convolution before it computed in.
     fn forward(&self, x: &Tensor, mix: Option<&Tensor>) -> Tensor {
+        let x = &x.to_kind(Kind::Float);
         match mix {
             Some(mix) if self.weight.dim() == 2 => {
                 let c = self.weight.size()[1];
@@ -104,6 +105,8 @@ pub struct Transformer {
     block: i64,
     /// Styles of a conditional-instance-norm net; 1 for a plain one.
     pub styles: usize,
+    /// Precision and layout of the convolutions (fp32 NCHW unless set).
+    pub compute: Compute,
 }
 
 impl Transformer {
@@ -139,6 +142,7 @@ impl Transformer {
             deconv3: ConvLayer::new(p / "deconv3", w0, io, k, 1, false),
             block: spec.block() as i64,
             styles: spec.styles,
+            compute: Compute::default(),
         };
         Ok(net)
     }
@@ -172,16 +176,17 @@ impl Transformer {
         } else {
             x
         };
-        let y = self.in1.forward(&self.conv1.forward(x), mix).relu();
-        let y = self.in2.forward(&self.conv2.forward(&y), mix).relu();
-        let mut y = self.in3.forward(&self.conv3.forward(&y), mix).relu();
+        let c = self.compute;
+        let y = self.in1.forward(&self.conv1.forward(x, c), mix).relu();
+        let y = self.in2.forward(&self.conv2.forward(&y, c), mix).relu();
+        let mut y = self.in3.forward(&self.conv3.forward(&y, c), mix).relu();
         for r in &self.res {
-            let z = r.in1.forward(&r.conv1.forward(&y), mix).relu();
-            y = r.in2.forward(&r.conv2.forward(&z), mix) + y;
+            let z = r.in1.forward(&r.conv1.forward(&y, c), mix).relu();
+            y = r.in2.forward(&r.conv2.forward(&z, c), mix) + y;
         }
-        let y = self.in4.forward(&self.deconv1.forward(&y), mix).relu();
-        let y = self.in5.forward(&self.deconv2.forward(&y), mix).relu();
-        let y = self.deconv3.forward(&y);
+        let y = self.in4.forward(&self.deconv1.forward(&y, c), mix).relu();
+        let y = self.in5.forward(&self.deconv2.forward(&y, c), mix).relu();
+        let y = self.deconv3.forward(&y, c).to_kind(Kind::Float);
         if b > 1 {
             depth_to_space(&y, b)
         } else {

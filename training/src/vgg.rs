@@ -18,6 +18,7 @@ use anyhow::{bail, Context, Result};
 use tch::{Device, Tensor};
 
 use crate::io::{from_array, read_safetensors};
+use crate::mixed::Compute;
 
 /// The torchvision `features` indices of the ten convolutions, and after which a 2x2 max-pool
 /// follows (after conv1_2, conv2_2, conv3_3).
@@ -98,6 +99,7 @@ pub struct Vgg {
     scale: Tensor,
     shift: Tensor,
     pub convention: Convention,
+    compute: Compute,
 }
 
 impl Vgg {
@@ -126,12 +128,22 @@ impl Vgg {
         }
         let (s, b) = convention.affine();
         let to_t = |v: [f64; 3]| Tensor::from_slice(&v.map(|x| x as f32)).view([1, 3, 1, 1]).to_device(device);
-        Ok(Self { convs, scale: to_t(s), shift: to_t(b), convention })
+        Ok(Self { convs, scale: to_t(s), shift: to_t(b), convention, compute: Compute::default() })
+    }
+
+    /// Runs the convolutions in `c`'s precision and layout from now on (the weights are converted once: the
+    /// network is frozen). The features come out in that precision; the loss takes them back to fp32.
+    pub fn set_compute(&mut self, c: Compute) {
+        for (w, b) in &mut self.convs {
+            *w = c.cast(w);
+            *b = b.to_kind(c.kind);
+        }
+        self.compute = c;
     }
 
     /// relu1_2, relu2_2, relu3_3, relu4_3 of a 0..255 RGB NCHW batch (up to `depth` of them).
     pub fn forward(&self, x: &Tensor, depth: usize) -> Vec<Tensor> {
-        let mut h = x * &self.scale + &self.shift;
+        let mut h = self.compute.cast(&(x * &self.scale + &self.shift));
         let mut out = Vec::with_capacity(4);
         for (i, ((w, b), (_, pool))) in self.convs.iter().zip(CONVS).enumerate() {
             h = h.conv2d(w, Some(b), [1, 1], [1, 1], [1, 1], 1).relu();
@@ -149,10 +161,10 @@ impl Vgg {
     }
 }
 
-/// Gram matrix per image: (B, C, C) = F F^T / (C H W).
+/// Gram matrix per image: (B, C, C) = F F^T / (C H W), in fp32.
 pub fn gram(f: &Tensor) -> Tensor {
     let (b, c, h, w) = f.size4().expect("NCHW features");
-    let f = f.view([b, c, h * w]);
+    let f = f.to_kind(tch::Kind::Float).reshape([b, c, h * w]);
     f.bmm(&f.transpose(1, 2)) / (c * h * w) as f64
 }
 
