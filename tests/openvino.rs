@@ -136,7 +136,7 @@ fn openvino_keeps_sizes_process_scale_and_fixed_models_like_onnx_runtime() {
     assert!(stylized(&mut ov, &photo) == first, "the first size, compiled again or kept, gives other pixels");
 
     // --process-scale: the network at half size, upsampled, on both.
-    let scaled = |device| EngineOptions { device, process_scale: Some(0.5), threads: Some(2), ..Default::default() };
+    let scaled = |device| EngineOptions { device, precision: Precision::Fp32, process_scale: Some(0.5), threads: Some(2), ..Default::default() };
     let mut ort = Engine::load(&model, &scaled(Device::Cpu)).unwrap();
     let mut ovs = Engine::load(&model, &scaled(Device::OpenVino(OvTarget::Cpu))).unwrap();
     let (max, ..) = diff(&stylized(&mut ort, &photo), &stylized(&mut ovs, &photo));
