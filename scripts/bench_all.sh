@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # stylize against what users would write instead, in one run on one clip: `stylize bench` (engine only),
-# `stylize video` (decode + stylize + encode), each on ONNX Runtime and on OpenVINO (`--device openvino`, its
-# default precision), a python onnxruntime + OpenCV loop, PyTorch eager and python OpenVINO (f32 and its default
+# `stylize video` (decode + stylize + encode), each with the default `--device auto` (which picks OpenVINO or ONNX
+# Runtime's CPU), on ONNX Runtime (`--device cpu`) and on OpenVINO (`--device openvino`, its default precision), a python onnxruntime + OpenCV loop, PyTorch eager and python OpenVINO (f32 and its default
 # precision) on the same ONNX file and frames, with the same thread count. Prints a table and the ratios.
 #
 #   scripts/bench_all.sh MODEL.onnx [SIZE=640x360] [FRAMES=30] [THREADS=nproc]
@@ -26,10 +26,14 @@ WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT
 CLIP="$WORK/clip.mp4"
 ffmpeg -v error -y -f lavfi -i "testsrc2=size=$SIZE:rate=25" -frames:v "$FRAMES" -c:v libx264 -pix_fmt yuv420p "$CLIP"
 
-engine_ms=$($BIN bench -q --threads "$THREADS" -m "$MODEL" --input "$CLIP" --frames "$FRAMES" --json | sed 's/.*"mean_ms":\([0-9.]*\).*/\1/')
-video_fps=$($BIN video -q --threads "$THREADS" -m "$MODEL" "$CLIP" -o "$WORK/out.mp4" | sed 's/.* \([0-9.]*\) fps.*/\1/')
+auto_json=$($BIN bench -q --threads "$THREADS" -m "$MODEL" --input "$CLIP" --frames "$FRAMES" --json)
+auto_ms=$(sed 's/.*"mean_ms":\([0-9.]*\).*/\1/' <<<"$auto_json")
+auto_device=$(sed 's/.*"device":"\([^"]*\)".*"precision":"\([^"]*\)".*/\1 \2/' <<<"$auto_json")
+auto_video_fps=$($BIN video -q --threads "$THREADS" -m "$MODEL" "$CLIP" -o "$WORK/auto.mp4" | sed 's/.* \([0-9.]*\) fps.*/\1/')
+engine_ms=$($BIN bench -q --device cpu --threads "$THREADS" -m "$MODEL" --input "$CLIP" --frames "$FRAMES" --json | sed 's/.*"mean_ms":\([0-9.]*\).*/\1/')
+video_fps=$($BIN video -q --device cpu --threads "$THREADS" -m "$MODEL" "$CLIP" -o "$WORK/out.mp4" | sed 's/.* \([0-9.]*\) fps.*/\1/')
 # One frame at a time, like the engine-only bench: how well decoding and encoding hide behind inference.
-video1_fps=$($BIN video -q --threads "$THREADS" --parallel-frames 1 -m "$MODEL" "$CLIP" -o "$WORK/out1.mp4" | sed 's/.* \([0-9.]*\) fps.*/\1/')
+video1_fps=$($BIN video -q --device cpu --threads "$THREADS" --parallel-frames 1 -m "$MODEL" "$CLIP" -o "$WORK/out1.mp4" | sed 's/.* \([0-9.]*\) fps.*/\1/')
 ov_ms=$($BIN bench -q --device openvino --threads "$THREADS" -m "$MODEL" --input "$CLIP" --frames "$FRAMES" --json | sed 's/.*"mean_ms":\([0-9.]*\).*/\1/')
 ov_precision=$($BIN bench -q --device openvino -m "$MODEL" --sizes 64x64 --frames 1 --json | sed 's/.*"precision":"\([a-z0-9]*\)".*/\1/')
 ov_video_fps=$($BIN video -q --device openvino --threads "$THREADS" -m "$MODEL" "$CLIP" -o "$WORK/ov.mp4" | sed 's/.* \([0-9.]*\) fps.*/\1/')
@@ -41,21 +45,25 @@ pyov_f32=$(echo "$baselines" | grep 'openvino f32' | sed 's/.*"fps": \([0-9.]*\)
 pyov_def=$(echo "$baselines" | grep 'openvino default' | sed 's/.*"fps": \([0-9.]*\), "infer_fps": \([0-9.]*\).*/\1 \2/')
 pyov_def_name=$(echo "$baselines" | grep 'openvino default' | sed 's/.*openvino default (\([a-z0-9]*\)).*/\1/')
 
-echo "model $MODEL, $SIZE, $FRAMES frames, $THREADS threads, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-awk -v e="$engine_ms" -v v="$video_fps" -v v1="$video1_fps" -v o="$ort_fps" -v t="$torch_fps" \
+echo "model $MODEL, $SIZE, $FRAMES frames, $THREADS threads, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
+    "flags: $(grep -o -w 'avx2\|avx512f\|avx512_vnni\|avx512_bf16\|amx_bf16' /proc/cpuinfo | sort -u | xargs)"
+awk -v a="$auto_ms" -v ad="$auto_device" -v av="$auto_video_fps" -v e="$engine_ms" -v v="$video_fps" -v v1="$video1_fps" -v o="$ort_fps" -v t="$torch_fps" \
     -v oe="$ov_ms" -v op="$ov_precision" -v ov="$ov_video_fps" -v pf="$pyov_f32" -v pd="$pyov_def" -v pdn="$pyov_def_name" 'BEGIN {
-    ef = 1000 / e; oef = 1000 / oe
+    ef = 1000 / e; oef = 1000 / oe; af = 1000 / a
     split(pf, f32, " "); split(pd, def, " ")
     printf "%-58s %8s\n", "pipeline", "fps"
-    printf "%-58s %8.2f\n", "stylize bench (engine only, one frame at a time)", ef
+    printf "%-58s %8.2f\n", "stylize bench, default device (auto: " ad ")", af
+    printf "%-58s %8.2f\n", "stylize video, default device", av
+    printf "%-58s %8.2f\n", "stylize bench --device cpu (ONNX Runtime, engine only)", ef
     printf "%-58s %8.2f\n", "stylize bench --device openvino (" op ")", oef
-    printf "%-58s %8.2f\n", "stylize video (decode+stylize+encode)", v
-    printf "%-58s %8.2f\n", "stylize video --parallel-frames 1", v1
+    printf "%-58s %8.2f\n", "stylize video --device cpu (decode+stylize+encode)", v
+    printf "%-58s %8.2f\n", "stylize video --device cpu --parallel-frames 1", v1
     printf "%-58s %8.2f\n", "stylize video --device openvino (" op ")", ov
     printf "%-58s %8.2f\n", "python onnxruntime + opencv loop", o
     printf "%-58s %8.2f\n", "pytorch eager + opencv loop", t
     printf "%-58s %8.2f (inference alone %.2f)\n", "python openvino f32 + opencv loop", f32[1], f32[2]
     printf "%-58s %8.2f (inference alone %.2f)\n", "python openvino default (" pdn ") + opencv loop", def[1], def[2]
     printf "ratios: video/python-ort %.2f, video/pytorch %.2f, video/engine %.2f, video --parallel-frames 1/engine %.2f\n", v / o, v / t, v / ef, v1 / ef
+    printf "default: engine/python-openvino-default inference %.2f, video default/--device cpu %.2f\n", af / def[2], av / v
     printf "openvino: engine ort/python-openvino-default inference %.2f, engine openvino/python-openvino-default inference %.2f, video openvino/ort %.2f\n", ef / def[2], oef / def[2], ov / v
 }'
