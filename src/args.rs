@@ -4,14 +4,15 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::engine::{Device, Engine, EngineOptions, FrameIo, Precision};
+use crate::engine::{AutoCpu, Device, Engine, EngineOptions, FrameIo, Precision};
 use crate::error::Result;
 use crate::{models, styles};
 
 #[derive(Args, Clone, Debug)]
 pub struct EngineArgs {
-    /// Execution provider: auto tries TensorRT, then CUDA, then the CPU (for video, live, serve and bench
-    /// OpenVINO's where installed and faster: CPUs with native bf16, else lite nets; otherwise ONNX Runtime's);
+    /// Execution provider: auto tries TensorRT, then CUDA, then the CPU (OpenVINO's where installed and faster:
+    /// video, live, serve and bench on CPUs with native bf16, else for lite nets; image for full nets on native
+    /// bf16; otherwise ONNX Runtime's);
     /// cpu is ONNX Runtime's CPU; openvino runs on OpenVINO's CPU (openvino:GPU, openvino:NPU: untested)
     #[arg(long, default_value = "auto", global = true, ignore_case = true)]
     pub device: Device,
@@ -29,9 +30,9 @@ pub struct EngineArgs {
     /// Path of libonnxruntime.so (default: $ORT_DYLIB_PATH, beside the binary, .deps/)
     #[arg(long, global = true)]
     pub ort_lib: Option<PathBuf>,
-    /// Set by [`Self::for_frame_streams`].
+    /// Set by [`Self::for_frame_streams`] and [`Self::for_photos`].
     #[arg(skip)]
-    pub openvino_first: bool,
+    pub auto_cpu: AutoCpu,
     /// Path of libopenvino_c.so or its folder (default: $OPENVINO_INSTALL_DIR, beside the binary, .deps/openvino)
     #[arg(long, global = true)]
     pub openvino_lib: Option<PathBuf>,
@@ -75,15 +76,20 @@ impl EngineArgs {
             tile: self.tile,
             sharing: 1,
             tile_stats: self.tile_stats,
-            openvino_first: self.openvino_first,
+            auto_cpu: self.auto_cpu,
         }
     }
 
     /// These options for a stream of same-size frames (video, live, serve, bench, flicker): there `--device auto`
-    /// prefers OpenVINO's CPU where it is installed and faster (see `engine::ov::auto_prefers`). A single photo stays on ONNX Runtime, since OpenVINO compiles
-    /// the network for each frame size (candy-lite, one 1080x1080 photo: 522 ms on OpenVINO, 404 ms on ONNX Runtime).
+    /// prefers OpenVINO's CPU where it is installed and faster per frame (see `engine::ov::auto_prefers`).
     pub fn for_frame_streams(&self) -> EngineArgs {
-        EngineArgs { openvino_first: true, ..self.clone() }
+        EngineArgs { auto_cpu: AutoCpu::Streams, ..self.clone() }
+    }
+
+    /// These options for single photos (`image`): OpenVINO compiles the network for each frame size, which a
+    /// photo pays in full, so `--device auto` takes it only where it still wins (full nets on native bf16).
+    pub fn for_photos(&self) -> EngineArgs {
+        EngineArgs { auto_cpu: AutoCpu::Photos, ..self.clone() }
     }
 
     /// The model's path: a file, or a name in `--models-dir` / onnx/.

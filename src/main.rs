@@ -279,7 +279,7 @@ fn run(cli: Cli) -> Result<()> {
         return Ok(());
     };
     match command {
-        Command::Image { model, inputs, output, skip_existing, effects, engine } => image_cmd(&model, &inputs, output.as_deref(), skip_existing, effects.effects()?, &engine),
+        Command::Image { model, inputs, output, skip_existing, effects, engine } => image_cmd(&model, &inputs, output.as_deref(), skip_existing, effects.effects()?, &engine.for_photos()),
         #[cfg(feature = "video")]
         Command::Video { model, inputs, output, video, effects, engine } => match (video.plan, model, output) {
             (Some(n), _, _) => plan_cmd(&inputs, n, video.json),

@@ -1,7 +1,7 @@
 //! The inference engine: one ONNX model in one ONNX Runtime session, frames in, stylized frames out.
 //!
 //! It finds the ONNX Runtime library, picks the execution provider (`auto` tries TensorRT, then CUDA, then
-//! the CPU, OpenVINO's first when [`EngineOptions::openvino_first`], and says why it skipped the others), checks the model against the contract in `onnx/README.md`, and
+//! the CPU, OpenVINO's first where [`EngineOptions::auto_cpu`] says so, and says why it skipped the others), checks the model against the contract in `onnx/README.md`, and
 //! keeps its input/output tensors across frames of the same size (bound once through an `IoBinding`), so the
 //! hot loop only converts pixels and runs the graph.
 //!
@@ -176,10 +176,22 @@ pub struct EngineOptions {
     pub sharing: usize,
     /// `--tile-stats`: a tiled frame's norm statistics, exact or from a reduced-size probe.
     pub tile_stats: tile::TileStats,
-    /// Under [`Device::Auto`], when no GPU provider works: OpenVINO's CPU before ONNX Runtime's where it is
-    /// installed and measured faster ([`ov::auto_prefers`]: CPUs with native bf16, else lite nets). The CLI sets
-    /// it for streams of frames; the library's default keeps ONNX Runtime.
-    pub openvino_first: bool,
+    /// Under [`Device::Auto`], when no GPU provider works: which CPU backend, for what work. The library's
+    /// default keeps ONNX Runtime; the CLI says what the frames are.
+    pub auto_cpu: AutoCpu,
+}
+
+/// What `--device auto` runs on a CPU: OpenVINO's where it is installed and measured faster for the work
+/// ([`ov::auto_prefers`]), else ONNX Runtime's.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AutoCpu {
+    /// ONNX Runtime always.
+    #[default]
+    OnnxRuntime,
+    /// Single photos (each size compiled once by OpenVINO): OpenVINO only where that still pays.
+    Photos,
+    /// Streams of same-size frames (video, live, serve, bench): OpenVINO wherever it is faster per frame.
+    Streams,
 }
 
 /// The share of the available memory a frame may use by default.
@@ -484,14 +496,14 @@ impl Engine {
         let mut wrapped: Option<((bool, bool), WrapResult)> = None;
         // Asking for float32 frames, fp16 or ONNX Runtime tuning (STYLIZE_ORT_TUNE) means ONNX Runtime.
         let openvino_first = opts.device == Device::Auto
-            && opts.openvino_first
+            && opts.auto_cpu != AutoCpu::OnnxRuntime
             && opts.frame_io != FrameIo::F32
             && opts.precision != Precision::Fp16
             && std::env::var_os("STYLIZE_ORT_TUNE").is_none();
         for &device in order {
             if device == Device::Cpu && openvino_first {
                 let lite = stylize_model::onnx::read_spec(&bytes).is_ok_and(|spec| spec.space_to_depth);
-                match ov::auto_prefers(&ov::cpu_flags(), lite) {
+                match ov::auto_prefers(&ov::cpu_flags(), lite, opts.auto_cpu) {
                     Ok(why) => {
                         let ov_opts = EngineOptions { device: Device::OpenVino(OvTarget::Cpu), precision: asked_precision, ..opts.clone() };
                         match Self::load_openvino(model, &bytes, &env, OvTarget::Cpu, &ov_opts) {

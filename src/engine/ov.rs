@@ -16,7 +16,7 @@ use openvino::{CompiledModel, Core, DeviceType, ElementType, InferRequest, Model
 use stylize_model::wrap::{FRAME_INPUT, FRAME_OUTPUT};
 
 use super::pixels::{crop_rgb, pad_rgb};
-use super::{first_line, ModelInfo, Precision};
+use super::{first_line, AutoCpu, ModelInfo, Precision};
 use crate::error::{Error, Result};
 use crate::frame::Frame;
 
@@ -58,17 +58,21 @@ pub fn native_bf16(cpu_flags: &str) -> bool {
     cpu_flags.split_whitespace().any(|f| f == "avx512_bf16" || f == "amx_bf16")
 }
 
-/// Whether `--device auto` runs a stream of frames on OpenVINO's CPU rather than ONNX Runtime's, and why
-/// (measured, docs/benchmarks.md "CPU: OpenVINO backend"): with native bf16 OpenVINO runs every net about twice
-/// as fast; without it, the lite nets only (engine 1.2-1.3x, video 1.07x at 1280x720), while the full net ran
-/// its video at 0.93x ONNX Runtime's speed.
-pub fn auto_prefers(cpu_flags: &str, lite_net: bool) -> std::result::Result<&'static str, &'static str> {
-    if native_bf16(cpu_flags) {
-        Ok("the CPU has native bf16: about 2x ONNX Runtime")
-    } else if lite_net {
-        Ok("a lite net: 1.07-1.29x ONNX Runtime on CPUs without native bf16")
-    } else {
-        Err("kept ONNX Runtime: without native bf16 OpenVINO is no faster for this net")
+/// Whether `--device auto` runs `work` on OpenVINO's CPU rather than ONNX Runtime's, and why (measured,
+/// docs/benchmarks.md "CPU: OpenVINO backend" and "CPU with native bf16"). Streams of frames: with native bf16
+/// every net (engine 1.9-3.7x, video 1.5-1.8x); without it the lite nets only (engine 1.2-1.3x, video 1.07x at
+/// 1280x720; the full net's video ran 0.93x). A single photo pays OpenVINO's compilation for its size: with
+/// native bf16 a full net still gains (1080x1080: 1.50 s against 2.51 s), a lite net does not (0.31 s both, in
+/// 40 MB more); without bf16 ONNX Runtime is faster (candy-lite, 1080x1080: 404 ms against 522 ms).
+pub fn auto_prefers(cpu_flags: &str, lite_net: bool, work: AutoCpu) -> std::result::Result<&'static str, &'static str> {
+    match (work, native_bf16(cpu_flags), lite_net) {
+        (AutoCpu::OnnxRuntime, ..) => Err("ONNX Runtime asked for"),
+        (AutoCpu::Streams, true, _) => Ok("the CPU has native bf16: 1.9-3.7x ONNX Runtime"),
+        (AutoCpu::Streams, false, true) => Ok("a lite net: 1.07-1.29x ONNX Runtime on CPUs without native bf16"),
+        (AutoCpu::Streams, false, false) => Err("kept ONNX Runtime: without native bf16 OpenVINO is no faster for this net"),
+        (AutoCpu::Photos, true, false) => Ok("the CPU has native bf16: a full net's photo in 0.6x ONNX Runtime's time"),
+        (AutoCpu::Photos, true, true) => Err("kept ONNX Runtime: a lite net's single photo is as fast there, in less memory"),
+        (AutoCpu::Photos, false, _) => Err("kept ONNX Runtime: for single photos it is faster on CPUs without native bf16"),
     }
 }
 
@@ -331,9 +335,14 @@ mod tests {
     #[test]
     fn auto_picks_openvino_where_it_was_measured_faster() {
         let (zen4, avx2) = ("avx2 avx512f avx512_bf16", "fpu sse2 fma avx2 f16c");
-        assert!(auto_prefers(zen4, false).is_ok() && auto_prefers(zen4, true).is_ok());
-        assert!(auto_prefers(avx2, true).is_ok());
-        assert!(auto_prefers(avx2, false).is_err());
+        let (streams, photos) = (AutoCpu::Streams, AutoCpu::Photos);
+        assert!(auto_prefers(zen4, false, streams).is_ok() && auto_prefers(zen4, true, streams).is_ok());
+        assert!(auto_prefers(avx2, true, streams).is_ok());
+        assert!(auto_prefers(avx2, false, streams).is_err());
+        // Single photos: only a full net on native bf16.
+        assert!(auto_prefers(zen4, false, photos).is_ok());
+        assert!(auto_prefers(zen4, true, photos).is_err() && auto_prefers(avx2, false, photos).is_err() && auto_prefers(avx2, true, photos).is_err());
+        assert!(auto_prefers(zen4, true, AutoCpu::OnnxRuntime).is_err());
     }
 
     #[test]
