@@ -41,6 +41,17 @@ for model in "$FULL" $LITE; do
     # The CPU's phase-conv rewrites (model/src/rewrite.rs), not yet measured on a GPU.
     STYLIZE_ORT_TUNE=gpurewrite=1 ours "ours resident fp16, convs on phases" "$model" --frame-io u8 --precision fp16 --resident
     STYLIZE_ORT_TUNE=gpurewrite=1 ours "ours uint8 host fp16, convs on phases" "$model" --frame-io u8 --precision fp16
+    # ONNX Runtime's CUDA levers, one at a time (STYLIZE_ORT_TUNE, src/engine/mod.rs `Tuning`): NHWC kernels,
+    # TF32 for fp32, cuDNN's heuristic algorithm choice, page-locked host frames, and a CUDA graph (fixed size and
+    # addresses: resident frames, one size per session).
+    STYLIZE_ORT_TUNE=nhwc=1 ours "ours resident fp16, nhwc" "$model" --frame-io u8 --precision fp16 --resident
+    STYLIZE_ORT_TUNE=tf32=1 ours "ours resident fp32, tf32" "$model" --frame-io u8 --resident
+    STYLIZE_ORT_TUNE=convsearch=heuristic ours "ours resident fp16, heuristic conv search" "$model" --frame-io u8 --precision fp16 --resident
+    STYLIZE_ORT_TUNE=pinned=1 ours "ours uint8 host fp16, pinned" "$model" --frame-io u8 --precision fp16
+    for size in ${SIZES//,/ }; do
+        SIZES=$size STYLIZE_ORT_TUNE=cudagraph=1 ours "ours resident fp16, cuda graph" "$model" --frame-io u8 --precision fp16 --resident
+        SIZES=$size STYLIZE_ORT_TUNE=cudagraph=1,nhwc=1 ours "ours resident fp16, cuda graph + nhwc" "$model" --frame-io u8 --precision fp16 --resident
+    done
     torch_ "$model" eager-u8-host,eager-gpu "$SIZES"
 done
 [[ $COMPILE == 1 ]] && torch_ "$FULL" compile-fp16 1920x1080
@@ -67,7 +78,11 @@ for (m, label, size), ms in rows.items():
 full, lite = os.path.basename(sys.argv[2]), os.path.basename(sys.argv[3]) if sys.argv[3] else None
 g = lambda m, label, size="1920x1080": rows.get((m, label, size))
 anchor = g(full, "torch.compile max-autotune fp16 channels-last, frame on GPU")
-best_res = min(filter(None, [g(full, "ours resident fp32"), g(full, "ours resident fp16"), g(full, "ours resident fp16, convs on phases")]), default=None)
+RESIDENT = ["ours resident fp32", "ours resident fp16", "ours resident fp16, convs on phases", "ours resident fp16, nhwc",
+            "ours resident fp32, tf32", "ours resident fp16, heuristic conv search", "ours resident fp16, cuda graph",
+            "ours resident fp16, cuda graph + nhwc"]
+HOST_U8 = ["ours uint8 host fp32", "ours uint8 host fp16", "ours uint8 host fp16, convs on phases", "ours uint8 host fp16, pinned"]
+best_res = min(filter(None, [g(full, label) for label in RESIDENT]), default=None)
 def ratio(name, num, den, target):
     if num and den:
         print(f"{name}: {num / den:.2f} ({target})")
@@ -75,11 +90,11 @@ print("ratios at 1920x1080:")
 ratio("  same network, frames on GPU: ours / torch.compile", best_res, anchor, "target <= 1.5")
 for size in ("1280x720", "1920x1080"):
     eager = g(full, "pytorch eager fp32, uint8 host round trip", size)
-    best_u8 = min(filter(None, [g(full, "ours uint8 host fp32", size), g(full, "ours uint8 host fp16", size), g(full, "ours uint8 host fp16, convs on phases", size)]), default=None)
+    best_u8 = min(filter(None, [g(full, label, size) for label in HOST_U8]), default=None)
     ratio(f"  uint8 host round trip {size}: pytorch eager / ours", eager, best_u8, "target >= 3")
     ratio(f"  plain ORT host floats / ours uint8 {size}", g(full, "plain ORT fp32 host float arrays", size), best_u8, "speed-up of the uint8 path")
 if lite:
-    lres = min(filter(None, [g(lite, "ours resident fp32"), g(lite, "ours resident fp16"), g(lite, "ours resident fp16, convs on phases")]), default=None)
+    lres = min(filter(None, [g(lite, label) for label in RESIDENT]), default=None)
     ratio("  product: lite in stylize / classic net under torch.compile", lres, anchor, "target < 1")
     if lres:
         print(f"  lite net, frames on GPU: {1000 / lres:.0f} fps (target >= 300)")

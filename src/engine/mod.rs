@@ -390,6 +390,8 @@ struct OrtRun {
     extras: Vec<(String, Tensor<f32>)>,
     /// `bench --resident`: the bound input and output, kept alive.
     resident: Option<(DynTensor, Option<DynTensor>)>,
+    /// The uint8 path's frames in page-locked host memory (`STYLIZE_ORT_TUNE=pinned=1` on CUDA/TensorRT).
+    pinned: bool,
 }
 
 /// The runtime under an engine; everything around it (padding, resizing, styles) is the engine's.
@@ -558,7 +560,7 @@ impl Engine {
                     let binding = session.create_binding().map_err(|e| invalid(model, e))?;
                     let styles = info.style_names();
                     let tiling = Tiling::new(&info, info.pad_rule(), opts);
-                    let backend = Backend::Ort(Box::new(OrtRun { session, binding, buffers: None, frames: None, extras: Vec::new(), resident: None }));
+                    let backend = Backend::Ort(Box::new(OrtRun { session, binding, buffers: None, frames: None, extras: Vec::new(), resident: None, pinned: device != Device::Cpu && tune.pinned }));
                     let mut engine = Engine {
                         backend,
                         pad: info.pad_rule(),
@@ -1051,7 +1053,7 @@ impl OrtRun {
     fn run_frames(&mut self, frame: &mut Frame, ph: usize, pw: usize, device: Device, path: &Path) -> Result<()> {
         let (h, w) = (frame.height, frame.width);
         if self.frames.as_ref().is_none_or(|b| b.height != ph || b.width != pw) {
-            let input = Tensor::<u8>::new(&Allocator::default(), [1usize, ph, pw, 3]).map_err(|e| infer_err(w, h, e))?;
+            let input = Tensor::<u8>::new(&self.host_allocator(MemoryType::CPUInput)?, [1usize, ph, pw, 3]).map_err(|e| infer_err(w, h, e))?;
             let cpu = self.session.allocator().memory_info().clone();
             self.binding.bind_output_to_device(FRAME_OUTPUT, &cpu).map_err(|e| infer_err(w, h, e))?;
             self.frames = Some(FrameBuffers { height: ph, width: pw, input, output: None });
@@ -1080,11 +1082,22 @@ impl OrtRun {
         drop(outputs);
         if first_run {
             // Now that the output shape is known, give ONNX Runtime a buffer to write every following frame into.
-            let mut out = Tensor::<u8>::new(&Allocator::default(), out_dims).map_err(|e| infer_err(w, h, e))?;
+            let mut out = Tensor::<u8>::new(&self.host_allocator(MemoryType::CPUOutput)?, out_dims).map_err(|e| infer_err(w, h, e))?;
             self.binding.bind_output(FRAME_OUTPUT, &mut out).map_err(|e| infer_err(w, h, e))?;
             self.frames.as_mut().expect("buffers set above").output = Some(out);
         }
         Ok(())
+    }
+
+    /// Where the uint8 path's host buffers come from: plain memory, or page-locked memory from the CUDA provider
+    /// (copies to and from the GPU then need no staging buffer and can run asynchronously).
+    fn host_allocator(&self, side: MemoryType) -> Result<Allocator> {
+        if !self.pinned {
+            return Ok(Allocator::default());
+        }
+        let pinned = |e: ort::Error| Error::Invalid(format!("page-locked frame buffers (STYLIZE_ORT_TUNE=pinned=1): {}", first_line(&e.to_string())));
+        let memory = MemoryInfo::new(AllocationDevice::CUDA_PINNED, 0, AllocatorType::Device, side).map_err(pinned)?;
+        Allocator::new(&self.session, memory).map_err(pinned)
     }
 }
 
@@ -1099,9 +1112,11 @@ fn check_output(dims: &[usize], h: usize, w: usize, path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Session settings that `scripts/bench_cpu_tuning.sh` varies through `STYLIZE_ORT_TUNE` (a comma-separated
-/// list of `opt=disable|basic|extended|all`, `spin=0|1`, `mempattern=0|1`, `cpurewrite=0|1`, `gpurewrite=0|1`);
-/// the defaults are what measured best (docs/benchmarks.md). Not a user option: unknown entries are ignored.
+/// Session settings that `scripts/bench_cpu_tuning.sh` and `scripts/bench_gpu.sh` vary through `STYLIZE_ORT_TUNE`
+/// (a comma-separated list of `opt=disable|basic|extended|all`, `spin=0|1`, `mempattern=0|1`, `cpurewrite=0|1`,
+/// `gpurewrite=0|1`, and for CUDA `nhwc=0|1`, `tf32=0|1`, `cudagraph=0|1`, `convsearch=exhaustive|heuristic|default`,
+/// `pinned=0|1`); the defaults are what measured best (docs/benchmarks.md). Not a user option: unknown entries are
+/// ignored.
 struct Tuning {
     opt_level: GraphOptimizationLevel,
     spinning: Option<bool>,
@@ -1110,6 +1125,16 @@ struct Tuning {
     cpu_rewrites: bool,
     /// The phase convs on GPUs too (off until measured there).
     gpu_rewrites: bool,
+    /// CUDA: NHWC kernels for the convolutions (`prefer_nhwc`; tensor cores like that layout).
+    prefer_nhwc: bool,
+    /// CUDA: TensorFloat-32 for fp32 convolutions.
+    tf32: bool,
+    /// CUDA: capture the run into a CUDA graph and replay it (fixed frame size and buffer addresses: `bench --resident`).
+    cuda_graph: bool,
+    /// CUDA: cuDNN's convolution algorithm search (ONNX Runtime's default is exhaustive).
+    conv_search: Option<ep::cuda::ConvAlgorithmSearch>,
+    /// CUDA, uint8 frames in host memory: page-locked input and output buffers (faster, asynchronous copies).
+    pinned: bool,
 }
 
 impl Tuning {
@@ -1118,7 +1143,18 @@ impl Tuning {
     }
 
     fn parse(text: &str) -> Tuning {
-        let mut t = Tuning { opt_level: GraphOptimizationLevel::All, spinning: None, memory_pattern: None, cpu_rewrites: true, gpu_rewrites: false };
+        let mut t = Tuning {
+            opt_level: GraphOptimizationLevel::All,
+            spinning: None,
+            memory_pattern: None,
+            cpu_rewrites: true,
+            gpu_rewrites: false,
+            prefer_nhwc: false,
+            tf32: false,
+            cuda_graph: false,
+            conv_search: None,
+            pinned: false,
+        };
         for (k, v) in text.split(',').filter_map(|kv| kv.split_once('=')) {
             match (k.trim(), v.trim()) {
                 ("opt", "disable") => t.opt_level = GraphOptimizationLevel::Disable,
@@ -1129,6 +1165,13 @@ impl Tuning {
                 ("mempattern", v) => t.memory_pattern = Some(v != "0"),
                 ("cpurewrite", v) => t.cpu_rewrites = v != "0",
                 ("gpurewrite", v) => t.gpu_rewrites = v != "0",
+                ("nhwc", v) => t.prefer_nhwc = v != "0",
+                ("tf32", v) => t.tf32 = v != "0",
+                ("cudagraph", v) => t.cuda_graph = v != "0",
+                ("convsearch", "exhaustive") => t.conv_search = Some(ep::cuda::ConvAlgorithmSearch::Exhaustive),
+                ("convsearch", "heuristic") => t.conv_search = Some(ep::cuda::ConvAlgorithmSearch::Heuristic),
+                ("convsearch", "default") => t.conv_search = Some(ep::cuda::ConvAlgorithmSearch::Default),
+                ("pinned", v) => t.pinned = v != "0",
                 _ => {}
             }
         }
@@ -1174,7 +1217,11 @@ fn build_session_with(env: &ort::environment::Environment, bytes: &[u8], device:
             if !ep::CUDA::is_available().unwrap_or(false) {
                 return Err(SessionError::Device("this ONNX Runtime build has no CUDA provider".into()));
             }
-            Some(ep::CUDA::default().build().error_on_failure())
+            let mut cuda = ep::CUDA::default().with_prefer_nhwc(tune.prefer_nhwc).with_tf32(tune.tf32).with_cuda_graph(tune.cuda_graph);
+            if let Some(search) = tune.conv_search {
+                cuda = cuda.with_conv_algorithm_search(search);
+            }
+            Some(cuda.build().error_on_failure())
         }
         Device::TensorRt => {
             if !ep::TensorRT::is_available().unwrap_or(false) {
@@ -1324,12 +1371,16 @@ mod tests {
 
     #[test]
     fn tuning_entries_parse() {
-        let t = Tuning::parse("opt=basic, spin=0,mempattern=1,bogus=3,cpurewrite=0,gpurewrite=1");
+        let t = Tuning::parse("opt=basic, spin=0,mempattern=1,bogus=3,cpurewrite=0,gpurewrite=1,nhwc=1,tf32=1,cudagraph=1,convsearch=heuristic,pinned=1");
         assert!(matches!(t.opt_level, GraphOptimizationLevel::Level1));
         assert_eq!((t.spinning, t.memory_pattern, t.cpu_rewrites, t.gpu_rewrites), (Some(false), Some(true), false, true));
+        assert_eq!((t.prefer_nhwc, t.tf32, t.cuda_graph, t.pinned), (true, true, true, true));
+        assert!(matches!(t.conv_search, Some(ep::cuda::ConvAlgorithmSearch::Heuristic)));
         let d = Tuning::parse("");
         assert!(matches!(d.opt_level, GraphOptimizationLevel::All));
         assert_eq!((d.spinning, d.memory_pattern, d.cpu_rewrites, d.gpu_rewrites), (None, None, true, false));
+        assert_eq!((d.prefer_nhwc, d.tf32, d.cuda_graph, d.pinned), (false, false, false, false));
+        assert!(d.conv_search.is_none() && Tuning::parse("convsearch=fastest").conv_search.is_none());
     }
 
     #[test]
