@@ -135,7 +135,7 @@ struct TrainArgs {
     /// Iterations of linear learning-rate warm-up (default: none at batch 4, else 5% of --iters, at most 200).
     #[arg(long)]
     warmup: Option<u64>,
-    /// Arithmetic of the convolutions: auto (bf16 on CUDA, fp32 on the CPU), fp32, bf16. Weights, norms and
+    /// Arithmetic of the convolutions: auto (bf16 on CUDA and on CPUs with native bf16, else fp32), fp32, bf16. Weights, norms and
     /// losses stay fp32.
     #[arg(long, default_value = "auto")]
     precision: String,

@@ -526,3 +526,16 @@ fn a_plan_trains_its_models_and_rejects_mistakes() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("resume together"), "{err}");
 }
+
+#[test]
+fn precision_auto_is_bf16_on_cuda_and_on_cpus_with_native_bf16() {
+    use stylize_train::mixed::Precision;
+    use tch::Device;
+    let (zen4, avx2) = ("flags\t\t: fpu avx2 avx512f avx512_bf16 avx512_vnni", "flags\t\t: fpu sse2 avx2 fma f16c");
+    assert_eq!(Precision::auto(Device::Cpu, zen4), Precision::Bf16);
+    assert_eq!(Precision::auto(Device::Cpu, "flags : avx2 amx_bf16 amx_tile"), Precision::Bf16);
+    assert_eq!(Precision::auto(Device::Cpu, avx2), Precision::Fp32);
+    assert_eq!(Precision::auto(Device::Cuda(0), avx2), Precision::Bf16);
+    assert_eq!(Precision::parse("fp32", Device::Cuda(0)).unwrap(), Precision::Fp32);
+    assert!(Precision::parse("fp16", Device::Cpu).is_err());
+}
