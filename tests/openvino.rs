@@ -189,7 +189,7 @@ fn device_auto_picks_the_faster_cpu_backend_for_video() {
     let Some((dir, lite, input)) = model_and_clip("lite", 11, "96x64", 6, 1.0) else { return };
     let out = dir.path().join("out.mp4");
     let e = video(&lite, &input, &out, &[]);
-    assert!(e.contains("on openvino"), "a lite net's video runs on OpenVINO: {e}");
+    assert!(e.contains("on openvino") && e.contains("; auto: "), "a lite net's video runs on OpenVINO, saying why: {e}");
     let e = video(&lite, &input, &out, &["--device", "cpu"]);
     assert!(e.contains("on cpu") && !e.contains("openvino"), "--device cpu is ONNX Runtime's: {e}");
     let e = video(&lite, &input, &out, &["--openvino-lib", "/nonexistent/openvino"]);

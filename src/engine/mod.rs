@@ -420,6 +420,8 @@ pub struct Engine {
     io_note: Option<String>,
     /// What `io_line` adds on OpenVINO: why this precision, and the runtime.
     backend_note: Option<String>,
+    /// Why `--device auto` chose OpenVINO's CPU ([`ov::auto_prefers`]), for the load line.
+    auto_why: Option<&'static str>,
     /// `EngineOptions::threads`.
     threads: Option<usize>,
     /// Frames too large for the memory budget: when and how they run in tiles.
@@ -511,6 +513,7 @@ impl Engine {
                         match Self::load_openvino(model, &bytes, &env, OvTarget::Cpu, &ov_opts) {
                             Ok(mut engine) => {
                                 engine.device_notes = notes;
+                                engine.auto_why = Some(why);
                                 if let Some(note) = &mut engine.backend_note {
                                     note.push_str(&format!(" (auto: {why})"));
                                 }
@@ -575,6 +578,7 @@ impl Engine {
                         wrap: wrap.map(|(_, w)| w.info.clone()),
                         io_note,
                         backend_note: None,
+                        auto_why: None,
                         threads: opts.threads,
                         tiling,
                     };
@@ -628,6 +632,7 @@ impl Engine {
             wrap: Some(wrapped.info),
             io_note: None,
             backend_note: Some(format!("{why}, on OpenVINO {} {}", ov::OPENVINO_VERSION, target.name())),
+            auto_why: None,
             threads: opts.threads,
             tiling,
         })
@@ -652,7 +657,14 @@ impl Engine {
 
     /// `model PATH on DEVICE (skipped ...)`: what `--device auto` picked and why.
     pub fn load_line(&self) -> String {
-        let why = if self.device_notes.is_empty() { String::new() } else { format!(" (skipped {})", self.device_notes.join("; ")) };
+        let mut why = Vec::new();
+        if let Some(chosen) = self.auto_why {
+            why.push(format!("{}; auto: {chosen}", self.precision.name()));
+        }
+        if !self.device_notes.is_empty() {
+            why.push(format!("skipped {}", self.device_notes.join("; ")));
+        }
+        let why = if why.is_empty() { String::new() } else { format!(" ({})", why.join("; ")) };
         format!("model {} on {}{why}", self.info.path.display(), self.device().name())
     }
 
