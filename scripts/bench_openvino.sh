@@ -28,13 +28,13 @@ for round in $(seq "$ROUNDS"); do
         for size in $SIZES; do
             clip="$WORK/$size.mp4"
             n=10; [[ $model == *lite* ]] || n=3
-            ort=$($BIN bench -q -m "$m" --sizes "$size" --frames "$n" --json | fps_of)
+            ort=$($BIN bench -q --device cpu -m "$m" --sizes "$size" --frames "$n" --json | fps_of)
             ov=$($BIN bench -q --device openvino -m "$m" --sizes "$size" --frames "$n" --json | fps_of)
             ov32=$($BIN bench -q --device openvino --precision fp32 -m "$m" --sizes "$size" --frames "$n" --json | fps_of)
             py=$("$VENV/bin/python" scripts/bench_baselines.py --model "$m" --clip "$clip" --out "$WORK/py.mp4" --threads "$(nproc)" --only openvino)
             py32=$(echo "$py" | grep 'openvino f32' | sed 's/.*"infer_fps": \([0-9.]*\).*/\1/')
             pydef=$(echo "$py" | grep 'openvino default' | sed 's/.*"infer_fps": \([0-9.]*\).*/\1/')
-            vort=$($BIN video -q -m "$m" "$clip" -o "$WORK/o.mp4" | video_fps)
+            vort=$($BIN video -q --device cpu -m "$m" "$clip" -o "$WORK/o.mp4" | video_fps)
             vov=$($BIN video -q --device openvino -m "$m" "$clip" -o "$WORK/o.mp4" | video_fps)
             printf '%s %s %s %s %s %s %s %s %s %s %s\n' "$round" "$model" "$size" "$ort" "$ov" "$ov32" "$py32" "$pydef" "$vort" "$vov" "$(cut -d' ' -f1 /proc/loadavg)"
         done
