@@ -420,7 +420,7 @@ pub struct Engine {
     io_note: Option<String>,
     /// What `io_line` adds on OpenVINO: why this precision, and the runtime.
     backend_note: Option<String>,
-    /// Why `--device auto` chose OpenVINO's CPU ([`ov::auto_prefers`]), for the load line.
+    /// Why `--device auto` chose OpenVINO's CPU ([`ov::auto_prefers`]), for the load and io lines.
     auto_why: Option<&'static str>,
     /// `EngineOptions::threads`.
     threads: Option<usize>,
@@ -514,9 +514,6 @@ impl Engine {
                             Ok(mut engine) => {
                                 engine.device_notes = notes;
                                 engine.auto_why = Some(why);
-                                if let Some(note) = &mut engine.backend_note {
-                                    note.push_str(&format!(" (auto: {why})"));
-                                }
                                 return Ok(engine);
                             }
                             // Not installed, or this model does not suit it: ONNX Runtime's CPU, saying why.
@@ -698,11 +695,9 @@ impl Engine {
                 None => "float32 planar frames, converted on the host".to_string(),
             },
         };
-        let line = format!("io: {path}, precision {}", self.precision.name());
-        match &self.backend_note {
-            Some(note) => format!("{line}{note}"),
-            None => line,
-        }
+        let note = self.backend_note.as_deref().unwrap_or_default();
+        let auto = self.auto_why.map(|why| format!(" (auto: {why})")).unwrap_or_default();
+        format!("io: {path}, precision {}{note}{auto}", self.precision.name())
     }
 
     /// The session's image input and output names.
