@@ -5,7 +5,6 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
-use stylize_model::JohnsonSpec;
 use stylize_train::{export, loss, mixed::Precision, optimize, parse_device, score, train, vgg::Convention};
 
 #[derive(Parser)]
@@ -218,19 +217,6 @@ struct Plan {
     models: Vec<train::ModelConfig>,
 }
 
-fn spec(a: &TrainArgs) -> Result<JohnsonSpec> {
-    let mut s = JohnsonSpec::by_name(&a.arch).with_context(|| format!("--arch {}: full, half or lite", a.arch))?;
-    if let Some(w) = &a.widths {
-        let [a0, a1, a2] = w[..] else { bail!("--widths needs three numbers, e.g. 16,32,64") };
-        s.widths = [a0, a1, a2];
-    }
-    s.res_blocks = a.res_blocks.unwrap_or(s.res_blocks);
-    s.end_kernel = a.end_kernel.unwrap_or(s.end_kernel);
-    s.styles = a.style.len();
-    s.validate()?;
-    Ok(s)
-}
-
 /// Errors print as one line, the context chain joined (`error: --plan p.json: unknown field ...`), exit 1.
 fn main() {
     if let Err(e) = run() {
@@ -255,18 +241,24 @@ fn run() -> Result<()> {
                     (first, models.collect())
                 }
                 None => {
+                    let widths = match a.widths.as_deref() {
+                        None => None,
+                        Some(&[w0, w1, w2]) => Some([w0, w1, w2]),
+                        Some(_) => bail!("--widths needs three numbers, e.g. 16,32,64"),
+                    };
                     let m = train::ModelConfig {
                         out: a.output.clone().context("give -o RUN_DIR")?,
                         arch: a.arch.clone(),
-                        widths: None,
-                        res_blocks: None,
+                        widths,
+                        res_blocks: a.res_blocks,
+                        end_kernel: a.end_kernel,
                         styles: a.style.clone(),
                         init: a.init.clone(),
                         style_size: a.loss.style_size,
                         style_scale: a.style_scale,
                         weights: a.loss.weights(),
                         stability_noise: a.stability_noise,
-                        exact_spec: Some(spec(&a)?),
+                        exact_spec: None,
                     };
                     (m, Vec::new())
                 }

@@ -82,6 +82,8 @@ pub struct ModelConfig {
     pub widths: Option<[usize; 3]>,
     #[serde(default)]
     pub res_blocks: Option<usize>,
+    #[serde(default)]
+    pub end_kernel: Option<usize>,
     pub styles: Vec<PathBuf>,
     #[serde(default)]
     pub init: Vec<PathBuf>,
@@ -92,7 +94,7 @@ pub struct ModelConfig {
     pub weights: loss::Weights,
     #[serde(default = "default_noise")]
     pub stability_noise: f64,
-    /// The exact spec (the first model's, from the command line); else `arch` with the overrides.
+    /// The exact spec (a [`TrainConfig`]'s own); else `arch` with the overrides.
     #[serde(skip)]
     pub exact_spec: Option<JohnsonSpec>,
 }
@@ -110,9 +112,10 @@ impl ModelConfig {
         if let Some(s) = &self.exact_spec {
             return Ok(s.clone());
         }
-        let mut s = JohnsonSpec::by_name(&self.arch).with_context(|| format!("arch {}: full, half or lite", self.arch))?;
+        let mut s = JohnsonSpec::by_name(&self.arch).with_context(|| format!("unknown arch {}: full, half or lite", self.arch))?;
         s.widths = self.widths.unwrap_or(s.widths);
         s.res_blocks = self.res_blocks.unwrap_or(s.res_blocks);
+        s.end_kernel = self.end_kernel.unwrap_or(s.end_kernel);
         s.styles = self.styles.len();
         s.validate()?;
         Ok(s)
@@ -178,6 +181,7 @@ impl TrainConfig {
             arch: self.arch.clone(),
             widths: Some(self.spec.widths),
             res_blocks: Some(self.spec.res_blocks),
+            end_kernel: Some(self.spec.end_kernel),
             styles: self.styles.clone(),
             init: self.init.clone(),
             style_size: self.style_size,

@@ -380,6 +380,7 @@ fn models_trained_together_get_the_same_losses_as_alone() {
         arch: b.arch.clone(),
         widths: None,
         res_blocks: None,
+        end_kernel: None,
         styles: b.styles.clone(),
         init: Vec::new(),
         style_size: None,
