@@ -14,13 +14,14 @@ RUN=${2:?run directory}
 MACHINE=${3:?machine description}
 NOTES=${4:-}
 DATA=../shared/data
-[[ -f "$RUN/checkpoint.safetensors" ]] || { echo "error: no checkpoint in $RUN" >&2; exit 1; }
+# As model_card.sh: a run trained elsewhere (a lent GPU) may come back as its exported RUN_DIR.onnx without the checkpoint.
+[[ -f "$RUN/checkpoint.safetensors" || -f "$RUN.onnx" ]] || { echo "error: no checkpoint in $RUN and no $RUN.onnx" >&2; exit 1; }
 [[ -d "$DATA" ]] || { echo "error: ../shared/data is missing (style and reference images)" >&2; exit 1; }
 STYLIZE=${STYLIZE:-./target/release/stylize} TRAIN=${TRAIN:-./target/release/stylize-train}
 export STYLIZE TRAIN
 [[ -x "$STYLIZE" ]] || cargo build -q --release --bin stylize
 [[ -x "$TRAIN" ]] || cargo build -q --release -p stylize-train
-"$TRAIN" export "$RUN" -o "onnx/$NAME.onnx" >&2
+if [[ -f "$RUN/checkpoint.safetensors" ]]; then "$TRAIN" export "$RUN" -o "onnx/$NAME.onnx" >&2; else cp "$RUN.onnx" "onnx/$NAME.onnx"; fi
 MODEL=onnx/$NAME.onnx
 
 CARDS=onnx/cards; mkdir -p "$CARDS"
