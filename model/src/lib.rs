@@ -12,6 +12,7 @@
 //! - [`paths`]: where a user's own models live (the trainer exports there, the runtime looks there).
 
 pub mod error;
+mod fp16;
 pub mod meta;
 pub mod onnx;
 pub mod paths;
