@@ -13,7 +13,7 @@ use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::routes::ApiError;
+use super::error::ApiError;
 
 pub async fn guard(State(state): State<Arc<super::State>>, req: Request, next: Next) -> Response {
     match check(state.token.as_deref(), req.headers(), req.uri()) {

@@ -4,9 +4,11 @@
 //! engines: `inference` stylizes live frames (each client's latest frame only, clients taken in turn), `jobs`
 //! runs uploads one or a few at a time from a queue. The async side only moves bytes and decodes/encodes JPEG
 //! on tokio's blocking pool. One file per job: `routes` (HTTP), `session` (one WebSocket client), `auth`
-//! (token, Host and Origin checks), `limits` (sizes and rates), `inference`, `jobs`, `page` (the embedded files).
+//! (token, Host and Origin checks), `limits` (sizes and rates), `inference`, `jobs`, `page` (the embedded files),
+//! `error` (the one error type they all answer with).
 
 mod auth;
+mod error;
 mod inference;
 mod jobs;
 mod limits;

@@ -17,7 +17,7 @@ use std::sync::{Arc, PoisonError};
 use axum::body::Body;
 use axum::extract::multipart::{Multipart, MultipartError, MultipartRejection};
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, Request, State};
-use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -27,38 +27,9 @@ use serde_json::json;
 use tokio::io::AsyncWriteExt;
 
 use super::jobs::{JobOptions, Kind, Phase, Refusal};
+use super::error::ApiError;
 use super::{auth, page, session};
 use crate::effects::Effects;
-
-/// An HTTP error: a status and one line for the user.
-#[derive(Debug, thiserror::Error)]
-#[error("{message}")]
-pub struct ApiError {
-    pub status: StatusCode,
-    pub message: String,
-    header: Option<(HeaderName, &'static str)>,
-}
-
-impl ApiError {
-    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        ApiError { status, message: message.into(), header: None }
-    }
-
-    pub fn with_header(mut self, name: HeaderName, value: &'static str) -> Self {
-        self.header = Some((name, value));
-        self
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut r = (self.status, Json(json!({"error": self.message}))).into_response();
-        if let Some((name, value)) = self.header {
-            r.headers_mut().insert(name, HeaderValue::from_static(value));
-        }
-        r
-    }
-}
 
 fn bad(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, message)

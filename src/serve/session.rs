@@ -24,7 +24,7 @@ use serde_json::json;
 
 use super::inference::{Client, Reply, Request, Settings};
 use super::limits::{Limits, RateLimit};
-use super::routes::ApiError;
+use super::error::ApiError;
 use crate::effects::Effects;
 use crate::frame::Frame;
 
