@@ -41,7 +41,7 @@ for model in "$FULL" $LITE; do
     # The CPU's phase-conv rewrites (model/src/rewrite.rs), not yet measured on a GPU.
     STYLIZE_ORT_TUNE=gpurewrite=1 ours "ours resident fp16, convs on phases" "$model" --frame-io u8 --precision fp16 --resident
     STYLIZE_ORT_TUNE=gpurewrite=1 ours "ours uint8 host fp16, convs on phases" "$model" --frame-io u8 --precision fp16
-    # ONNX Runtime's CUDA levers, one at a time (STYLIZE_ORT_TUNE, src/engine/mod.rs `Tuning`): NHWC kernels,
+    # ONNX Runtime's CUDA levers, one at a time (STYLIZE_ORT_TUNE, src/engine/onnxruntime.rs `Tuning`): NHWC kernels,
     # TF32 for fp32, cuDNN's heuristic algorithm choice, page-locked host frames, and a CUDA graph (fixed size and
     # addresses: resident frames, one size per session).
     STYLIZE_ORT_TUNE=nhwc=1 ours "ours resident fp16, nhwc" "$model" --frame-io u8 --precision fp16 --resident

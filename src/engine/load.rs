@@ -1,0 +1,187 @@
+//! Loading a model: the device it runs on (under `--device auto`: TensorRT, then CUDA, then the CPU, OpenVINO's
+//! where it is installed and measured faster, saying why it skipped the others), its graph wrapped for the
+//! frame path, and the engine around the session.
+
+use std::path::Path;
+
+use super::budget::Tiling;
+use super::contract::{check_wrapped, inspect, invalid, wrap_for_frames, WrapResult};
+use super::library::ort_environment;
+use super::onnxruntime::{build_session, OrtRun, SessionError, Tuning};
+use super::{ov, AutoCpu, Backend, Device, Engine, EngineOptions, FrameIo, OvTarget, Precision};
+use crate::error::{Error, Result};
+
+impl Engine {
+    pub fn load(model: &Path, opts: &EngineOptions) -> Result<Engine> {
+        if !model.is_file() {
+            return Err(Error::ModelMissing { path: model.to_path_buf() });
+        }
+        let bytes = std::fs::read(model).map_err(|e| Error::InputUnreadable { path: model.to_path_buf(), reason: e.to_string() })?;
+        let (env, _) = ort_environment(opts.ort_lib.as_deref())?;
+        if let Device::OpenVino(target) = opts.device {
+            return Self::load_openvino(model, &bytes, &env, target, opts);
+        }
+        let asked_precision = opts.precision;
+        // ONNX Runtime's `auto` is float32; bf16 is OpenVINO's.
+        let precision = match opts.precision {
+            Precision::Auto => Precision::Fp32,
+            Precision::Bf16 => return Err(Error::Invalid("--precision bf16 runs on OpenVINO: add --device openvino".into())),
+            p => p,
+        };
+        let opts = &EngineOptions { precision, ..opts.clone() };
+
+        let order: &[Device] = match opts.device {
+            Device::Auto => &[Device::TensorRt, Device::Cuda, Device::Cpu],
+            d => std::slice::from_ref(match d {
+                Device::Cpu => &Device::Cpu,
+                Device::Cuda => &Device::Cuda,
+                Device::TensorRt => &Device::TensorRt,
+                _ => unreachable!("OpenVINO returned above"),
+            }),
+        };
+        if opts.precision == Precision::Fp16 && opts.frame_io == FrameIo::F32 {
+            return Err(Error::Invalid("--precision fp16 runs in the graph-wrapped uint8 path; use --frame-io u8 or auto".into()));
+        }
+        let mut notes = Vec::new();
+        // The graph wrapped for uint8 frames (or why it could not be), made when a device first wants it. The
+        // CPU gets its own rewrites (`WrapOptions::for_cpu`: convs on phases, uint8 shuffles CUDA has no kernels
+        // for); GPUs get the phase convs only when a benchmark asks (`STYLIZE_ORT_TUNE=gpurewrite=1`).
+        let tune = Tuning::from_env();
+        let mut wrapped: Option<((bool, bool), WrapResult)> = None;
+        // Asking for float32 frames, fp16 or ONNX Runtime tuning (STYLIZE_ORT_TUNE) means ONNX Runtime.
+        let openvino_first = opts.device == Device::Auto
+            && opts.auto_cpu != AutoCpu::OnnxRuntime
+            && opts.frame_io != FrameIo::F32
+            && opts.precision != Precision::Fp16
+            && std::env::var_os("STYLIZE_ORT_TUNE").is_none();
+        for &device in order {
+            if device == Device::Cpu && openvino_first {
+                let lite = stylize_model::onnx::read_spec(&bytes).is_ok_and(|spec| spec.space_to_depth);
+                match ov::auto_prefers(&ov::cpu_flags(), lite, opts.auto_cpu) {
+                    Ok(why) => {
+                        let ov_opts = EngineOptions { device: Device::OpenVino(OvTarget::Cpu), precision: asked_precision, ..opts.clone() };
+                        match Self::load_openvino(model, &bytes, &env, OvTarget::Cpu, &ov_opts) {
+                            Ok(mut engine) => {
+                                engine.device_notes = notes;
+                                engine.auto_why = Some(why);
+                                return Ok(engine);
+                            }
+                            // Not installed, or this model does not suit it: ONNX Runtime's CPU, saying why.
+                            Err(e) => notes.push(format!("openvino: {}", e.to_string().lines().next().unwrap_or_default())),
+                        }
+                    }
+                    Err(why) => notes.push(format!("openvino: {why}")),
+                }
+            }
+            let mut io = opts.frame_io.resolve(device, opts.precision);
+            let mut io_note = None;
+            if io == FrameIo::U8 {
+                let rewrites = match device {
+                    Device::Cpu => (tune.cpu_rewrites, tune.cpu_rewrites),
+                    _ => (tune.gpu_rewrites, false),
+                };
+                if wrapped.as_ref().map(|w| w.0) != Some(rewrites) {
+                    wrapped = Some((rewrites, wrap_for_frames(&env, &bytes, model, opts.precision, rewrites)?));
+                }
+                if let Some((_, Err(why))) = &wrapped {
+                    // Auto keeps the model as it is when it cannot be wrapped (unless fp16 needs the wrap).
+                    if opts.frame_io != FrameIo::Auto || opts.precision == Precision::Fp16 {
+                        let hint = if opts.precision == Precision::Fp16 { "use --precision fp32 --frame-io f32" } else { "try --frame-io f32" };
+                        return Err(Error::ModelContract { path: model.to_path_buf(), reason: format!("{why}; {hint}") });
+                    }
+                    io = FrameIo::F32;
+                    io_note = Some(why.clone());
+                }
+            }
+            let wrap = match (&wrapped, io) {
+                (Some((_, Ok(w))), FrameIo::U8) => Some(w),
+                _ => None,
+            };
+            let session_bytes = wrap.map_or(bytes.as_slice(), |(_, w)| w.bytes.as_slice());
+            match build_session(&env, session_bytes, device, opts) {
+                Ok(session) => {
+                    let info = match wrap {
+                        Some((info, _)) => {
+                            check_wrapped(&session, info)?;
+                            info.clone()
+                        }
+                        None => inspect(&session, model)?,
+                    };
+                    let binding = session.create_binding().map_err(|e| invalid(model, e))?;
+                    let styles = info.style_names();
+                    let tiling = Tiling::new(&info, info.pad_rule(), opts);
+                    let backend = Backend::Ort(Box::new(OrtRun::new(session, binding, device != Device::Cpu && tune.pinned)));
+                    let mut engine = Engine {
+                        backend,
+                        pad: info.pad_rule(),
+                        info,
+                        device,
+                        device_notes: notes,
+                        fixed: None,
+                        process_scale: opts.process_scale.filter(|&s| s < 1.0),
+                        styles,
+                        io,
+                        precision: opts.precision,
+                        wrap: wrap.map(|(_, w)| w.info.clone()),
+                        io_note,
+                        backend_note: None,
+                        auto_why: None,
+                        threads: opts.threads,
+                        tiling,
+                    };
+                    engine.bind_default_extras()?;
+                    return Ok(engine);
+                }
+                Err(SessionError::Device(reason)) if opts.device == Device::Auto => notes.push(format!("{}: {reason}", device.name())),
+                Err(SessionError::Device(reason)) => {
+                    let hint = if device == Device::Cpu { "" } else { ", or run scripts/setup.sh --gpu" };
+                    return Err(Error::DeviceUnavailable { wanted: device.name(), reason, hint });
+                }
+                Err(SessionError::Model(reason)) if opts.precision == Precision::Fp16 && device == Device::Cpu => {
+                    return Err(Error::ModelInvalid { path: model.to_path_buf(), reason: format!("{reason} (this ONNX Runtime cannot run the float16 graph on the CPU; use --precision fp32 there)") })
+                }
+                Err(SessionError::Model(reason)) => return Err(Error::ModelInvalid { path: model.to_path_buf(), reason }),
+            }
+        }
+        unreachable!("the CPU provider is always tried last")
+    }
+
+    /// The uint8-wrapped graph on OpenVINO. The wrap is the plain one: its CPU rewrites were measured on ONNX
+    /// Runtime's kernels, and OpenVINO fuses the conversions itself.
+    fn load_openvino(model: &Path, bytes: &[u8], env: &ort::environment::Environment, target: OvTarget, opts: &EngineOptions) -> Result<Engine> {
+        if opts.frame_io == FrameIo::F32 {
+            return Err(Error::Invalid("--device openvino runs the uint8 frame path; drop --frame-io f32".into()));
+        }
+        let flags = ov::cpu_flags();
+        let precision = ov::resolve_precision(opts.precision, target, &flags);
+        let why = match (opts.precision, target) {
+            (Precision::Auto, OvTarget::Cpu) if ov::native_bf16(&flags) => " (auto: the CPU has native bf16)",
+            (Precision::Auto, OvTarget::Cpu) => " (auto: no native bf16 on this CPU)",
+            (Precision::Bf16, OvTarget::Cpu) if !ov::native_bf16(&flags) => " (bf16 asked, but this CPU has no native bf16: OpenVINO runs f32)",
+            (Precision::Auto, _) => " (auto: the device's default)",
+            _ => "",
+        };
+        let (info, wrapped) = wrap_for_frames(env, bytes, model, Precision::Fp32, (false, false))?
+            .map_err(|why| Error::ModelContract { path: model.to_path_buf(), reason: format!("{why}; the OpenVINO backend needs it: use --device cpu") })?;
+        let session = ov::OvSession::new(&wrapped.bytes, &info, target, precision, opts.threads, opts.openvino_lib.as_deref())?;
+        let tiling = Tiling::new(&info, info.pad_rule(), opts);
+        Ok(Engine {
+            backend: Backend::OpenVino(session),
+            pad: info.pad_rule(),
+            styles: info.style_names(),
+            info,
+            device: opts.device,
+            device_notes: Vec::new(),
+            fixed: None,
+            process_scale: opts.process_scale.filter(|&s| s < 1.0),
+            io: FrameIo::U8,
+            precision,
+            wrap: Some(wrapped.info),
+            io_note: None,
+            backend_note: Some(format!("{why}, on OpenVINO {} {}", ov::OPENVINO_VERSION, target.name())),
+            auto_why: None,
+            threads: opts.threads,
+            tiling,
+        })
+    }
+}
