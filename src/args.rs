@@ -1,11 +1,14 @@
-//! Command-line options every subcommand that runs a model shares (`stylize image`, `video`, `live`, `bench`, ...).
+//! Command-line options that several subcommands share: the engine's (every command that runs a model), the
+//! blend with the input (`--strength`, `--preserve-color`) and a video job's (`video`, `demo`). They are plain
+//! structs as well, for callers of the library.
 
 use std::path::PathBuf;
 
 use clap::Args;
 
 use crate::engine::{AutoCpu, Device, Engine, EngineOptions, FrameIo, Precision};
-use crate::error::Result;
+use crate::effects::Effects;
+use crate::error::{Error, Result};
 use crate::{models, styles};
 
 #[derive(Args, Clone, Debug)]
@@ -143,5 +146,148 @@ impl EngineArgs {
             engines.push(quiet.load_shared(model, n)?);
         }
         Ok(engines)
+    }
+}
+
+// How the stylized frame is blended with the input (`image`, `video`, `demo`). (No doc comment: clap would
+// take it for the help text of the commands that flatten these options.)
+#[derive(Args, Clone, Debug)]
+pub struct EffectArgs {
+    /// Blend with the input: 0 = the input, 1 = fully stylized
+    #[arg(long, default_value_t = 1.0)]
+    pub strength: f32,
+    /// Keep the input's colours: take only the luminance (the strokes) from the style
+    #[arg(long)]
+    pub preserve_color: bool,
+}
+
+impl EffectArgs {
+    pub fn effects(&self) -> Result<Effects> {
+        if !(0.0..=1.0).contains(&self.strength) {
+            return Err(Error::Invalid(format!("--strength {} is out of range; use 0 (the input) to 1 (fully stylized)", self.strength)));
+        }
+        Ok(Effects { strength: self.strength, preserve_color: self.preserve_color })
+    }
+}
+
+#[cfg(feature = "video")]
+// The options of `stylize video` (and `demo`) besides the model's: size, encoding, segments, streams.
+#[derive(Args, Clone, Debug)]
+pub struct VideoArgs {
+    /// Output size WxH (odd sides are rounded down to even)
+    #[arg(long, value_parser = parse_size, conflicts_with = "scale")]
+    pub size: Option<(u32, u32)>,
+    /// Output size as a factor of the input's (e.g. 0.5)
+    #[arg(long)]
+    pub scale: Option<f64>,
+    /// H.264 constant rate factor (x264/x265)
+    #[arg(long, default_value_t = 18)]
+    pub crf: u8,
+    /// FFmpeg encoder (default libx264, else mpeg4)
+    #[arg(long)]
+    pub codec: Option<String>,
+    /// x264 preset; auto picks the slowest (smallest files) that does not slow the stylizer down:
+    /// ultrafast for real-time models on the CPU, veryfast for the full nets
+    #[arg(long, default_value = "auto", value_parser = ["auto", "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"])]
+    pub preset: String,
+    /// On a corrupt input keep the frames before the damage (as NAME.partial.EXT)
+    #[arg(long)]
+    pub keep_partial: bool,
+    /// Stop after this many frames
+    #[arg(long)]
+    pub frames: Option<u64>,
+    /// Print how the input splits into N keyframe-aligned segments (index, start, end, frames), then exit
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub plan: Option<u64>,
+    /// With --plan: JSON for schedulers
+    #[arg(long, requires = "plan")]
+    pub json: bool,
+    /// Stylize only segment K of N (K from 0; see --plan) into -o, for `stylize join`
+    #[arg(long, value_name = "K/N", value_parser = parse_segment, conflicts_with = "plan")]
+    pub segment: Option<(usize, usize)>,
+    /// Stop after this many seconds of input (a live stream otherwise runs until Ctrl-C)
+    #[arg(long)]
+    pub duration: Option<f64>,
+    /// Frame rate of an image-sequence input (frames/%05d.png; default 25)
+    #[arg(long)]
+    pub fps: Option<f64>,
+    /// Stream outputs (rtmp://, srt://, udp://): bit rate in kbit/s (default: about 0.15 bits per pixel per frame)
+    #[arg(long, value_parser = clap::value_parser!(u32).range(50..=200_000))]
+    pub bitrate: Option<u32>,
+    /// Stream outputs: seconds between keyframes
+    #[arg(long, default_value_t = 2.0)]
+    pub keyframe_seconds: f32,
+    /// Batches: leave out inputs whose output already exists (to rerun a batch)
+    #[arg(long)]
+    pub skip_existing: bool,
+    /// MP4/MOV: leave the index at the end (by default it goes first, so browsers play the file while it loads)
+    #[arg(long)]
+    pub no_faststart: bool,
+    /// Frames stylized at once, each by its own copy of the model with a share of the threads (default: 2 on
+    /// a CPU with 2 or more cores for frames up to 1080p, else 1)
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=64))]
+    pub parallel_frames: Option<usize>,
+}
+
+
+#[cfg(feature = "video")]
+impl Default for VideoArgs {
+    /// The command line's defaults (CRF 18, preset auto, ...), for callers of the library.
+    fn default() -> Self {
+        #[derive(clap::Parser)]
+        struct Defaults {
+            #[command(flatten)]
+            video: VideoArgs,
+        }
+        <Defaults as clap::Parser>::parse_from(["stylize"]).video
+    }
+}
+
+/// Parses `WxH` (`640x360`) for `--size` and `bench --sizes`.
+pub fn parse_size(s: &str) -> std::result::Result<(u32, u32), String> {
+    parse_size_within(s, 1..=16384)
+}
+
+/// Parses `WxH` with both sides in `sides` (each command knows what it can take).
+pub fn parse_size_within(s: &str, sides: std::ops::RangeInclusive<u32>) -> std::result::Result<(u32, u32), String> {
+    let (w, h) = s.split_once(['x', 'X']).ok_or_else(|| format!("size {s:?} is not WxH (e.g. 640x360)"))?;
+    let w: u32 = w.trim().parse().map_err(|_| format!("bad width in {s:?}"))?;
+    let h: u32 = h.trim().parse().map_err(|_| format!("bad height in {s:?}"))?;
+    if !sides.contains(&w) || !sides.contains(&h) {
+        return Err(format!("size {s:?} out of range ({}..{})", sides.start(), sides.end()));
+    }
+    Ok((w, h))
+}
+
+/// Parses `K/N` (0-based K).
+pub fn parse_segment(s: &str) -> std::result::Result<(usize, usize), String> {
+    let (k, n) = s.split_once('/').ok_or_else(|| format!("--segment {s:?} is not K/N (e.g. 0/8)"))?;
+    let k: usize = k.trim().parse().map_err(|_| format!("bad segment index in {s:?}"))?;
+    let n: usize = n.trim().parse().map_err(|_| format!("bad segment count in {s:?}"))?;
+    if n == 0 || k >= n {
+        return Err(format!("--segment {s:?}: K counts from 0 and must be below N"));
+    }
+    Ok((k, n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segment_specs_parse() {
+        assert_eq!(parse_segment("0/8"), Ok((0, 8)));
+        assert_eq!(parse_segment(" 7 / 8 "), Ok((7, 8)));
+        assert!(parse_segment("8/8").is_err());
+        assert!(parse_segment("1/0").is_err());
+        assert!(parse_segment("x").is_err());
+    }
+
+    #[test]
+    fn sizes_parse_within_their_range() {
+        assert_eq!(parse_size("640x360"), Ok((640, 360)));
+        assert_eq!(parse_size_within(" 2 X 8192", 2..=8192), Ok((2, 8192)));
+        assert_eq!(parse_size_within("1x8", 2..=8192), Err("size \"1x8\" out of range (2..8192)".to_string()));
+        assert!(parse_size("640").is_err() && parse_size("ax3").is_err());
     }
 }

@@ -6,10 +6,13 @@
 //! latency stays bounded: one frame being stylized plus the one shown. Every replaced frame is counted, and
 //! frame buffers go back to a pool for reuse.
 //!
-//! One module per job: `source` (camera, file, pattern), `inference`, `display` (window, hotkeys, HUD),
+//! One module per job: `source` (camera, file, pattern; [`camera`] opens webcams), `inference`, `display` ([`window`], hotkeys, [`hud`]),
 //! `sinks` (outputs and recordings, each on its own thread), `stats`; `slot` and `shared` are the plumbing between the threads. The submodules
 //! share this module's imports (`use super::*`).
 
+pub mod camera;
+pub mod hud;
+pub mod window;
 mod slot;
 mod shared;
 mod source;
@@ -38,21 +41,23 @@ use crossbeam_channel::{bounded, Receiver, Sender};
 use fast_image_resize as fir;
 use ffmpeg_next::Rational;
 
-use crate::camera::{self, CameraRequest, Webcam};
-use crate::decode::{Item, SizeRequest, VideoSource};
-use crate::encode::{EncodeOptions, StreamOptions, VideoSink};
-use crate::stream::Target;
+use crate::media::decode::{Item, SizeRequest, VideoSource};
+use crate::media::encode::{EncodeOptions, StreamOptions, VideoSink};
+use crate::media::target::Target;
 use crate::effects::Effects;
 use crate::args::EngineArgs;
 use crate::engine::{resize_into, Engine, EngineOptions};
 use crate::error::{Error, Result};
 use crate::frame::Frame;
-use crate::hud::{self, Canvas};
 use crate::output::PendingOutput;
 use crate::stop::{catch_signals, interrupted};
 use crate::styles::{self, Glide};
-use crate::window::{self, Hotkey, Window, HOTKEYS_HELP, HOTKEYS_HUD};
-use crate::{images, models};
+use crate::media::images;
+use crate::models;
+
+use camera::{CameraRequest, Webcam};
+use hud::Canvas;
+use window::{Hotkey, Window, HOTKEYS_HELP, HOTKEYS_HUD};
 
 #[derive(Args, Clone, Debug)]
 #[command(after_help = HOTKEYS_HELP)]
@@ -123,14 +128,9 @@ pub struct LiveArgs {
     pub engine: EngineArgs,
 }
 
+/// `--size`: what cameras and the window can take.
 fn parse_size(s: &str) -> std::result::Result<(u32, u32), String> {
-    let (w, h) = s.split_once(['x', 'X']).ok_or_else(|| format!("size {s:?} is not WxH (e.g. 640x360)"))?;
-    let w: u32 = w.trim().parse().map_err(|_| format!("bad width in {s:?}"))?;
-    let h: u32 = h.trim().parse().map_err(|_| format!("bad height in {s:?}"))?;
-    if !(2..=8192).contains(&w) || !(2..=8192).contains(&h) {
-        return Err(format!("size {s:?} out of range (2..8192)"));
-    }
-    Ok((w, h))
+    crate::args::parse_size_within(s, 2..=8192)
 }
 
 /// Recording needs even sides (YUV 4:2:0).

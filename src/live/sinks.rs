@@ -9,8 +9,8 @@
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use crate::encode::StreamOptions;
-use crate::stream::Target;
+use crate::media::encode::StreamOptions;
+use crate::media::target::Target;
 
 use super::*;
 

@@ -17,7 +17,7 @@ use serde_json::json;
 use super::limits::Limits;
 use super::State;
 use crate::args::EngineArgs;
-use crate::decode::{InputOptions, SizeRequest, VideoSource, Watch};
+use crate::media::decode::{InputOptions, SizeRequest, VideoSource, Watch};
 use crate::effects::Effects;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -423,7 +423,7 @@ fn run_job(state: &State, job: &Job, engines: &mut HashMap<usize, Vec<Engine>>, 
 }
 
 fn run_image(state: &State, job: &Job, engine: &mut Engine) -> Result<String> {
-    let loaded = crate::images::load(&job.input)?;
+    let loaded = crate::media::images::load(&job.input)?;
     let mut frame = loaded.frame;
     if let Some(s) = job.options.scale.filter(|&s| s != 1.0) {
         let (w, h) = (((frame.width as f64 * s).round() as usize).max(1), ((frame.height as f64 * s).round() as usize).max(1));
@@ -442,12 +442,12 @@ fn run_image(state: &State, job: &Job, engine: &mut Engine) -> Result<String> {
     if let Some(o) = &original {
         effects.apply(o, &mut frame);
     }
-    crate::images::save_with_profile(&frame, &job.output, &[job.input.as_path()], loaded.icc_profile.as_deref())?;
+    crate::media::images::save_with_profile(&frame, &job.output, &[job.input.as_path()], loaded.icc_profile.as_deref())?;
     Ok(format!("{}x{} in {:.2} s", frame.width, frame.height, t.elapsed().as_secs_f64()))
 }
 
 fn run_video(job: &Job, engines: &mut [Engine]) -> Result<String> {
-    use crate::pipeline::{transcode, TranscodeOptions};
+    use crate::jobs::pipeline::{transcode, TranscodeOptions};
     let mut source = VideoSource::open_with(&job.input, SizeRequest { scale: job.options.scale, size: None }, InputOptions { untrusted: true, ..Default::default() })?;
     source.set_watch(job.watch.clone());
     let opts = TranscodeOptions { quiet: true, effects: job.options.effects, ..TranscodeOptions::default() };

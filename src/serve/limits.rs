@@ -64,14 +64,9 @@ fn check_size(w: u32, h: u32, max: (u32, u32), option: &str) -> Result<(), Strin
     Ok(())
 }
 
+/// `--max-frame`, `--max-job-frame`: sides the live path and the jobs can take.
 pub fn parse_size(s: &str) -> Result<(u32, u32), String> {
-    let (w, h) = s.split_once(['x', 'X']).ok_or_else(|| format!("size {s:?} is not WxH (e.g. 640x360)"))?;
-    let w: u32 = w.trim().parse().map_err(|_| format!("bad width in {s:?}"))?;
-    let h: u32 = h.trim().parse().map_err(|_| format!("bad height in {s:?}"))?;
-    if !(MIN_SIDE..=16384).contains(&w) || !(MIN_SIDE..=16384).contains(&h) {
-        return Err(format!("size {s:?} out of range ({MIN_SIDE}..16384)"));
-    }
-    Ok((w, h))
+    crate::args::parse_size_within(s, MIN_SIDE..=16384)
 }
 
 /// A token bucket: `rate` frames per second on average, bursts of up to one second's worth.

@@ -10,7 +10,7 @@ use minifb::{InputCallback, Key, ScaleMode, WindowOptions};
 use crate::engine::resize_into;
 use crate::error::{Error, Result};
 use crate::frame::Frame;
-use crate::hud::Canvas;
+use super::hud::Canvas;
 
 /// The window title: fixed, so scripts can find the window (`xdotool search --name stylize`).
 pub const TITLE: &str = "stylize";

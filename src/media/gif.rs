@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use ffmpeg_next as ffmpeg;
 use ffmpeg::{codec, encoder, filter, format, util::frame, Dictionary, Packet, Rational};
 
-use crate::encode::{write_err, Timestamps};
+use crate::media::av::{write_err, Timestamps};
 use crate::error::{Error, Result};
 use crate::frame::Frame;
 
@@ -29,7 +29,7 @@ pub fn loop_count(path: &Path) -> Option<u16> {
 }
 
 /// The GIF/WebP muxers' `loop` option for an output whose input had `gif_loops` (see
-/// [`crate::decode::VideoInfo::gif_loops`]): the input GIF's count, or forever for other inputs.
+/// [`crate::media::decode::VideoInfo::gif_loops`]): the input GIF's count, or forever for other inputs.
 pub fn muxer_loop(gif_loops: Option<Option<u16>>) -> i32 {
     match gif_loops {
         None => 0,
@@ -64,7 +64,7 @@ impl GifSink {
     /// Opens `path` (a temporary `.gif`) for `width`x`height` frames with timestamps in `time_base`; `loops` is
     /// the GIF muxer's loop option ([`muxer_loop`]).
     pub fn create(path: &Path, dest: &Path, width: u32, height: u32, time_base: Rational, frame_rate: Rational, loops: i32) -> Result<GifSink> {
-        crate::decode::init()?;
+        crate::media::av::init()?;
         let mut octx = format::output(path).map_err(|e| Error::output(dest, format!("cannot write a GIF ({e})")))?;
         let mut graph = filter::Graph::new();
         let args = format!("video_size={width}x{height}:pix_fmt=rgb24:time_base={}/{}:pixel_aspect=1/1", time_base.numerator(), time_base.denominator());

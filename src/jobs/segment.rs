@@ -2,7 +2,7 @@
 //!
 //! `plan` reads the input's packets (no decoding) and cuts it at keyframes, so every segment decodes on its
 //! own. A frame belongs to the segment whose `[start, end)` holds its presentation timestamp: none is lost or
-//! doubled. A segment is stylized by `stylize video --segment K/N` ([`crate::decode::VideoSource::set_range`]),
+//! doubled. A segment is stylized by `stylize video --segment K/N` ([`crate::media::decode::VideoSource::set_range`]),
 //! keeps the source's timestamps, starts with a keyframe and carries what [`join`] checks in its metadata
 //! (`stylize_segment`, ...). `join` copies the segments' packets without re-encoding, in order, and muxes the
 //! source's audio, metadata and rotation once.
@@ -68,7 +68,7 @@ fn not_video(path: &Path, reason: impl ToString) -> Error {
 /// Cuts `path` into at most `n` segments at keyframes, each about `1/n` of the duration. Fewer when the input
 /// has fewer keyframes (the caller says so).
 pub fn plan(path: &Path, n: usize) -> Result<Plan> {
-    crate::decode::init()?;
+    crate::media::av::init()?;
     if !path.exists() {
         return Err(Error::InputMissing { path: path.to_path_buf() });
     }
@@ -119,17 +119,6 @@ fn cut_points(stamps: &[i64], keys: &[i64], n: usize) -> Vec<i64> {
         }
     }
     cuts
-}
-
-/// Parses `K/N` (0-based K).
-pub fn parse_segment(s: &str) -> std::result::Result<(usize, usize), String> {
-    let (k, n) = s.split_once('/').ok_or_else(|| format!("--segment {s:?} is not K/N (e.g. 0/8)"))?;
-    let k: usize = k.trim().parse().map_err(|_| format!("bad segment index in {s:?}"))?;
-    let n: usize = n.trim().parse().map_err(|_| format!("bad segment count in {s:?}"))?;
-    if n == 0 || k >= n {
-        return Err(format!("--segment {s:?}: K counts from 0 and must be below N"));
-    }
-    Ok((k, n))
 }
 
 /// Metadata keys a segment carries for `join`.
@@ -192,7 +181,7 @@ pub struct Joined {
 /// `source`. Every problem (a missing, doubled, incomplete or foreign segment) is an error naming it; nothing
 /// is written then.
 pub fn join(segments: &[PathBuf], source: &Path, output: &Path) -> Result<Joined> {
-    crate::decode::init()?;
+    crate::media::av::init()?;
     let mut parts = segments.iter().map(|p| open_part(p)).collect::<Result<Vec<_>>>()?;
     if parts.is_empty() {
         return Err(Error::Invalid("no segments to join".into()));
@@ -256,7 +245,7 @@ pub fn join(segments: &[PathBuf], source: &Path, output: &Path) -> Result<Joined
         ost.set_avg_frame_rate(in_video.avg_frame_rate());
         if let Some(sv) = src_video.and_then(|i| src.stream(i)) {
             ost.set_metadata(sv.metadata().to_owned());
-            crate::encode::copy_display_matrix(&sv, &mut ost);
+            crate::media::av::copy_display_matrix(&sv, &mut ost);
         }
     }
     let mut audio_map = vec![None; src.nb_streams() as usize];
@@ -272,7 +261,7 @@ pub fn join(segments: &[PathBuf], source: &Path, output: &Path) -> Result<Joined
         audio_map[ist.index()] = Some((ost.index(), ist.time_base()));
     }
     octx.set_metadata(src.metadata().to_owned());
-    crate::encode::write_header(&mut octx, &crate::encode::EncodeOptions::default()).map_err(|e| Error::output(output, format!("cannot write the header ({e})")))?;
+    crate::media::encode::write_header(&mut octx, &crate::media::encode::EncodeOptions::default()).map_err(|e| Error::output(output, format!("cannot write the header ({e})")))?;
     let out_video_tb = octx.stream(0).expect("video").time_base();
 
     // Video packets segment by segment and the source's audio packets, merged by time so the muxer never holds
@@ -281,7 +270,7 @@ pub fn join(segments: &[PathBuf], source: &Path, output: &Path) -> Result<Joined
         p.rescale_ts(from, to);
         p.set_stream(index);
         p.set_position(-1);
-        p.write_interleaved(octx).map_err(|e| crate::encode::write_err(output, e))
+        p.write_interleaved(octx).map_err(|e| crate::media::av::write_err(output, e))
     };
     let secs = |p: &Packet, tb: Rational| p.dts().or(p.pts()).map_or(f64::NEG_INFINITY, |t| t as f64 * f64::from(tb));
     let mut next_audio = || -> Option<(Packet, usize, Rational)> {
@@ -327,7 +316,7 @@ pub fn join(segments: &[PathBuf], source: &Path, output: &Path) -> Result<Joined
         audio_packets += 1;
         audio = next_audio();
     }
-    octx.write_trailer().map_err(|e| crate::encode::write_err(output, e))?;
+    octx.write_trailer().map_err(|e| crate::media::av::write_err(output, e))?;
     Ok(Joined { output: pending.commit()?, segments: parts.len(), frames, audio_packets })
 }
 
@@ -344,14 +333,5 @@ mod tests {
         // More segments than keyframes: one per keyframe at most.
         assert_eq!(cut_points(&stamps, &[0, 50], 8), vec![50]);
         assert_eq!(cut_points(&stamps, &[0], 3), Vec::<i64>::new());
-    }
-
-    #[test]
-    fn segment_specs_parse() {
-        assert_eq!(parse_segment("0/8"), Ok((0, 8)));
-        assert_eq!(parse_segment(" 7 / 8 "), Ok((7, 8)));
-        assert!(parse_segment("8/8").is_err());
-        assert!(parse_segment("1/0").is_err());
-        assert!(parse_segment("x").is_err());
     }
 }

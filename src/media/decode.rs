@@ -10,11 +10,11 @@ use crossbeam_channel::{Receiver, Sender};
 use ffmpeg_next as ffmpeg;
 use ffmpeg::{codec, format, media, software::scaling, util::frame, Dictionary, Packet, Rational};
 
-use crate::color::VideoColor;
+use crate::media::color::VideoColor;
 use crate::error::{Error, Result};
 use crate::frame::Frame;
 use crate::stop::interrupted;
-use crate::stream;
+use crate::media::target;
 
 /// What flows from the decoder through the engine to the encoder.
 pub enum Item {
@@ -78,12 +78,6 @@ pub struct Watch {
     pub frames: Arc<AtomicU64>,
 }
 
-pub(crate) fn init() -> Result<()> {
-    ffmpeg::init().map_err(|e| Error::Invalid(format!("FFmpeg failed to initialise: {e}")))?;
-    ffmpeg::util::log::set_level(ffmpeg::util::log::Level::Fatal);
-    Ok(())
-}
-
 /// `FFmpeg`'s YUV 4:2:0 needs even sides: odd ones are rounded down (one pixel cropped by the scaler).
 fn even(n: u32) -> u32 {
     (n & !1).max(2)
@@ -106,22 +100,22 @@ impl VideoSource {
     /// Opens a file, a stream URL (`udp://`, `rtmp://`, `srt://`, `rtsp://`, `http(s)://`, HLS) or an image
     /// sequence (`frames/%05d.png`).
     pub fn open_with(path: &Path, size: SizeRequest, input: InputOptions) -> Result<VideoSource> {
-        init()?;
+        crate::media::av::init()?;
         let text = path.to_string_lossy();
-        let live = stream::is_url(&text);
-        let sequence = !live && stream::is_sequence(path);
+        let live = target::is_url(&text);
+        let sequence = !live && target::is_sequence(path);
         let not_video = |reason: String| Error::NotAVideo { path: path.to_path_buf(), reason };
         let mut opts = Dictionary::new();
         if live {
-            stream::check_input_url(&text)?;
+            target::check_input_url(&text)?;
             // Probing ends as soon as every stream is described (a keyframe of the video has been seen), but
             // a stream joined mid-way may take a keyframe interval to get there; a stream that stops sending
             // for NETWORK_TIMEOUT ends the input.
             opts.set("analyzeduration", "5000000");
             opts.set("probesize", "5000000");
-            opts.set("rw_timeout", &stream::NETWORK_TIMEOUT.as_micros().to_string());
+            opts.set("rw_timeout", &target::NETWORK_TIMEOUT.as_micros().to_string());
             if text.starts_with("udp://") && !text.contains("timeout=") {
-                opts.set("timeout", &stream::NETWORK_TIMEOUT.as_micros().to_string());
+                opts.set("timeout", &target::NETWORK_TIMEOUT.as_micros().to_string());
             }
         } else if sequence {
             let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
@@ -195,7 +189,7 @@ impl VideoSource {
         if live {
             notes.push("a live stream: Ctrl-C (or --duration) ends it; the output is kept".into());
         }
-        let gif_loops = (ictx.format().name() == "gif").then(|| crate::gif::loop_count(path));
+        let gif_loops = (ictx.format().name() == "gif").then(|| crate::media::gif::loop_count(path));
         let info = VideoInfo { path: path.to_path_buf(), video_index, width, height, out_width, out_height, time_base, frame_rate, frames_hint, frames_in_index, copied_streams, color, live, gif_loops, notes };
         Ok(VideoSource { ictx, decoder, info, range: None, watch: None })
     }
@@ -332,7 +326,7 @@ impl VideoSource {
                 }
                 let key = (decoded.format(), decoded.width(), decoded.height());
                 if scaler.as_ref().is_none_or(|(_, k)| *k != key) {
-                    let mut ctx = scaling::Context::get(key.0, key.1, key.2, format::Pixel::RGB24, self.info.out_width, self.info.out_height, crate::color::DECODE_FLAGS)
+                    let mut ctx = scaling::Context::get(key.0, key.1, key.2, format::Pixel::RGB24, self.info.out_width, self.info.out_height, crate::media::color::DECODE_FLAGS)
                         .map_err(|e| corrupt(frames, format!("cannot convert {:?} frames to RGB: {e}", key.0)))?;
                     self.info.color.set_yuv_to_rgb(&mut ctx);
                     scaler = Some((ctx, key));
@@ -387,3 +381,65 @@ pub(crate) fn timed_send<T>(out: &Sender<T>, item: T, blocked: &mut Duration) ->
     *blocked += t.elapsed();
     ok
 }
+/// The video frames of a source, decoded on their own thread (what `stylize flicker` and `bench --input`
+/// read): a plain iterator for callers that want frames and nothing else. Ends at the end of the video, at
+/// a decoding error (kept for [`Frames::finish`]) or when dropped.
+pub struct Frames {
+    rx: Option<Receiver<Item>>,
+    decoder: Option<std::thread::JoinHandle<Result<(u64, Duration)>>>,
+    /// Decoded frames come back here for reuse when the caller hands them back ([`Frames::recycle`]).
+    pool: Sender<Frame>,
+}
+
+impl VideoSource {
+    /// Starts decoding on a thread of its own; frames are read from the returned iterator.
+    pub fn frames(self) -> Frames {
+        let (tx, rx) = crossbeam_channel::bounded(4);
+        let (pool, pool_rx) = crossbeam_channel::bounded(4);
+        let decoder = std::thread::spawn(move || self.run(&tx, &pool_rx));
+        Frames { rx: Some(rx), decoder: Some(decoder), pool }
+    }
+}
+
+impl Frames {
+    /// Gives a frame buffer back for the decoder to reuse.
+    pub fn recycle(&self, frame: Frame) {
+        let _ = self.pool.try_send(frame);
+    }
+
+    /// Stops decoding and says how it ended: `Ok` at the end of the video or when stopped early, the
+    /// decoder's error otherwise.
+    pub fn finish(mut self) -> Result<()> {
+        self.stop()
+    }
+
+    fn stop(&mut self) -> Result<()> {
+        // Dropping the receiver ends the decoder at its next send.
+        self.rx = None;
+        match self.decoder.take().map(|d| d.join()) {
+            Some(Ok(Err(e))) if !matches!(e, Error::Interrupted(_)) => Err(e),
+            Some(Err(_)) => Err(Error::Invalid("the decoder thread panicked".into())),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Iterator for Frames {
+    type Item = Frame;
+
+    fn next(&mut self) -> Option<Frame> {
+        loop {
+            match self.rx.as_ref()?.recv().ok()? {
+                Item::Video { frame, .. } => return Some(frame),
+                _ => continue,
+            }
+        }
+    }
+}
+
+impl Drop for Frames {
+    fn drop(&mut self) {
+        let _ = self.stop();
+    }
+}
+

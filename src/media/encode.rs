@@ -6,11 +6,12 @@ use std::path::{Path, PathBuf};
 use ffmpeg_next as ffmpeg;
 use ffmpeg::{codec, encoder, format, software::scaling, util::frame, Dictionary, Packet, Rational};
 
-use crate::color::VideoColor;
-use crate::decode::VideoSource;
+use crate::media::color::VideoColor;
+use crate::media::decode::VideoSource;
 use crate::error::{Error, Result};
 use crate::frame::Frame;
-use crate::stream::Target;
+use crate::media::av::{copy_display_matrix, write_err, Timestamps};
+use crate::media::target::Target;
 
 #[derive(Clone, Debug)]
 pub struct EncodeOptions {
@@ -28,7 +29,7 @@ pub struct EncodeOptions {
     pub tune: Option<String>,
     /// Frames between keyframes (a viewer who joins, or a reconnect, waits at most this long).
     pub keyint: Option<u32>,
-    /// Animated WebP: the muxer's loop option (0: forever; see [`crate::gif::muxer_loop`]).
+    /// Animated WebP: the muxer's loop option (0: forever; see [`crate::media::gif::muxer_loop`]).
     pub animation_loop: i32,
     /// Container metadata added to the input's (segments carry what `stylize join` checks).
     pub metadata: Vec<(String, String)>,
@@ -126,38 +127,6 @@ fn enc_err(e: impl std::fmt::Display) -> Error {
     Error::Encoder(e.to_string())
 }
 
-/// Timestamps for frames: their own, or one frame after the last for frames that arrive without one.
-pub(crate) struct Timestamps {
-    next: i64,
-    step: i64,
-    last: Option<i64>,
-}
-
-impl Timestamps {
-    /// For timestamps in `time_base` units at `frame_rate`.
-    pub(crate) fn new(time_base: Rational, frame_rate: Rational) -> Timestamps {
-        Timestamps { next: 0, step: (f64::from(time_base.invert()) / f64::from(frame_rate)).round().max(1.0) as i64, last: None }
-    }
-
-    /// Always after the previous one: a stream that loses packets or restarts its clock can send a timestamp
-    /// that goes back, which the muxer would refuse.
-    pub(crate) fn stamp(&mut self, pts: Option<i64>) -> i64 {
-        let pts = pts.unwrap_or(self.next).max(self.last.map_or(i64::MIN, |l| l + 1));
-        self.last = Some(pts);
-        self.next = pts + self.step;
-        pts
-    }
-}
-
-/// A failed write of the output file, named by the user's path, with what to do when the disk is full.
-pub(crate) fn write_err(dest: &Path, e: ffmpeg::Error) -> Error {
-    match e {
-        ffmpeg::Error::Other { errno } if errno == ffmpeg::error::ENOSPC => Error::output(dest, "the disk is full (no space left on device); free some space or write to another folder"),
-        ffmpeg::Error::Other { errno } if errno == libc::EPIPE || errno == libc::ECONNRESET => Error::output(dest, "the server closed the connection"),
-        e => Error::output(dest, format!("writing failed: {e}")),
-    }
-}
-
 impl VideoSink {
     /// Opens `path` (a temporary file whose extension names the container) for the video of `src`. An animated
     /// WebP gets the video only (libwebp_anim; it has no audio).
@@ -173,7 +142,7 @@ impl VideoSink {
 
     /// A stream (`rtmp://`, `srt://`, `udp://`) of the video of `src` with its audio, written as it comes.
     pub fn create_stream(target: &Target, src: &VideoSource, opts: &EncodeOptions) -> Result<VideoSink> {
-        let octx = crate::stream::open_output(target)?;
+        let octx = crate::media::target::open_output(target)?;
         Self::create_from(octx, Path::new(&target.label()), src, opts)
     }
 
@@ -212,7 +181,7 @@ impl VideoSink {
     /// A video-only sink without an input to copy from (live recording): `width`x`height` frames (even sides),
     /// timestamps in `time_base` units, `frame_rate` the nominal rate.
     pub fn create_plain(path: &Path, dest: &Path, width: u32, height: u32, frame_rate: Rational, time_base: Rational, opts: &EncodeOptions) -> Result<VideoSink> {
-        crate::decode::init()?;
+        crate::media::av::init()?;
         let octx = open_output(path, dest)?;
         Self::create_video_only(octx, dest, width, height, frame_rate, time_base, opts)
     }
@@ -221,7 +190,7 @@ impl VideoSink {
     /// the network ([`StreamOptions::encode_options`]), raw YUV 4:2:0 for a V4L2 device, PNG/TIFF/JPEG images.
     /// Network targets connect here.
     pub fn create_target(target: &Target, width: u32, height: u32, frame_rate: Rational, time_base: Rational, stream: &StreamOptions) -> Result<VideoSink> {
-        let octx = crate::stream::open_output(target)?;
+        let octx = crate::media::target::open_output(target)?;
         let opts = match target {
             Target::Network { .. } => stream.encode_options(width, height, frame_rate),
             Target::Device(_) => EncodeOptions { codec: Some("rawvideo".into()), ..EncodeOptions::default() },
@@ -282,7 +251,7 @@ impl VideoSink {
             return self.write_encoded();
         }
         if self.scaler.is_none() {
-            let mut ctx = scaling::Context::get(format::Pixel::RGB24, w, h, self.pixel, w, h, crate::color::ENCODE_FLAGS).map_err(enc_err)?;
+            let mut ctx = scaling::Context::get(format::Pixel::RGB24, w, h, self.pixel, w, h, crate::media::color::ENCODE_FLAGS).map_err(enc_err)?;
             self.color.set_rgb_to_yuv(&mut ctx);
             self.scaler = Some(Scaler(ctx));
         }
@@ -442,21 +411,6 @@ fn add_video_stream(octx: &mut format::context::Output, width: u32, height: u32,
     ost.set_avg_frame_rate(frame_rate);
     ost.set_rate(frame_rate);
     Ok((encoder, video_out, described))
-}
-
-/// Rotation lives in the stream's display matrix: copying it keeps phone videos upright.
-pub(crate) fn copy_display_matrix(ist: &format::stream::Stream, ost: &mut format::stream::StreamMut) {
-    for side in ist.side_data() {
-        if side.kind() == codec::packet::side_data::Type::DisplayMatrix {
-            let data = side.data();
-            unsafe {
-                let dst = ffmpeg::ffi::av_stream_new_side_data(ost.as_mut_ptr(), ffmpeg::ffi::AVPacketSideDataType::AV_PKT_DATA_DISPLAYMATRIX, data.len() as _);
-                if !dst.is_null() {
-                    std::ptr::copy_nonoverlapping(data.as_ptr(), dst, data.len());
-                }
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::bounded;
 
-use crate::decode::{timed_send, Item, VideoSource};
-use crate::encode::{auto_preset, EncodeOptions, StreamOptions, VideoSink, AUTO_PRESET};
-use crate::stream::Target;
-use crate::gif::GifSink;
+use crate::media::decode::{timed_send, Item, VideoSource};
+use crate::media::encode::{auto_preset, EncodeOptions, StreamOptions, VideoSink, AUTO_PRESET};
+use crate::media::target::Target;
+use crate::media::gif::GifSink;
 use crate::effects::Effects;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -141,7 +141,7 @@ impl Drop for SequenceFiles {
         }
         // image2 numbers from 1; the file of a frame being written when it failed may exist too.
         for n in 1..=self.written + 1 {
-            let _ = std::fs::remove_file(crate::stream::sequence_file(&self.pattern, n));
+            let _ = std::fs::remove_file(crate::media::target::sequence_file(&self.pattern, n));
         }
     }
 }
@@ -192,7 +192,7 @@ pub fn transcode(engines: &mut [Engine], source: VideoSource, output: &Path, opt
     if animation && !info.copied_streams.is_empty() {
         info.notes.push(format!("the audio is dropped (a {} has none)", ext.to_uppercase()));
     }
-    let loops = crate::gif::muxer_loop(info.gif_loops);
+    let loops = crate::media::gif::muxer_loop(info.gif_loops);
     let sink = match &target {
         Target::File(_) if ext == "gif" => Sink::Gif(GifSink::create(pending.as_ref().expect("a file").path(), output, info.out_width, info.out_height, info.time_base, info.frame_rate, loops)?),
         Target::File(_) => Sink::Video(VideoSink::create(pending.as_ref().expect("a file").path(), output, &source, &EncodeOptions { animation_loop: loops, ..encode })?),

@@ -146,7 +146,7 @@ pub const NETWORK_TIMEOUT: Duration = Duration::from_secs(5);
 /// Opens `target` for writing with its container. Network targets connect here, so a refused connection or an
 /// unknown host is an error now, not after the first frame.
 pub fn open_output(target: &Target) -> Result<format::context::Output> {
-    crate::decode::init()?;
+    crate::media::av::init()?;
     let fail = |e: ffmpeg::Error| stream_err(target, e);
     match target {
         Target::Network { url, muxer } => {

@@ -97,6 +97,11 @@ impl Report {
     }
 }
 
+/// The style's name in output file names and segment tags: the model's file stem (`candy` for `onnx/candy.onnx`).
+pub fn style_name(model: &str) -> String {
+    Path::new(model).file_stem().unwrap_or_default().to_string_lossy().to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
