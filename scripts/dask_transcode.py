@@ -46,6 +46,17 @@ def file_task(stylize, model, source, out, extra):
     return run_stylize(stylize, ["video", "-q", "-m", model, str(source), "-o", str(out), *extra])
 
 
+def check_stylize(stylize):
+    """Exits with one line when `stylize` (a name looked up on PATH, or a path) is not an executable here."""
+    if shutil.which(stylize):
+        return
+    fix = "pass --stylize /path/to/stylize or set STYLIZE"
+    if os.sep not in stylize:
+        sys.exit(f"dask_transcode: {stylize} not found on PATH; {fix}")
+    why = "is not an executable file" if Path(stylize).exists() else "does not exist"
+    sys.exit(f"dask_transcode: {stylize} {why}; {fix}")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--scheduler", required=True, help="tcp://HOST:PORT, or 'local' for a LocalCluster on this machine")
@@ -60,13 +71,17 @@ def main():
     argv = sys.argv[1:]
     extra = argv[argv.index("--") + 1:] if "--" in argv else []
     a = p.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
+    several = len(a.inputs) > 1 or a.inputs[0].is_dir()
+    # This machine runs stylize for one input (its plan and the join) and on a LocalCluster; files on a remote
+    # cluster only need it on the workers, where a path may hold it that this machine lacks.
+    if not several or a.scheduler == "local":
+        check_stylize(a.stylize)
 
     from dask.distributed import Client, LocalCluster, as_completed
 
     client = Client(LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None)) if a.scheduler == "local" else Client(a.scheduler, timeout="20s")
     threads = sum(client.nthreads().values()) or 1
     started = time.monotonic()
-    several = len(a.inputs) > 1 or a.inputs[0].is_dir()
     if several:
         files = [f for i in a.inputs for f in (sorted(x for x in i.iterdir() if x.is_file()) if i.is_dir() else [i])]
         a.output.mkdir(parents=True, exist_ok=True)

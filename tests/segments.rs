@@ -217,3 +217,51 @@ fn a_dask_cluster_on_loopback_stylizes_segments_and_survives_a_killed_worker() {
     assert_eq!(audio_md5(&out), audio_md5(&clip));
     assert!(!d.join(".film-styled.mp4.segments").exists(), "the segments were not cleaned up");
 }
+
+/// The Python 3 interpreter on PATH as an absolute path (it keeps working under another PATH); None, after
+/// saying so, without one.
+fn python3() -> Option<PathBuf> {
+    let o = Command::new("python3").args(["-c", "import sys; print(sys.executable)"]).output();
+    match o {
+        Ok(o) if o.status.success() => Some(PathBuf::from(stdout(&o).trim())),
+        _ => {
+            eprintln!("skipping: no python3 on PATH");
+            None
+        }
+    }
+}
+
+/// Without a stylize it can run, the Dask driver stops with one line that names the problem and --stylize, before
+/// it imports Dask or starts a cluster (so any Python 3 shows it, and --scheduler local starts nothing).
+#[test]
+fn the_dask_driver_without_a_stylize_binary_says_so_in_one_line() {
+    let Some(python) = python3() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // A PATH holding a `stylize` that is not executable, so it does not count.
+    let plain = d.join("stylize");
+    std::fs::write(&plain, "").unwrap();
+    let missing = d.join("bin/stylize");
+    let out = d.join("out.mp4");
+    let cases: [(Vec<&str>, &str); 4] = [
+        (vec![], "dask_transcode: stylize not found on PATH; "),
+        (vec!["--stylize", missing.to_str().unwrap()], &format!("dask_transcode: {} does not exist; ", missing.display())),
+        (vec!["--stylize", plain.to_str().unwrap()], &format!("dask_transcode: {} is not an executable file; ", plain.display())),
+        (vec!["--stylize", d.to_str().unwrap()], "is not an executable file; "),
+    ];
+    for (args, expected) in &cases {
+        let o = Command::new(&python)
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/dask_transcode.py"))
+            .args(["--scheduler", "local", "-m", "candy", "film.mp4", "-o", out.to_str().unwrap()])
+            .args(args)
+            .env("PATH", d)
+            .env_remove("STYLIZE")
+            .output()
+            .unwrap();
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: not one line: {err}");
+        assert!(err.contains(expected) && err.trim_end().ends_with("pass --stylize /path/to/stylize or set STYLIZE"), "{args:?}: {err}");
+        assert!(stdout(&o).is_empty(), "{args:?}: {}", stdout(&o));
+    }
+}

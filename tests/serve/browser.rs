@@ -1,6 +1,8 @@
-//! The page in a real browser: headless Chromium with its fake camera opens the page from a server started by
-//! the test, and the test drives it through the DevTools protocol (a WebSocket; tungstenite here). Skipped,
-//! with a message, where Chromium is not installed (`scripts/setup.sh test` installs it).
+//! The page in a real browser: headless Chromium with a fake camera that plays two seconds of the demo clip
+//! (`assets/bigbuckbunny.mp4`, made into a .y4m with the ffmpeg CLI; Chromium's synthetic test pattern, with a
+//! note, without ffmpeg) opens the page from a server started by the test, and the test drives it through the
+//! DevTools protocol (a WebSocket; tungstenite here). Skipped, with a message, where Chromium is not installed
+//! (`scripts/setup.sh test` installs it).
 //!
 //! `browser_benchmark` (ignored by default) measures round trips, fps and the server's CPU share with one and
 //! two pages: `STYLIZE_BENCH_MODEL=onnx/candy-lite.onnx cargo test --release -p stylize --test serve
@@ -23,19 +25,50 @@ fn chromium() -> Option<&'static str> {
 
 pub struct Browser {
     _process: Background,
-    _profile: tempfile::TempDir,
+    /// The profile (`profile/`) and the camera's clip.
+    _dir: tempfile::TempDir,
+    /// The camera's clip (None: Chromium's test pattern).
+    camera: Option<PathBuf>,
     port: u16,
 }
 
+/// Two seconds of the demo clip at 640x360 as a .y4m for Chromium's fake camera (which loops it), in `dir`;
+/// None, after a note, where the ffmpeg CLI is missing or fails.
+fn camera_clip(dir: &Path) -> Option<PathBuf> {
+    let clip = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/bigbuckbunny.mp4");
+    let y4m = dir.join("camera.y4m");
+    let o = Command::new("ffmpeg")
+        .args(["-v", "error", "-ss", "2", "-t", "2", "-i"])
+        .arg(&clip)
+        .args(["-an", "-vf", "scale=640:360", "-pix_fmt", "yuv420p", "-f", "yuv4mpegpipe"])
+        .arg(&y4m)
+        .output();
+    match o {
+        Ok(o) if o.status.success() => Some(y4m),
+        Ok(o) => {
+            eprintln!("note: the camera shows Chromium's test pattern: ffmpeg could not convert {}: {}", clip.display(), String::from_utf8_lossy(&o.stderr).trim());
+            None
+        }
+        Err(e) => {
+            eprintln!("note: the camera shows Chromium's test pattern: no ffmpeg CLI to make a clip of ({e})");
+            None
+        }
+    }
+}
+
 impl Browser {
-    /// Headless Chromium with a fake camera that needs no permission prompt; None (with a message) without one.
+    /// Headless Chromium with a fake camera (the demo clip) that needs no permission prompt; None (with a message)
+    /// without Chromium.
     pub fn launch() -> Option<Browser> {
         let Some(bin) = chromium() else {
             eprintln!("skipping: Chromium is not installed (apt-get install chromium; scripts/setup.sh test does it)");
             return None;
         };
-        let profile = tempfile::tempdir().unwrap();
-        let data = format!("--user-data-dir={}", profile.path().display());
+        let dir = tempfile::tempdir().unwrap();
+        let profile = dir.path().join("profile");
+        let data = format!("--user-data-dir={}", profile.display());
+        let camera = camera_clip(dir.path());
+        let camera_arg = camera.as_ref().map(|y4m| format!("--use-file-for-fake-video-capture={}", y4m.display()));
         let mut args = vec![
             "--headless=new",
             "--disable-gpu",
@@ -50,6 +83,9 @@ impl Browser {
             "--window-size=1280,860",
             &data,
         ];
+        if let Some(arg) = &camera_arg {
+            args.push(arg);
+        }
         // Chromium's sandbox does not run as root.
         if unsafe { libc::geteuid() } == 0 {
             args.push("--no-sandbox");
@@ -57,7 +93,7 @@ impl Browser {
         args.push("about:blank");
         let process = Background::start(bin, &args);
         // With port 0 Chromium picks one and writes it into the profile.
-        let file = profile.path().join("DevToolsActivePort");
+        let file = profile.join("DevToolsActivePort");
         let t = Instant::now();
         let port = loop {
             if let Some(p) = std::fs::read_to_string(&file).ok().and_then(|s| s.lines().next().and_then(|l| l.trim().parse().ok())) {
@@ -66,7 +102,41 @@ impl Browser {
             assert!(t.elapsed() < Duration::from_secs(60), "Chromium did not open its DevTools port");
             std::thread::sleep(Duration::from_millis(100));
         };
-        Some(Browser { _process: process, _profile: profile, port })
+        Some(Browser { _process: process, _dir: dir, camera, port })
+    }
+
+    /// How far `frame` (one the page sent) is from the nearest frame of the camera's clip: the mean absolute
+    /// difference of 4x4-block means of luma, in grey levels (BT.601 limited range, as in the .y4m); None with
+    /// Chromium's test pattern.
+    pub fn camera_diff(&self, frame: &image::RgbImage) -> Option<f64> {
+        let y4m = std::fs::read(self.camera.as_ref()?).unwrap();
+        let header_end = y4m.iter().position(|&b| b == b'\n').unwrap();
+        let header = std::str::from_utf8(&y4m[..header_end]).unwrap();
+        let dim = |tag: char| header.split(' ').find_map(|t| t.strip_prefix(tag)).and_then(|v| v.parse::<usize>().ok()).unwrap();
+        let (w, h) = (dim('W'), dim('H'));
+        assert_eq!((w as u32, h as u32), frame.dimensions(), "the camera's clip is not the frames' size");
+        let blocks = |luma: &dyn Fn(usize, usize) -> f64| -> Vec<f64> {
+            let mut v = Vec::with_capacity((w / 4) * (h / 4));
+            for by in 0..h / 4 {
+                for bx in 0..w / 4 {
+                    v.push((0..16).map(|k| luma(bx * 4 + k % 4, by * 4 + k / 4)).sum::<f64>() / 16.0);
+                }
+            }
+            v
+        };
+        let sent = blocks(&|x, y| {
+            let [r, g, b] = frame.get_pixel(x as u32, y as u32).0.map(f64::from);
+            16.0 + (65.481 * r + 128.553 * g + 24.966 * b) / 255.0
+        });
+        let (frame_bytes, mut at, mut best) = (w * h * 3 / 2, header_end + 1, f64::INFINITY);
+        while at < y4m.len() {
+            at += y4m[at..].iter().position(|&b| b == b'\n').unwrap() + 1; // FRAME and its parameters
+            let plane = &y4m[at..at + w * h];
+            let clip = blocks(&|x, y| f64::from(plane[y * w + x]));
+            best = best.min(sent.iter().zip(&clip).map(|(a, b)| (a - b).abs()).sum::<f64>() / sent.len() as f64);
+            at += frame_bytes;
+        }
+        Some(best)
     }
 
     /// A new tab (in a window of its own, so that it is not throttled as a background tab).
@@ -174,12 +244,15 @@ fn the_page_stylizes_the_camera_switches_models_and_uploads_in_chromium() {
     tab.open(&server.url("/"));
     assert_eq!(tab.eval("[...document.getElementById('model').options].map(o => o.value)"), json!(["lite-21", "lite-22"]));
 
-    // The fake camera's frames come back stylized by the first model, as `stylize image` stylizes them.
+    // The camera's frames come back stylized by the first model, as `stylize image` stylizes them.
     tab.click("start");
     frames_after_reset(&mut tab, 8, Duration::from_secs(90));
     let (input, output) = tab.pair();
     assert_eq!(input.dimensions(), (640, 360), "frames go at the chosen size");
     assert_eq!(output.dimensions(), (640, 360));
+    if let Some(d) = browser.camera_diff(&input) {
+        assert!(d < 2.0, "the camera shows the demo clip: {d:.2} grey levels from its nearest frame");
+    }
     let want_a = cli_stylized(dir.path(), &a, &input, &[]);
     let (from_a, from_input) = (coarse_diff(&output, &want_a), mean_diff(&output, &input));
     assert!(from_a < 3.0, "the page shows model a's style: {from_a:.2} grey levels from the CLI's result");

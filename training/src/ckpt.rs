@@ -15,6 +15,7 @@ use stylize_model::{JohnsonSpec, Weights};
 use crate::io::{read_safetensors, safetensors_bytes, to_array, write_atomic};
 use crate::loss;
 use crate::optim::Adam;
+use crate::schedule::LrScaling;
 
 pub const CHECKPOINT: &str = "checkpoint.safetensors";
 
@@ -54,7 +55,7 @@ pub struct RunState {
     /// them used it as given).
     pub lr: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lr_scaling: Option<crate::train::LrScaling>,
+    pub lr_scaling: Option<LrScaling>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warmup: Option<u64>,
     /// fp32 or bf16 (runs from before it: fp32).

@@ -3,8 +3,8 @@
 //!
 //! Modules in the spirit of pytorch/examples `fast_neural_style`: [`transformer`] (the net),
 //! [`vgg`] (the loss network), [`data`] (image folder, crops, worker threads), [`train`] (the
-//! loop), plus [`loss`], [`optim`] (a checkpointable Adam), [`ckpt`], [`report`], [`export`],
-//! [`optimize`] (Gatys per-image optimisation).
+//! loop), plus [`loss`], [`optim`] (a checkpointable Adam), [`schedule`] (the learning rate), [`ckpt`],
+//! [`report`], [`export`], [`optimize`] (Gatys per-image optimisation).
 
 pub mod ckpt;
 pub mod data;
@@ -15,6 +15,7 @@ pub mod mixed;
 pub mod optim;
 pub mod optimize;
 pub mod report;
+pub mod schedule;
 pub mod score;
 pub mod train;
 pub mod transformer;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
-use stylize_train::{export, loss, mixed::Precision, optimize, parse_device, score, train, vgg::Convention};
+use stylize_train::{export, loss, mixed::Precision, optimize, parse_device, schedule::LrScaling, score, train, vgg::Convention};
 
 #[derive(Parser)]
 #[command(name = "stylize-train", version, about = "Perceptual-loss training of Johnson style-transfer networks (tch/libtorch), ONNX export")]
@@ -279,7 +279,7 @@ fn run() -> Result<()> {
                 batch: a.batch,
                 iters: a.iters,
                 lr: a.lr,
-                lr_scaling: train::LrScaling::parse(&a.lr_scaling)?,
+                lr_scaling: LrScaling::parse(&a.lr_scaling)?,
                 warmup: a.warmup,
                 weights: first.weights,
                 content_layer: a.loss.content_layer.clone(),

@@ -8,7 +8,8 @@ use std::sync::Mutex;
 use image::{Rgb, RgbImage};
 use stylize_model::JohnsonSpec;
 use stylize_train::mixed::Precision;
-use stylize_train::train::{train, train_all, LrScaling, ModelConfig, TrainConfig};
+use stylize_train::schedule::LrScaling;
+use stylize_train::train::{train, train_all, ModelConfig, TrainConfig};
 use stylize_train::{ckpt, loss, report, vgg};
 
 /// libtorch's global RNG seeds the init: one training at a time.
@@ -460,7 +461,7 @@ fn channels_last_computes_what_nchw_does() {
 
 #[test]
 fn larger_batches_scale_and_warm_up_the_learning_rate() {
-    use stylize_train::train::{default_warmup, lr_at};
+    use stylize_train::schedule::{default_warmup, lr_at};
     // The reference's batch: as given, no warm-up (the shipped recipes are unchanged).
     assert_eq!(default_warmup(4, 40_000), 0);
     assert_eq!(lr_at(1e-3, LrScaling::Sqrt, 4, 0, 0), 1e-3);
