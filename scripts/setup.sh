@@ -37,9 +37,10 @@ fi
 [[ "$ACTION" == test ]] && TRAIN=1 && DASK=1
 log() { echo "setup: $*" >&2; }
 
-# 1. Debian packages: FFmpeg's libraries and CLI, clang for the bindings, X11/Xvfb tools for the live window tests.
+# 1. Debian packages: FFmpeg's libraries and CLI, clang for the bindings, OpenCV's video module (optical flow for
+#    --temporal), X11/Xvfb tools for the live window tests.
 PACKAGES=(pkg-config clang libclang-dev libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
-    libswresample-dev libavfilter-dev libavdevice-dev ffmpeg xvfb xauth imagemagick xdotool
+    libswresample-dev libavfilter-dev libavdevice-dev ffmpeg xvfb xauth imagemagick xdotool libopencv-video-dev
     unzip curl ca-certificates python3 python3-pip python3-venv time)
 missing=()
 for p in "${PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

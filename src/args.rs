@@ -8,6 +8,7 @@ use clap::Args;
 
 use crate::engine::{AutoCpu, Device, Engine, EngineOptions, FrameIo, Precision};
 use crate::effects::Effects;
+use crate::temporal::TemporalMode;
 use crate::error::{Error, Result};
 use crate::{models, styles};
 
@@ -227,8 +228,14 @@ pub struct VideoArgs {
     /// a CPU with 2 or more cores for frames up to 1080p, else 1)
     #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=64))]
     pub parallel_frames: Option<usize>,
+    #[arg(long, default_value = "on", ignore_case = true, help = TEMPORAL_HELP)]
+    pub temporal: TemporalMode,
 }
 
+
+/// `--temporal` (video, demo, live, serve, flicker).
+pub const TEMPORAL_HELP: &str = "Temporal coherence: on keeps the previous output where the scene stood still or moved \
+predictably (optical flow on the input), so still parts do not boil; off stylizes each frame on its own";
 
 #[cfg(feature = "video")]
 impl Default for VideoArgs {

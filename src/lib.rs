@@ -4,6 +4,7 @@
 //! them. Folders by job, each importing only from those listed after it:
 //! - [`serve`]: `stylize serve` (feature `serve`): the live stylizer and uploads in a browser, over HTTP.
 //! - [`live`]: `stylize live` (feature `live`): webcam, window, HUD and stream outputs around the engine.
+//! - [`temporal`]: the stage after the network that keeps video and live output steady (optical flow).
 //! - [`jobs`]: what a command does with files: an image, a video through the pipeline, segments, batches.
 //! - [`media`]: still images, and video in and out through FFmpeg (files, streams, devices, sequences, GIF).
 //! - [`engine`]: loads a model on a device (ONNX Runtime or OpenVINO) and stylizes frames, in tiles if need be.
@@ -26,6 +27,7 @@ pub mod output;
 pub mod progress;
 pub mod stop;
 pub mod styles;
+pub mod temporal;
 #[cfg(feature = "live")]
 pub mod live;
 #[cfg(feature = "serve")]

@@ -42,14 +42,15 @@ fn join(segs: &[PathBuf], source: &Path, out: &Path) -> std::process::Output {
 }
 
 /// Segmented and one-process transcodes of `input` (lossless): the same frames at the same timestamps, the same
-/// audio packets.
+/// audio packets. Without the temporal stage: with it, each segment starts it afresh at its first frame, where
+/// the one process carries on.
 fn joined_equals_one_process(dir: &Path, model: &Path, input: &Path, n: usize) {
     let one = dir.join("one.mp4");
-    let o = stylize(&["video", "-q", "-m", model.to_str().unwrap(), input.to_str().unwrap(), "--crf", "0", "--preset", "veryfast", "-o", one.to_str().unwrap()]);
+    let o = stylize(&["video", "-q", "-m", model.to_str().unwrap(), input.to_str().unwrap(), "--crf", "0", "--preset", "veryfast", "--temporal", "off", "-o", one.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
     let segdir = dir.join(format!("segs-{n}"));
     std::fs::create_dir_all(&segdir).unwrap();
-    let mut segs = segments(model, input, &segdir, n, &["--crf", "0"]);
+    let mut segs = segments(model, input, &segdir, n, &["--crf", "0", "--temporal", "off"]);
     segs.reverse(); // join sorts them itself
     let joined = dir.join("joined.mp4");
     let o = join(&segs, input, &joined);

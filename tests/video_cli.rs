@@ -366,7 +366,9 @@ fn animated_webp_out() {
     let Some((dir, model, clip)) = model_and_clip("lite", 20, "64x48", 10, 0.8) else { return };
     let d = dir.path();
     let webp = d.join("out.webp");
-    let o = stylize(&["video", "-m", model.to_str().unwrap(), clip.to_str().unwrap(), "-o", webp.to_str().unwrap()]);
+    // Without the temporal stage: frames it keeps identical are merged into one by the WebP encoder, and this
+    // counts one animation frame per video frame.
+    let o = stylize(&["video", "-m", model.to_str().unwrap(), clip.to_str().unwrap(), "--temporal", "off", "-o", webp.to_str().unwrap()]);
     if stderr(&o).contains("libwebp_anim") && !o.status.success() {
         eprintln!("skipping: this FFmpeg has no libwebp_anim encoder");
         return;

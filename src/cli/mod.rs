@@ -119,6 +119,9 @@ pub enum Command {
         /// Frames to measure (from the start)
         #[arg(long, default_value_t = 120)]
         frames: usize,
+        /// Also measure the output with the temporal stage (on, the default) beside the per-frame output
+        #[arg(long, default_value = "on", ignore_case = true)]
+        temporal: stylize::temporal::TemporalMode,
         #[command(flatten)]
         engine: EngineArgs,
     },
@@ -206,7 +209,7 @@ impl Command {
             #[cfg(feature = "video")]
             Command::Demo { model, output, video, effects, engine } => demo::run(&model, &output, video, effects.effects()?, &engine.for_frame_streams()),
             #[cfg(feature = "video")]
-            Command::Flicker { model, input, frames, engine } => flicker::run(&model, &input, frames, &engine.for_frame_streams()),
+            Command::Flicker { model, input, frames, temporal, engine } => flicker::run(&model, &input, frames, temporal, &engine.for_frame_streams()),
             #[cfg(feature = "live")]
             Command::Live(mut args) => {
                 args.engine = args.engine.for_frame_streams();

@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 use crate::frame::Frame;
 use crate::output::PendingOutput;
 use crate::progress::frames_bar;
+use crate::temporal::{Temporal, TemporalMode, TemporalStats};
 
 #[derive(Clone, Debug, Default)]
 pub struct TranscodeOptions {
@@ -34,6 +35,8 @@ pub struct TranscodeOptions {
     pub effects: Effects,
     /// Stream outputs: bit rate and keyframe interval.
     pub stream: StreamOptions,
+    /// The temporal stage after the network (`--temporal`; on by default).
+    pub temporal: TemporalMode,
 }
 
 /// What a transcode did, for the end-of-job line and for benchmarks.
@@ -52,6 +55,8 @@ pub struct Summary {
     pub stylizers: usize,
     pub codec: String,
     pub notes: Vec<String>,
+    /// What the temporal stage did, when it ran.
+    pub temporal: Option<TemporalStats>,
 }
 
 impl Summary {
@@ -74,7 +79,7 @@ impl Summary {
             if self.stylizers > 1 { format!(" x{}", self.stylizers) } else { String::new() },
             share(self.encode),
             self.codec
-        )
+        ) + &self.temporal.map(|t| format!("; {}", t.describe())).unwrap_or_default()
     }
 }
 
@@ -221,11 +226,19 @@ pub fn transcode(engines: &mut [Engine], source: VideoSource, output: &Path, opt
     let bar = frames_bar(total, opts.quiet);
     let max_frames = opts.max_frames.unwrap_or(u64::MAX);
     let effects = opts.effects;
+    // The temporal stage runs in frame order, on the encoder's thread; the workers pass each frame's input along.
+    let mut temporal = match opts.temporal {
+        TemporalMode::On => Some(Temporal::new()?),
+        TemporalMode::Off => None,
+    };
+    let keep_input = temporal.is_some() || !effects.is_identity();
 
     // Small queues: enough to keep every stage busy, few enough to bound memory and latency.
     let (dec_tx, dec_rx) = bounded::<Item>(4);
-    let (inf_tx, inf_rx) = bounded::<(u64, Item)>(4);
+    let (inf_tx, inf_rx) = bounded::<(u64, Item, Option<Frame>)>(4);
     let (pool_tx, pool_rx) = bounded::<Frame>(12 + 2 * stylizers);
+    // The inputs kept beside their stylized frames, reused the same way.
+    let (input_pool, pool_rx_inputs) = bounded::<Frame>(12 + 2 * stylizers);
     // Items are numbered as they are taken from the decoder (under this lock), so the encoder can restore the
     // order; `.1` counts the video frames taken, for --frames.
     let taken = Mutex::new((0u64, 0u64));
@@ -238,12 +251,11 @@ pub fn transcode(engines: &mut [Engine], source: VideoSource, output: &Path, opt
             .iter_mut()
             .map(|engine| {
                 let (dec_rx, inf_tx, bar, taken, failed) = (dec_rx.clone(), inf_tx.clone(), bar.clone(), &taken, &failed);
+                let pool = pool_rx_inputs.clone();
                 s.spawn(move || -> Result<(u64, Duration)> {
                     let mut busy = Duration::ZERO;
                     let mut frames = 0u64;
                     let mut blocked = Duration::ZERO;
-                    // The input of the current frame, kept only when an effect needs it (one reused buffer).
-                    let mut original = Frame::new(0, 0);
                     while !failed.load(Ordering::Relaxed) {
                         let (seq, item) = {
                             let mut taken = taken.lock().unwrap_or_else(|e| e.into_inner());
@@ -257,26 +269,32 @@ pub fn transcode(engines: &mut [Engine], source: VideoSource, output: &Path, opt
                             taken.0 += 1;
                             (taken.0 - 1, item)
                         };
-                        let item = match item {
+                        let (item, input) = match item {
                             Item::Video { mut frame, pts } => {
                                 let t = Instant::now();
-                                if !effects.is_identity() {
-                                    original.resize(frame.width, frame.height);
-                                    original.data.copy_from_slice(&frame.data);
-                                }
+                                // The frame's input, kept when an effect or the temporal stage needs it (buffers
+                                // come back from the encoder).
+                                let input = keep_input.then(|| {
+                                    let mut input = pool.try_recv().unwrap_or_default();
+                                    input.resize(frame.width, frame.height);
+                                    input.data.copy_from_slice(&frame.data);
+                                    input
+                                });
                                 if let Err(e) = engine.stylize(&mut frame) {
                                     failed.store(true, Ordering::Relaxed);
                                     return Err(e);
                                 }
-                                effects.apply(&original, &mut frame);
+                                if let Some(input) = &input {
+                                    effects.apply(input, &mut frame);
+                                }
                                 busy += t.elapsed();
                                 frames += 1;
                                 bar.inc(1);
-                                Item::Video { frame, pts }
+                                (Item::Video { frame, pts }, input)
                             }
-                            packet => packet,
+                            packet => (packet, None),
                         };
-                        if !timed_send(&inf_tx, (seq, item), &mut blocked) {
+                        if !timed_send(&inf_tx, (seq, item, input), &mut blocked) {
                             break;
                         }
                     }
@@ -284,7 +302,8 @@ pub fn transcode(engines: &mut [Engine], source: VideoSource, output: &Path, opt
                 })
             })
             .collect();
-        drop((dec_rx, inf_tx));
+        drop((dec_rx, inf_tx, pool_rx_inputs));
+        let temporal = &mut temporal;
         let sequence = &mut sequence;
         let encoder = s.spawn(move || -> Result<(u64, Duration)> {
             let mut sink = sink;
@@ -294,9 +313,9 @@ pub fn transcode(engines: &mut [Engine], source: VideoSource, output: &Path, opt
             // Items that arrived before one numbered lower, held until it comes.
             let mut waiting = BTreeMap::new();
             let mut next = 0u64;
-            for (seq, item) in inf_rx.iter() {
-                waiting.insert(seq, item);
-                while let Some(item) = waiting.remove(&next) {
+            for (seq, item, input) in inf_rx.iter() {
+                waiting.insert(seq, (item, input));
+                while let Some((item, input)) = waiting.remove(&next) {
                     next += 1;
                     // Waiting for a frame's time is not encoding time.
                     if let (Some(p), Item::Video { pts, .. }) = (paced.as_mut(), &item) {
@@ -304,7 +323,13 @@ pub fn transcode(engines: &mut [Engine], source: VideoSource, output: &Path, opt
                     }
                     let t = Instant::now();
                     match item {
-                        Item::Video { frame, pts } => {
+                        Item::Video { mut frame, pts } => {
+                            if let (Some(stage), Some(input)) = (temporal.as_mut(), input.as_ref()) {
+                                stage.apply(input, &mut frame)?;
+                            }
+                            if let Some(input) = input {
+                                let _ = input_pool.try_send(input);
+                            }
                             sink.push_frame(&frame, pts)?;
                             frames += 1;
                             if let Some(seq) = sequence.as_mut() {
@@ -376,5 +401,6 @@ pub fn transcode(engines: &mut [Engine], source: VideoSource, output: &Path, opt
         encode: encode_busy,
         codec,
         notes,
+        temporal: temporal.map(|t| t.stats()),
     })
 }

@@ -74,6 +74,7 @@ impl VideoJob<'_> {
             max_frames,
             effects: self.effects,
             stream: StreamOptions { bitrate_kbps: video.bitrate, keyframe_seconds: video.keyframe_seconds },
+            temporal: video.temporal,
         };
         transcode(engines, source, output, &opts)
     }

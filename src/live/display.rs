@@ -191,6 +191,7 @@ impl Display<'_> {
                     self.view.effects.strength * 100.0,
                     if self.view.effects.preserve_color { "  colours kept" } else { "" }
                 );
+                temporal_hud(text, &shared.counters);
             }
         }
         canvas.line(0, false, text, hud::WHITE);
@@ -281,5 +282,13 @@ impl Display<'_> {
                 self.stats.per_second(&self.shared.counters, false);
             }
         }
+    }
+}
+
+/// `  temporal 3.1 ms` on the HUD while the temporal stage runs (its mean cost per frame).
+fn temporal_hud(text: &mut String, counters: &Counters) {
+    if counters.temporal_on.load(Relaxed) {
+        let frames = counters.stylized.load(Relaxed).max(1);
+        let _ = write!(text, "  temporal {:.1} ms", counters.temporal_nanos.load(Relaxed) as f64 / 1e6 / frames as f64);
     }
 }

@@ -26,6 +26,8 @@ pub(super) struct Models {
     /// `--style-mix`, applied to each multi-style model whose style names it fits.
     pub(super) start_mix: Option<String>,
     pub(super) glide_seconds: f32,
+    /// `--temporal on`: the stage after the network, started afresh on a change of model or style mix.
+    pub(super) temporal: Option<Temporal>,
 }
 
 /// The style mix of a multi-style model as it glides towards the chosen style.
@@ -57,8 +59,9 @@ impl MixState {
         Some(MixState { names, glide: Glide::new(start.clone()), start, last_step: Instant::now(), arrived_at: None })
     }
 
-    /// Moves the mix one frame towards the style the display asked for; applies it to `engine`.
-    pub(super) fn advance(&mut self, engine: &mut Engine, shared: &Shared, glide_seconds: f32) -> Result<()> {
+    /// Moves the mix one frame towards the style the display asked for; applies it to `engine`. Returns
+    /// whether the mix changed.
+    pub(super) fn advance(&mut self, engine: &mut Engine, shared: &Shared, glide_seconds: f32) -> Result<bool> {
         let n = self.names.len();
         let mut target = shared.style_target.load(Relaxed);
         let now = Instant::now();
@@ -84,7 +87,7 @@ impl MixState {
         if self.glide.arrived() {
             self.arrived_at.get_or_insert(now);
         }
-        Ok(())
+        Ok(moved)
     }
 }
 
@@ -139,15 +142,21 @@ pub(super) fn inference_thread(mut models: Models, input: &Slot<Captured>, outpu
             Take::Empty => continue,
             Take::Closed => break,
         };
+        let before = models.current;
         models.follow(shared);
         let mut styled = pool.get();
         styled.resize(frame.width, frame.height);
         styled.data.copy_from_slice(&frame.data);
         let engine = models.engines[models.current].as_mut().expect("the current model is loaded");
+        // A new model or a style on its way to another shows as it is: kept strokes would lag behind.
+        let mut restyled = models.current != before;
         if let Some(mix) = models.mix.as_mut() {
-            if let Err(e) = mix.advance(engine, shared, models.glide_seconds) {
-                shared.fail(e);
-                break;
+            match mix.advance(engine, shared, models.glide_seconds) {
+                Ok(moved) => restyled |= moved,
+                Err(e) => {
+                    shared.fail(e);
+                    break;
+                }
             }
         }
         let t = Instant::now();
@@ -156,6 +165,18 @@ pub(super) fn inference_thread(mut models: Models, input: &Slot<Captured>, outpu
             break;
         }
         counters.stylize_nanos.fetch_add(t.elapsed().as_nanos() as u64, Relaxed);
+        if let Some(temporal) = models.temporal.as_mut() {
+            let t = Instant::now();
+            if restyled {
+                temporal.reset();
+            }
+            if let Err(e) = temporal.apply(&frame, &mut styled) {
+                shared.fail(e);
+                break;
+            }
+            counters.temporal_nanos.fetch_add(t.elapsed().as_nanos() as u64, Relaxed);
+            counters.temporal_on.store(true, Relaxed);
+        }
         counters.stylized.fetch_add(1, Relaxed);
         match output.put(Styled { original: frame, styled, at, model: models.current }) {
             Put::Stored => {}

@@ -52,6 +52,7 @@ use crate::frame::Frame;
 use crate::output::PendingOutput;
 use crate::stop::{catch_signals, interrupted};
 use crate::styles::{self, Glide};
+use crate::temporal::{Temporal, TemporalMode};
 use crate::media::images;
 use crate::models;
 
@@ -124,6 +125,8 @@ pub struct LiveArgs {
     /// Print a statistics line every second
     #[arg(short, long)]
     pub verbose: bool,
+    #[arg(long, default_value = "on", ignore_case = true, help = crate::args::TEMPORAL_HELP)]
+    pub temporal: TemporalMode,
     #[command(flatten)]
     pub engine: EngineArgs,
 }
@@ -253,7 +256,11 @@ pub fn run(args: LiveArgs) -> Result<()> {
         lock(&shared.labels)[0] = label;
         let mut engines: Vec<Option<Engine>> = paths.iter().map(|_| None).collect();
         engines[0] = Some(first);
-        let mut models = Models { paths: paths.clone(), engines, current: 0, opts: opts.clone(), mix: None, start_mix: args.engine.style_mix.clone(), glide_seconds: args.glide_seconds };
+        let temporal = match args.temporal {
+            TemporalMode::On => Some(Temporal::new()?),
+            TemporalMode::Off => None,
+        };
+        let mut models = Models { paths: paths.clone(), engines, current: 0, opts: opts.clone(), mix: None, start_mix: args.engine.style_mix.clone(), glide_seconds: args.glide_seconds, temporal };
         if let (Some(text), Some(engine)) = (&args.engine.style_mix, &models.engines[0]) {
             // A --style-mix that does not fit the first model is a typo: stop before the window shows.
             engine.parse_style_mix(text)?;

@@ -25,6 +25,9 @@ pub(super) struct Counters {
     /// Stylized while the display was already shutting down.
     pub(super) unshown_at_exit: AtomicU64,
     pub(super) stylize_nanos: AtomicU64,
+    /// The temporal stage's time, and whether it runs.
+    pub(super) temporal_nanos: AtomicU64,
+    pub(super) temporal_on: AtomicBool,
 }
 
 /// A message for the HUD (and stderr): model load failures, snapshots, recordings.

@@ -119,6 +119,9 @@ impl Stats {
             leftover_styled + c(&counters.unshown_at_exit)
         );
         let _ = write!(s, "  latency (capture to display): mean {mean:.1} ms, p95 {p95:.1} ms; stylize alone: mean {stylize_ms:.1} ms");
+        if counters.temporal_on.load(Relaxed) && stylized > 0 {
+            let _ = write!(s, "; temporal stage: mean {:.1} ms", c(&counters.temporal_nanos) as f64 / 1e6 / stylized as f64);
+        }
         s
     }
 }

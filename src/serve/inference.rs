@@ -15,6 +15,7 @@ use crate::args::EngineArgs;
 use crate::effects::Effects;
 use crate::engine::Engine;
 use crate::frame::Frame;
+use crate::temporal::{Temporal, TemporalMode};
 
 /// How a client wants its frames: the model (index into `State::models`), its style mix, the effects.
 #[derive(Clone, Debug, PartialEq)]
@@ -58,11 +59,14 @@ pub struct Client {
     pub replaced: AtomicU64,
     /// Results dropped because the client had not taken the previous one yet (a slow connection).
     pub unsent: AtomicU64,
+    /// The client's temporal stage and the settings its kept output was made with (one worker at a time
+    /// stylizes a client's frames, so the lock is never contended).
+    temporal: Mutex<Option<(Temporal, Settings)>>,
 }
 
 impl Client {
     pub fn new(replies: tokio::sync::mpsc::Sender<Reply>) -> Arc<Client> {
-        Arc::new(Client { mailbox: Mutex::new(Mailbox::default()), replies, stylized: AtomicU64::new(0), replaced: AtomicU64::new(0), unsent: AtomicU64::new(0) })
+        Arc::new(Client { mailbox: Mutex::new(Mailbox::default()), replies, stylized: AtomicU64::new(0), replaced: AtomicU64::new(0), unsent: AtomicU64::new(0), temporal: Mutex::new(None) })
     }
 
     fn mailbox(&self) -> std::sync::MutexGuard<'_, Mailbox> {
@@ -163,7 +167,7 @@ fn worker(state: &State, first: Vec<Option<Engine>>, args: &EngineArgs) {
             Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
         };
         let Some(mut req) = client.begin() else { continue };
-        let result = stylize(state, &mut engines, &mut req, &mut original, args).map(|()| req.frame);
+        let result = stylize(state, &mut engines, &mut req, &mut original, args).and_then(|()| steady(state, &client, &original, &mut req)).map(|()| req.frame);
         if result.is_ok() {
             client.stylized.fetch_add(1, Relaxed);
         }
@@ -187,11 +191,29 @@ fn stylize(state: &State, engines: &mut Engines, req: &mut Request, original: &m
             engines.mixes[s.model] = Some(mix);
         }
     }
-    if !s.effects.is_identity() {
+    if !s.effects.is_identity() || state.temporal == TemporalMode::On {
         original.resize(req.frame.width, req.frame.height);
         original.data.copy_from_slice(&req.frame.data);
     }
     engine.stylize(&mut req.frame).map_err(|e| e.to_string())?;
     s.effects.apply(original, &mut req.frame);
     Ok(())
+}
+
+/// The client's temporal stage on its stylized frame (`--temporal on`): started afresh when the client picks
+/// another model, mix or effect, and for a frame of another size.
+fn steady(state: &State, client: &Client, original: &Frame, req: &mut Request) -> Result<(), String> {
+    if state.temporal == TemporalMode::Off {
+        return Ok(());
+    }
+    let mut slot = client.temporal.lock().unwrap_or_else(PoisonError::into_inner);
+    let (stage, settings) = match slot.as_mut() {
+        Some(kept) => kept,
+        None => slot.insert((Temporal::new().map_err(|e| e.to_string())?, req.settings.clone())),
+    };
+    if *settings != req.settings {
+        stage.reset();
+        *settings = req.settings.clone();
+    }
+    stage.apply(original, &mut req.frame).map_err(|e| e.to_string())
 }

@@ -418,7 +418,7 @@ fn run_job(state: &State, job: &Job, engines: &mut HashMap<usize, Vec<Engine>>, 
     }
     match job.kind {
         Kind::Image => run_image(state, job, &mut set[0]),
-        Kind::Video => run_video(job, set),
+        Kind::Video => run_video(job, set, state.temporal),
     }
 }
 
@@ -446,11 +446,11 @@ fn run_image(state: &State, job: &Job, engine: &mut Engine) -> Result<String> {
     Ok(format!("{}x{} in {:.2} s", frame.width, frame.height, t.elapsed().as_secs_f64()))
 }
 
-fn run_video(job: &Job, engines: &mut [Engine]) -> Result<String> {
+fn run_video(job: &Job, engines: &mut [Engine], temporal: crate::temporal::TemporalMode) -> Result<String> {
     use crate::jobs::pipeline::{transcode, TranscodeOptions};
     let mut source = VideoSource::open_with(&job.input, SizeRequest { scale: job.options.scale, size: None }, InputOptions { untrusted: true, ..Default::default() })?;
     source.set_watch(job.watch.clone());
-    let opts = TranscodeOptions { quiet: true, effects: job.options.effects, ..TranscodeOptions::default() };
+    let opts = TranscodeOptions { quiet: true, effects: job.options.effects, temporal, ..TranscodeOptions::default() };
     let summary = transcode(engines, source, &job.output, &opts)?;
     Ok(summary.line())
 }

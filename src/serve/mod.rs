@@ -26,6 +26,7 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::args::EngineArgs;
+use crate::temporal::{Temporal, TemporalMode};
 use crate::error::{Error, Result};
 use crate::models;
 
@@ -75,6 +76,8 @@ pub struct ServeArgs {
     /// Seconds a finished job's result is kept when no page holds it (a page's jobs go when the page closes)
     #[arg(long, default_value_t = 600)]
     pub keep_results: u64,
+    #[arg(long, default_value = "on", ignore_case = true, help = crate::args::TEMPORAL_HELP)]
+    pub temporal: TemporalMode,
     #[command(flatten)]
     pub engine: EngineArgs,
 }
@@ -93,6 +96,8 @@ pub(crate) struct State {
     pub limits: Limits,
     pub token: Option<String>,
     pub engine: EngineArgs,
+    /// The temporal stage for live frames (one per client) and uploaded videos.
+    pub temporal: TemporalMode,
     pub device: String,
     pub live: inference::Live,
     pub jobs: jobs::Jobs,
@@ -169,6 +174,10 @@ pub fn run(args: ServeArgs) -> Result<()> {
         return Err(Error::Invalid("stylize serve: the style mix is picked per client in the page (and per upload, as \"style_mix\"); drop --style-mix".into()));
     }
     let token = read_token(&args)?;
+    if args.temporal == TemporalMode::On {
+        // Each client gets its own stage later; a missing flow library is an error now, not on the first frame.
+        Temporal::new()?;
+    }
     let limits = Limits::from_args(&args);
     let engine = args.engine.clone();
     let live_workers = args.live_workers as usize;
@@ -195,6 +204,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
         limits,
         token,
         engine: engine.clone(),
+        temporal: args.temporal,
         device,
         live: inference::Live::new(),
         jobs,

@@ -1,0 +1,495 @@
+//! Temporal coherence at run time, for any model: the stage after the network in `video`, `live` and `serve`.
+//!
+//! A network stylizes each frame on its own and turns the input's sensor noise into strokes that change from
+//! frame to frame: the picture boils where the scene stands still. This stage keeps the previous output where
+//! it still shows the scene, moved along the optical flow of the input, and takes the new stylized frame where
+//! it does not:
+//!
+//! 1. Both inputs are shrunk to a long side of at most [`FLOW_SIDE`] (grey, area-averaged: that also averages
+//!    the sensor noise away) and OpenCV's DIS optical flow ([`flow`]) says where each pixel was a frame ago.
+//! 2. Trust: the stage keeps, beside the previous output, the input as that output shows it (the reference,
+//!    small and grey). Warped along the flow, it is compared with the new input: where they agree within the
+//!    noise ([`SAME_LEVEL`]) the previous output is kept, where they differ by [`NEW_LEVEL`] or more
+//!    (occlusions, uncovered background, new objects, flow that failed, light that changed) the new stylized
+//!    frame is taken, and in between the two are blended. Comparing with the reference rather than with the
+//!    previous input makes slow changes (a fade, exposure drift) add up until they count, so the output
+//!    follows them instead of drifting away from the input.
+//! 3. Where the flow is below a pixel ([`STILL_FLOW`]) the previous output is copied as it is, not resampled, so a still
+//!    scene stays exactly as it was however long it lasts (repeated resampling would blur the strokes away);
+//!    moving pixels keep [`MOVING_HOLD`] of the warped output, so their strokes travel with them and are
+//!    renewed within a few frames.
+//! 4. A cut (most of the frame untrusted) starts afresh; callers [`Temporal::reset`] on a change of model or
+//!    style mix.
+
+mod flow;
+pub mod warp;
+
+use std::time::{Duration, Instant};
+
+pub use flow::{Dis, Preset};
+use warp::{sample, sample_rgb, shrink_luma, small_pos, small_size};
+
+use crate::error::Result;
+use crate::frame::Frame;
+
+/// `--temporal`: whether the stage runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum TemporalMode {
+    /// Keep the previous output where the input stood still or moved predictably (no boiling)
+    #[default]
+    On,
+    /// Every frame stylized on its own
+    Off,
+}
+
+/// The flow and the trust are computed with the long side shrunk to at most this many pixels.
+pub const FLOW_SIDE: usize = 320;
+/// A (small, grey, area-averaged) pixel whose input differs from the warped reference by at most this many
+/// grey levels shows the same thing: the previous output is kept there.
+pub const SAME_LEVEL: f32 = 3.0;
+/// ... and from this many on it shows something new: the new stylized frame is taken.
+pub const NEW_LEVEL: f32 = 10.0;
+/// The share of the warped previous output that moving pixels keep (the rest is the new frame's).
+pub const MOVING_HOLD: f32 = 0.75;
+/// Flow below this many pixels (at the frame's size) counts as none: the previous output is copied, not resampled
+/// (DIS on noisy still footage reads up to about a pixel of motion; measured on vtest.avi, 1.0 holds 83% of
+/// the frame against 79% at 0.5, with a lower still-pixel change).
+pub const STILL_FLOW: f32 = 1.0;
+/// Frames whose shrunk long side is below this are too small to track (DIS needs 12): they show as they are.
+pub const MIN_FLOW_SIDE: usize = 16;
+/// A frame more than this share of which is untrusted is a cut: it is taken whole and the stage starts afresh.
+pub const CUT_SHARE: f32 = 0.7;
+
+/// What the stage did over a run, for summaries and the live HUD.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TemporalStats {
+    pub frames: u64,
+    /// Frames taken whole: the first, cuts, resets.
+    pub fresh: u64,
+    /// Sum over frames of the share of the output that came from the previous one.
+    pub kept: f64,
+    pub busy: Duration,
+    /// Of `busy`, the optical flow's share.
+    pub flow: Duration,
+}
+
+impl TemporalStats {
+    /// `temporal: 61% of each frame kept from the last, 2 fresh starts, 3.1 ms/frame (flow 1.2)`.
+    pub fn describe(&self) -> String {
+        let n = self.frames.max(1) as f64;
+        let ms = |d: Duration| d.as_secs_f64() * 1e3 / n;
+        format!("temporal: {:.0}% of each frame kept from the last, {} fresh starts, {:.1} ms/frame (flow {:.1})", 100.0 * self.kept / n, self.fresh, ms(self.busy), ms(self.flow))
+    }
+}
+
+/// The stage's state for one stream of frames (all of one size; another size starts afresh).
+pub struct Temporal {
+    dis: Dis,
+    /// Full size, the shrink factor and the small size.
+    size: (usize, usize),
+    k: usize,
+    small: (usize, usize),
+    grey: Vec<u8>,
+    prev_grey: Vec<u8>,
+    /// Backward flow at the small size: the pixel at p now was at p + flow(p) a frame ago.
+    flow: Vec<f32>,
+    /// The input as the kept output shows it (small, grey), and its warped copy.
+    reference: Vec<f32>,
+    warped: Vec<f32>,
+    /// How much of the warped previous output each small pixel keeps (0..1), and a scratch row for smoothing.
+    alpha: Vec<f32>,
+    scratch: Vec<f32>,
+    /// Per small pixel: [`NEW`], [`HELD`] or [`MIXED`].
+    class: Vec<u8>,
+    /// Per full-size column and row: the small pixel to its left/top and the weight of the next.
+    cols: Vec<(usize, f32)>,
+    rows: Vec<(usize, f32)>,
+    prev_out: Frame,
+    primed: bool,
+    stats: TemporalStats,
+}
+
+impl Temporal {
+    /// A stage with OpenCV's DIS at its ultrafast preset (a few ms per frame at [`FLOW_SIDE`]).
+    pub fn new() -> Result<Temporal> {
+        Ok(Temporal {
+            dis: Dis::new(Preset::UltraFast)?,
+            size: (0, 0),
+            k: 1,
+            small: (0, 0),
+            grey: Vec::new(),
+            prev_grey: Vec::new(),
+            flow: Vec::new(),
+            reference: Vec::new(),
+            warped: Vec::new(),
+            alpha: Vec::new(),
+            scratch: Vec::new(),
+            class: Vec::new(),
+            cols: Vec::new(),
+            rows: Vec::new(),
+            prev_out: Frame::new(0, 0),
+            primed: false,
+            stats: TemporalStats::default(),
+        })
+    }
+
+    /// The next frame starts afresh (a new model or style, a jump in the input).
+    pub fn reset(&mut self) {
+        self.primed = false;
+    }
+
+    pub fn stats(&self) -> TemporalStats {
+        self.stats
+    }
+
+    /// Makes `styled`, the network's output for `input`, coherent with the frames before it (in place).
+    pub fn apply(&mut self, input: &Frame, styled: &mut Frame) -> Result<()> {
+        assert_eq!((input.width, input.height), (styled.width, styled.height), "input and stylized frame sizes differ");
+        let t = Instant::now();
+        let kept = self.step(input, styled)?;
+        self.stats.frames += 1;
+        match kept {
+            Some(share) => self.stats.kept += f64::from(share),
+            None => self.stats.fresh += 1,
+        }
+        self.prev_out.resize(styled.width, styled.height);
+        self.prev_out.data.copy_from_slice(&styled.data);
+        std::mem::swap(&mut self.grey, &mut self.prev_grey);
+        self.primed = true;
+        self.stats.busy += t.elapsed();
+        Ok(())
+    }
+
+    /// The share of the frame kept from the last one, or None when it was taken whole.
+    fn step(&mut self, input: &Frame, styled: &mut Frame) -> Result<Option<f32>> {
+        if (input.width, input.height) != self.size {
+            self.resize(input.width, input.height);
+        }
+        let (sw, sh) = self.small;
+        shrink_luma(input, self.k, sw, sh, &mut self.grey);
+        // DIS needs a side of at least 12 pixels; frames that small show as they are.
+        if !self.primed || sw.max(sh) < MIN_FLOW_SIDE {
+            self.take_whole();
+            return Ok(None);
+        }
+        let t = Instant::now();
+        self.dis.calc(&self.grey, &self.prev_grey, sw, sh, &mut self.flow)?;
+        self.stats.flow += t.elapsed();
+        let kept = self.trust();
+        if kept < 1.0 - CUT_SHARE {
+            self.take_whole();
+            return Ok(None);
+        }
+        self.blend(styled);
+        Ok(Some(kept))
+    }
+
+    fn resize(&mut self, w: usize, h: usize) {
+        let (k, sw, sh) = small_size(w, h, FLOW_SIDE);
+        self.size = (w, h);
+        self.k = k;
+        self.small = (sw, sh);
+        self.prev_grey.clear();
+        self.prev_grey.resize(sw * sh, 0);
+        for v in [&mut self.reference, &mut self.warped, &mut self.alpha] {
+            v.clear();
+            v.resize(sw * sh, 0.0);
+        }
+        self.flow.clear();
+        self.flow.resize(sw * sh * 2, 0.0);
+        self.class.clear();
+        self.class.resize(sw * sh, NEW);
+        self.cols = taps(w, k, sw);
+        self.rows = taps(h, k, sh);
+        self.primed = false;
+    }
+
+    /// The output is the new stylized frame as it is; the reference becomes the new input.
+    fn take_whole(&mut self) {
+        for (r, &g) in self.reference.iter_mut().zip(&self.grey) {
+            *r = f32::from(g);
+        }
+    }
+
+    /// Fills `alpha` (how much of the warped previous output each small pixel keeps) and moves the reference
+    /// along; returns the mean of `alpha`.
+    fn trust(&mut self) -> f32 {
+        let (sw, sh) = self.small;
+        let still = STILL_FLOW / self.k as f32;
+        // The reference warped along the flow; the difference to the new input, smoothed over 3x3 (noise).
+        for y in 0..sh {
+            for x in 0..sw {
+                let i = y * sw + x;
+                let (fx, fy) = (self.flow[2 * i], self.flow[2 * i + 1]);
+                let (sx, sy) = (x as f32 + fx, y as f32 + fy);
+                self.warped[i] = if fx.abs() < still && fy.abs() < still {
+                    self.reference[i]
+                } else if sx < 0.0 || sy < 0.0 || sx > (sw - 1) as f32 || sy > (sh - 1) as f32 {
+                    f32::NAN
+                } else {
+                    sample(&self.reference, sw, 1, 0, sx, sy)
+                };
+                let d = (f32::from(self.grey[i]) - self.warped[i]).abs();
+                self.alpha[i] = if d.is_nan() { 255.0 } else { d };
+            }
+        }
+        box3(&mut self.alpha, &mut self.scratch, sw, sh);
+        let mut sum = 0.0f64;
+        for i in 0..sw * sh {
+            let (fx, fy) = (self.flow[2 * i], self.flow[2 * i + 1]);
+            let trust = ((NEW_LEVEL - self.alpha[i]) / (NEW_LEVEL - SAME_LEVEL)).clamp(0.0, 1.0);
+            let is_still = fx.abs() < still && fy.abs() < still;
+            if is_still {
+                // The blend copies these pixels as they are.
+                self.flow[2 * i] = 0.0;
+                self.flow[2 * i + 1] = 0.0;
+            }
+            let hold = if is_still { 1.0 } else { MOVING_HOLD };
+            let a = if self.warped[i].is_nan() { 0.0 } else { trust * hold };
+            self.alpha[i] = a;
+            self.class[i] = match a {
+                0.0 => NEW,
+                1.0 if is_still => HELD,
+                _ => MIXED,
+            };
+            let warped = if self.warped[i].is_nan() { 0.0 } else { self.warped[i] };
+            self.reference[i] = a * warped + (1.0 - a) * f32::from(self.grey[i]);
+            sum += f64::from(a);
+        }
+        (sum / (sw * sh) as f64) as f32
+    }
+
+    /// `styled` = alpha x (previous output warped along the flow) + (1 - alpha) x `styled`, at full size. The
+    /// pixels between four small pixels of one class are copied (all held) or left (all new) in runs; only
+    /// those near moving or partly trusted pixels are interpolated one by one.
+    fn blend(&self, styled: &mut Frame) {
+        let (w, _) = self.size;
+        let (sw, sh) = self.small;
+        let prev = &self.prev_out;
+        for (y, row) in styled.data.chunks_exact_mut(w * 3).enumerate() {
+            let (y0, wy) = self.rows[y];
+            let y1 = (y0 + 1).min(sh - 1);
+            let mut x = 0;
+            while x < w {
+                // The run of pixels that share their four small neighbours.
+                let x0 = self.cols[x].0;
+                let end = x + self.cols[x..].iter().take_while(|c| c.0 == x0).count();
+                let x1 = (x0 + 1).min(sw - 1);
+                let corners = [y0 * sw + x0, y0 * sw + x1, y1 * sw + x0, y1 * sw + x1].map(|i| self.class[i]);
+                if corners == [HELD; 4] {
+                    row[x * 3..end * 3].copy_from_slice(&prev.data[(y * w + x) * 3..(y * w + end) * 3]);
+                } else if corners != [NEW; 4] {
+                    self.blend_run(row, y, x..end, (x0, x1, y0, y1, wy));
+                }
+                x = end;
+            }
+        }
+    }
+
+    /// One run of [`Self::blend`], pixel by pixel.
+    fn blend_run(&self, row: &mut [u8], y: usize, xs: std::ops::Range<usize>, (x0, x1, y0, y1, wy): (usize, usize, usize, usize, f32)) {
+        let (w, _) = self.size;
+        let sw = self.small.0;
+        let k = self.k as f32;
+        let prev = &self.prev_out;
+        let (pw, ph) = (prev.width as f32 - 1.0, prev.height as f32 - 1.0);
+        for x in xs {
+            let px = &mut row[x * 3..x * 3 + 3];
+            let wx = self.cols[x].1;
+            let at = |v: &[f32], stride: usize, off: usize| {
+                let g = |xx: usize, yy: usize| v[(yy * sw + xx) * stride + off];
+                let top = g(x0, y0) + wx * (g(x1, y0) - g(x0, y0));
+                let bottom = g(x0, y1) + wx * (g(x1, y1) - g(x0, y1));
+                top + wy * (bottom - top)
+            };
+            let a = at(&self.alpha, 1, 0);
+            if a < 1.0 / 512.0 {
+                continue;
+            }
+            let (fx, fy) = (at(&self.flow, 2, 0) * k, at(&self.flow, 2, 1) * k);
+            let old: [f32; 3] = if fx.abs() < STILL_FLOW && fy.abs() < STILL_FLOW {
+                let o = (y * w + x) * 3;
+                [prev.data[o], prev.data[o + 1], prev.data[o + 2]].map(f32::from)
+            } else {
+                sample_rgb(prev, (x as f32 + fx).clamp(0.0, pw), (y as f32 + fy).clamp(0.0, ph))
+            };
+            for c in 0..3 {
+                px[c] = (a * old[c] + (1.0 - a) * f32::from(px[c]) + 0.5) as u8;
+            }
+        }
+    }
+}
+
+/// Small pixels whose output is all new, all kept as it was, or anything else.
+const NEW: u8 = 0;
+const HELD: u8 = 1;
+const MIXED: u8 = 2;
+
+/// For each of `n` full-size positions, the small pixel at or before its centre and the weight of the next
+/// (bilinear, centres aligned, clamped at the edges).
+fn taps(n: usize, k: usize, small: usize) -> Vec<(usize, f32)> {
+    (0..n)
+        .map(|i| {
+            let s = small_pos(i, k, small);
+            let i0 = s.floor() as usize;
+            (i0, s - i0 as f32)
+        })
+        .collect()
+}
+
+/// A 3x3 box filter in place (separable; edges use the pixels there are).
+fn box3(v: &mut [f32], scratch: &mut Vec<f32>, w: usize, h: usize) {
+    scratch.clear();
+    scratch.resize(w * h, 0.0);
+    for y in 0..h {
+        for x in 0..w {
+            let (a, b) = (x.saturating_sub(1), (x + 1).min(w - 1));
+            scratch[y * w + x] = (a..=b).map(|xx| v[y * w + xx]).sum::<f32>() / (b - a + 1) as f32;
+        }
+    }
+    for y in 0..h {
+        let (a, b) = (y.saturating_sub(1), (y + 1).min(h - 1));
+        for x in 0..w {
+            v[y * w + x] = (a..=b).map(|yy| scratch[yy * w + x]).sum::<f32>() / (b - a + 1) as f32;
+        }
+    }
+}
+
+#[cfg(all(test, feature = "temporal"))]
+mod tests {
+    use super::*;
+
+    /// A textured scene (smooth shapes, as a camera sees them), with `(dx, dy)` the offset of its content.
+    fn scene(w: usize, h: usize, dx: f32, dy: f32, noise_seed: u32, noise: f32) -> Frame {
+        let mut f = Frame::new(w, h);
+        let mut state = noise_seed.wrapping_mul(2654435761).wrapping_add(1);
+        for y in 0..h {
+            for x in 0..w {
+                let (u, v) = (x as f32 - dx, y as f32 - dy);
+                let base = 128.0 + 50.0 * (u * 0.11).sin() * (v * 0.07).cos() + 30.0 * ((u + v) * 0.05).sin();
+                for c in 0..3 {
+                    state ^= state << 13;
+                    state ^= state >> 17;
+                    state ^= state << 5;
+                    let n = (state as f32 / u32::MAX as f32 - 0.5) * 2.0 * noise;
+                    f.data[(y * w + x) * 3 + c] = (base + 10.0 * c as f32 + n).clamp(0.0, 255.0) as u8;
+                }
+            }
+        }
+        f
+    }
+
+    /// A "network" that amplifies noise: the output is the input with a random per-frame texture on top.
+    fn stylize(input: &Frame, seed: u32) -> Frame {
+        let mut out = input.clone();
+        let mut state = seed.wrapping_mul(747796405).wrapping_add(7);
+        for v in out.data.iter_mut() {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            *v = (f32::from(*v) + (state % 25) as f32 - 12.0).clamp(0.0, 255.0) as u8;
+        }
+        out
+    }
+
+    fn mean_abs(a: &Frame, b: &Frame) -> f64 {
+        a.data.iter().zip(&b.data).map(|(&p, &q)| f64::from(p.abs_diff(q))).sum::<f64>() / a.data.len() as f64
+    }
+
+    #[test]
+    fn a_still_noisy_scene_stops_boiling_and_keeps_its_first_look() {
+        let (w, h) = (160, 96);
+        let mut t = Temporal::new().unwrap();
+        let mut outs = Vec::new();
+        for i in 0..12 {
+            let input = scene(w, h, 0.0, 0.0, i, 1.5);
+            let mut styled = stylize(&input, i);
+            t.apply(&input, &mut styled).unwrap();
+            outs.push(styled);
+        }
+        // Per frame the "network" changes pixels by ~8 levels; kept, the output does not change.
+        let per_frame = mean_abs(&stylize(&scene(w, h, 0.0, 0.0, 1, 1.5), 1), &stylize(&scene(w, h, 0.0, 0.0, 2, 1.5), 2));
+        let kept = mean_abs(&outs[10], &outs[11]);
+        assert!(per_frame > 5.0 && kept < per_frame / 10.0, "output change {kept:.2} vs {per_frame:.2} per frame");
+        // Held, not averaged: the strokes of the first frame, not a blur of many.
+        assert!(mean_abs(&outs[11], &outs[0]) < 0.5, "the still scene drifted by {:.2}", mean_abs(&outs[11], &outs[0]));
+        assert_eq!(t.stats().fresh, 1);
+    }
+
+    #[test]
+    fn a_cut_starts_afresh() {
+        let (w, h) = (160, 96);
+        let mut t = Temporal::new().unwrap();
+        let a = scene(w, h, 0.0, 0.0, 1, 1.0);
+        for i in 0..3 {
+            t.apply(&a, &mut stylize(&a, i)).unwrap();
+        }
+        // Another scene: inverted.
+        let mut b = a.clone();
+        b.data.iter_mut().for_each(|v| *v = 255 - *v);
+        let fresh = stylize(&b, 9);
+        let mut out = fresh.clone();
+        t.apply(&b, &mut out).unwrap();
+        assert_eq!(out, fresh, "a cut must show the new frame as it is");
+        assert_eq!(t.stats().fresh, 2);
+    }
+
+    #[test]
+    fn panned_content_keeps_its_strokes_where_they_moved() {
+        let (w, h) = (192, 128);
+        let mut t = Temporal::new().unwrap();
+        let first = scene(w, h, 0.0, 0.0, 1, 0.5);
+        let mut out0 = stylize(&first, 1);
+        t.apply(&first, &mut out0).unwrap();
+        // The content moves 4 px right: the output's texture should move with it.
+        let second = scene(w, h, 4.0, 0.0, 2, 0.5);
+        let styled = stylize(&second, 2);
+        let mut out1 = styled.clone();
+        t.apply(&second, &mut out1).unwrap();
+        // Compare the middle of out1 with out0 shifted by 4 px and unshifted.
+        let diff = |shift: usize| {
+            let mut s = 0.0;
+            let mut n = 0.0;
+            for y in 24..h - 24 {
+                for x in 24..w - 24 {
+                    for c in 0..3 {
+                        s += f64::from(out1.data[(y * w + x) * 3 + c].abs_diff(out0.data[(y * w + x - shift) * 3 + c]));
+                        n += 1.0;
+                    }
+                }
+            }
+            s / n
+        };
+        let (moved, unmoved) = (diff(4), diff(0));
+        assert!(moved < unmoved * 0.7, "kept texture should follow the motion: {moved:.2} moved vs {unmoved:.2} in place");
+        // Moving pixels still renew: the new frame's share is there.
+        assert!(mean_abs(&out1, &styled) > 0.5);
+    }
+
+    #[test]
+    fn an_appearing_object_is_not_ghosted() {
+        let (w, h) = (160, 96);
+        let mut t = Temporal::new().unwrap();
+        let base = scene(w, h, 0.0, 0.0, 1, 0.5);
+        for i in 0..3 {
+            t.apply(&base, &mut stylize(&base, i)).unwrap();
+        }
+        // A bright square appears in the middle.
+        let mut with = base.clone();
+        for y in 32..64 {
+            for x in 64..96 {
+                with.data[(y * w + x) * 3..(y * w + x) * 3 + 3].copy_from_slice(&[250, 250, 250]);
+            }
+        }
+        let styled = stylize(&with, 7);
+        let mut out = styled.clone();
+        t.apply(&with, &mut out).unwrap();
+        // Inside the square (away from its edge) the output is the new frame's.
+        for y in 38..58 {
+            for x in 70..90 {
+                let o = (y * w + x) * 3;
+                assert_eq!(out.data[o..o + 3], styled.data[o..o + 3], "ghost at {x},{y}");
+            }
+        }
+    }
+}

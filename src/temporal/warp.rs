@@ -1,0 +1,60 @@
+//! The pixel work that the temporal stage and the coherence meter share: frames shrunk to grey, and bilinear
+//! samples of flow maps and RGB frames at fractional positions (inside the map; callers clamp).
+
+use crate::frame::Frame;
+
+/// `frame` shrunk by `k` (area average of k x k blocks, which also averages sensor noise away) to `sw` x `sh`
+/// grey (BT.601 luma weights), into `out` (resized to fit).
+pub fn shrink_luma(frame: &Frame, k: usize, sw: usize, sh: usize, out: &mut Vec<u8>) {
+    out.clear();
+    out.resize(sw * sh, 0);
+    let w = frame.width;
+    let norm = 1.0 / (256 * k * k) as f32;
+    for sy in 0..sh {
+        for sx in 0..sw {
+            let mut sum = 0u32;
+            for y in sy * k..sy * k + k {
+                for p in frame.data[(y * w + sx * k) * 3..(y * w + sx * k + k) * 3].chunks_exact(3) {
+                    sum += 77 * u32::from(p[0]) + 150 * u32::from(p[1]) + 29 * u32::from(p[2]);
+                }
+            }
+            out[sy * sw + sx] = (sum as f32 * norm + 0.5).min(255.0) as u8;
+        }
+    }
+}
+
+/// The small size and shrink factor for a `w` x `h` frame whose long side should be at most `side`.
+pub fn small_size(w: usize, h: usize, side: usize) -> (usize, usize, usize) {
+    let k = w.max(h).div_ceil(side).max(1);
+    (k, (w / k).max(1), (h / k).max(1))
+}
+
+/// Bilinear sample of channel `c` of a `w`-wide map with `n` interleaved channels, at (`x`, `y`) inside it.
+pub fn sample(v: &[f32], w: usize, n: usize, c: usize, x: f32, y: f32) -> f32 {
+    let h = v.len() / (w * n);
+    let (x0, y0) = (x.floor() as usize, y.floor() as usize);
+    let (x1, y1) = ((x0 + 1).min(w - 1), (y0 + 1).min(h - 1));
+    let (fx, fy) = (x - x0 as f32, y - y0 as f32);
+    let g = |xx: usize, yy: usize| v[(yy * w + xx) * n + c];
+    let top = g(x0, y0) + fx * (g(x1, y0) - g(x0, y0));
+    let bottom = g(x0, y1) + fx * (g(x1, y1) - g(x0, y1));
+    top + fy * (bottom - top)
+}
+
+/// Bilinear sample of an RGB frame at (`x`, `y`) inside it.
+pub fn sample_rgb(f: &Frame, x: f32, y: f32) -> [f32; 3] {
+    let (x0, y0) = (x.floor() as usize, y.floor() as usize);
+    let (x1, y1) = ((x0 + 1).min(f.width - 1), (y0 + 1).min(f.height - 1));
+    let (fx, fy) = (x - x0 as f32, y - y0 as f32);
+    let p = |xx: usize, yy: usize, c: usize| f32::from(f.data[(yy * f.width + xx) * 3 + c]);
+    std::array::from_fn(|c| {
+        let top = p(x0, y0, c) + fx * (p(x1, y0, c) - p(x0, y0, c));
+        let bottom = p(x0, y1, c) + fx * (p(x1, y1, c) - p(x0, y1, c));
+        top + fy * (bottom - top)
+    })
+}
+
+/// The position in a map shrunk by `k` (of `small` samples) that lines up with the centre of full-size pixel `i`.
+pub fn small_pos(i: usize, k: usize, small: usize) -> f32 {
+    ((i as f32 + 0.5) / k as f32 - 0.5).clamp(0.0, (small - 1) as f32)
+}
