@@ -71,6 +71,8 @@ impl FlickerMeter {
 
 /// An input pixel counts as still for [`Coherence::still_change`] when each channel changes by less than this.
 pub const STILL_NOISE_THRESHOLD: u8 = 3;
+/// Still pixels whose optical flow is below this many pixels are static (see [`Coherence::static_change`]).
+pub const STATIC_FLOW: f32 = 0.5;
 /// Pixels whose input, warped along the flow, still differs by more than this (luma, grey levels) are
 /// occluded or uncovered: the warping error leaves them out.
 pub const OCCLUSION_LEVEL: f32 = 12.0;
@@ -91,8 +93,11 @@ pub struct CoherenceMeter {
     still_pixels: u64,
     all_pixels: u64,
     input_still_change: f64,
-    /// Per output: change on still pixels, warping error sum.
+    /// Per output: change on still pixels, on static pixels, warping error sum.
     still_change: Vec<f64>,
+    static_pixels: u64,
+    input_static_change: f64,
+    static_change: Vec<f64>,
     warp_error: Vec<f64>,
     input_warp_error: f64,
     warp_pixels: u64,
@@ -106,6 +111,10 @@ pub struct Coherence {
     pub input_still_change: f64,
     pub still_change: Vec<f64>,
     pub still_share: f64,
+    /// The same on the still pixels whose flow is also below [`STATIC_FLOW`] (the scene itself stood still there).
+    pub input_static_change: f64,
+    pub static_change: Vec<f64>,
+    pub static_share: f64,
     /// The warping error (mean absolute, grey levels per channel) of the input itself and of each output.
     pub input_warp_error: f64,
     pub warp_error: Vec<f64>,
@@ -127,6 +136,9 @@ impl CoherenceMeter {
             all_pixels: 0,
             input_still_change: 0.0,
             still_change: vec![0.0; outputs],
+            static_pixels: 0,
+            input_static_change: 0.0,
+            static_change: vec![0.0; outputs],
             warp_error: vec![0.0; outputs],
             input_warp_error: 0.0,
             warp_pixels: 0,
@@ -164,16 +176,25 @@ impl CoherenceMeter {
                 let o = (y * w + x) * 3;
                 self.all_pixels += 1;
                 let (a, b) = (&prev.data[o..o + 3], &input.data[o..o + 3]);
+                // Where was this pixel a frame ago?
+                let sx = small_pos(x, k, sw);
+                let (fx, fy) = (sample(&self.flow, sw, 2, 0, sx, sy) * k as f32, sample(&self.flow, sw, 2, 1, sx, sy) * k as f32);
                 if (0..3).all(|c| a[c].abs_diff(b[c]) < STILL_NOISE_THRESHOLD) {
                     self.still_pixels += 1;
                     self.input_still_change += channel_diff(a, b);
                     for (sum, (p, q)) in self.still_change.iter_mut().zip(self.prev_outputs.iter().zip(outputs)) {
                         *sum += channel_diff(&p.data[o..o + 3], &q.data[o..o + 3]);
                     }
+                    // Still and not moving: smooth surfaces that move look still pixel by pixel, while the strokes
+                    // on them rightly move along.
+                    if fx.abs() < STATIC_FLOW && fy.abs() < STATIC_FLOW {
+                        self.static_pixels += 1;
+                        self.input_static_change += channel_diff(a, b);
+                        for (sum, (p, q)) in self.static_change.iter_mut().zip(self.prev_outputs.iter().zip(outputs)) {
+                            *sum += channel_diff(&p.data[o..o + 3], &q.data[o..o + 3]);
+                        }
+                    }
                 }
-                // Where was this pixel a frame ago?
-                let sx = small_pos(x, k, sw);
-                let (fx, fy) = (sample(&self.flow, sw, 2, 0, sx, sy) * k as f32, sample(&self.flow, sw, 2, 1, sx, sy) * k as f32);
                 let (px, py) = (x as f32 + fx, y as f32 + fy);
                 if px < 0.0 || py < 0.0 || px > (w - 1) as f32 || py > (h - 1) as f32 {
                     continue;
@@ -195,11 +216,15 @@ impl CoherenceMeter {
 
     pub fn result(&self) -> Coherence {
         let still = self.still_pixels.max(1) as f64;
+        let fixed = self.static_pixels.max(1) as f64;
         let warped = self.warp_pixels.max(1) as f64;
         Coherence {
             input_still_change: self.input_still_change / still,
             still_change: self.still_change.iter().map(|s| s / still).collect(),
             still_share: self.still_pixels as f64 / self.all_pixels.max(1) as f64,
+            input_static_change: self.input_static_change / fixed,
+            static_change: self.static_change.iter().map(|s| s / fixed).collect(),
+            static_share: self.static_pixels as f64 / self.all_pixels.max(1) as f64,
             input_warp_error: self.input_warp_error / warped,
             warp_error: self.warp_error.iter().map(|s| s / warped).collect(),
             warp_share: self.warp_pixels as f64 / self.all_pixels.max(1) as f64,

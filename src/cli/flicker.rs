@@ -4,7 +4,7 @@ use std::path::Path;
 
 use anyhow::{bail, Result};
 use stylize::args::EngineArgs;
-use stylize::flicker::{CoherenceMeter, FlickerMeter, STILL_NOISE_THRESHOLD};
+use stylize::flicker::{CoherenceMeter, FlickerMeter, STATIC_FLOW, STILL_NOISE_THRESHOLD};
 use stylize::media::decode::VideoSource;
 use stylize::progress::frames_bar;
 use stylize::temporal::{Temporal, TemporalMode};
@@ -63,12 +63,14 @@ pub fn run(model: &str, input: &Path, frames: usize, temporal: TemporalMode, arg
     let row = |label: String, values: &[f64]| println!("{label:<44}{}", values.iter().map(|v| format!("{v:>11.2}")).collect::<String>());
     row(format!("still-pixel change (input {:.2}, {:.0}% still)", c.input_still_change, c.still_share * 100.0), &c.still_change);
     row("  x the input's".to_string(), &c.still_change.iter().map(|v| v / c.input_still_change.max(1e-6)).collect::<Vec<_>>());
+    row(format!("static-pixel change (input {:.2}, {:.0}% static)", c.input_static_change, c.static_share * 100.0), &c.static_change);
+    row("  x the input's".to_string(), &c.static_change.iter().map(|v| v / c.input_static_change.max(1e-6)).collect::<Vec<_>>());
     row(format!("warping error (input {:.2}, {:.0}% of pixels)", c.input_warp_error, c.warp_share * 100.0), &c.warp_error);
     if let Some(stage) = &stage {
         println!("{}", stage.stats().describe());
     }
     if !args.quiet {
-        eprintln!("still pixels: each channel of the input changes by less than {STILL_NOISE_THRESHOLD} grey levels; warping error: mean |output - previous output warped along the input's optical flow| over the pixels the flow explains (grey levels)");
+        eprintln!("still pixels: each channel of the input changes by less than {STILL_NOISE_THRESHOLD} grey levels; static: still, and the optical flow is below {STATIC_FLOW} px; warping error: mean |output - previous output warped along the input's optical flow| over the pixels the flow explains (grey levels)");
     }
     Ok(())
 }

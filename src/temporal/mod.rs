@@ -49,6 +49,10 @@ pub const FLOW_SIDE: usize = 320;
 pub const SAME_LEVEL: f32 = 3.0;
 /// ... and from this many on it shows something new: the new stylized frame is taken.
 pub const NEW_LEVEL: f32 = 10.0;
+/// Noisier footage raises both levels: "the same" is then this many times the frame's median difference (most
+/// of a frame shows the same thing, so the median is the noise), up to [`MAX_SAME_LEVEL`].
+pub const NOISE_MARGIN: f32 = 2.5;
+pub const MAX_SAME_LEVEL: f32 = 6.0;
 /// The share of the warped previous output that moving pixels keep (the rest is the new frame's).
 pub const MOVING_HOLD: f32 = 0.75;
 /// Flow below this many pixels (at the frame's size) counts as none: the previous output is copied, not resampled
@@ -234,10 +238,19 @@ impl Temporal {
             }
         }
         box3(&mut self.alpha, &mut self.scratch, sw, sh);
+        // The input's own noise, as most of a frame shows it (the median difference): compressed or dim footage
+        // differs by more where nothing changed than clean footage, and the levels rise with it, up to a cap
+        // (at a cut the median is the cut, not noise).
+        self.scratch.clear();
+        self.scratch.extend_from_slice(&self.alpha);
+        let mid = self.scratch.len() / 2;
+        let noise = *self.scratch.select_nth_unstable_by(mid, f32::total_cmp).1;
+        let same_level = (NOISE_MARGIN * noise).clamp(SAME_LEVEL, MAX_SAME_LEVEL);
+        let new_level = same_level + (NEW_LEVEL - SAME_LEVEL);
         let mut sum = 0.0f64;
         for i in 0..sw * sh {
             let (fx, fy) = (self.flow[2 * i], self.flow[2 * i + 1]);
-            let trust = ((NEW_LEVEL - self.alpha[i]) / (NEW_LEVEL - SAME_LEVEL)).clamp(0.0, 1.0);
+            let trust = ((new_level - self.alpha[i]) / (new_level - same_level)).clamp(0.0, 1.0);
             let is_still = fx.abs() < still && fy.abs() < still;
             if is_still {
                 // The blend copies these pixels as they are.
