@@ -9,8 +9,7 @@ use onnx_protobuf::{
     GraphProto, NodeProto, TensorProto,
 };
 
-use crate::onnx::attr_int;
-use crate::wrap::{elem_type, node, PREFIX};
+use crate::onnx::{attr_int, elem_type, make_node};
 use crate::ModelError;
 
 /// Inputs of `op` that must have the type of its data input(s); `None`: all of them.
@@ -39,7 +38,7 @@ fn same_type_outputs(op: &str) -> Option<&'static [usize]> {
 }
 
 /// Converts the network to float16 (see the module docs); returns (tensors converted, casts added).
-pub(crate) fn to_fp16(g: &mut GraphProto, image: &str) -> Result<(usize, usize), ModelError> {
+pub(crate) fn to_fp16(g: &mut GraphProto, image: &str, prefix: &str) -> Result<(usize, usize), ModelError> {
     // Values that become float16: the image and everything computed from it.
     let mut half: HashSet<String> = HashSet::from([image.to_string()]);
     // Other values that a float16 node needs in float16: name -> [(node, input position)].
@@ -90,7 +89,7 @@ pub(crate) fn to_fp16(g: &mut GraphProto, image: &str) -> Result<(usize, usize),
         } else {
             None
         };
-        let new_name = format!("{PREFIX}fp16/{name}");
+        let new_name = format!("{prefix}fp16/{name}");
         match source {
             Some(t) if t.data_type == DataType::FLOAT as i32 => {
                 let mut h = to_f16_tensor(&t)?;
@@ -103,7 +102,7 @@ pub(crate) fn to_fp16(g: &mut GraphProto, image: &str) -> Result<(usize, usize),
             // A float graph input or a computed float value: cast it.
             None => {
                 let first = uses.iter().map(|&(ni, _)| ni).min().expect("at least one use");
-                new_casts.push((first, node("Cast", &[name], &new_name, vec![attr_int("to", DataType::FLOAT16 as i64)])));
+                new_casts.push((first, make_node("Cast", &new_name, &[name], &new_name, vec![attr_int("to", DataType::FLOAT16 as i64)])));
                 casts += 1;
             }
         }

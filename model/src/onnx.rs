@@ -504,6 +504,15 @@ pub fn attr_string(name: &str, v: &str) -> AttributeProto {
     a
 }
 
+/// The element type of a tensor value, if it is one.
+pub(crate) fn elem_type(v: &onnx_protobuf::ValueInfoProto) -> Option<i32> {
+    match &v.type_.as_ref()?.value {
+        Some(onnx_protobuf::type_proto::Value::TensorType(t)) => Some(t.elem_type),
+        _ => None,
+    }
+}
+
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -36,7 +36,7 @@ use onnx_protobuf::{
 use protobuf::Message;
 
 use crate::meta;
-use crate::onnx::{attr_float, attr_int, attr_ints, tensor_value};
+use crate::onnx::{attr_float, attr_int, attr_ints, elem_type, tensor_value};
 use crate::ModelError;
 
 /// Name of the uint8 NHWC RGB input of a wrapped model.
@@ -160,7 +160,7 @@ pub fn wrap_model(model: &mut ModelProto, opts: &WrapOptions) -> Result<WrapInfo
         0
     };
     let (fp16_tensors, fp16_casts) = if opts.fp16 {
-        crate::fp16::to_fp16(graph, &input)?
+        crate::fp16::to_fp16(graph, &input, PREFIX)?
     } else {
         (0, 0)
     };
@@ -308,13 +308,6 @@ fn dims_of(v: &ValueInfoProto) -> Option<Vec<tensor_shape_proto::Dimension>> {
     t.shape.as_ref().map(|s| s.dim.clone())
 }
 
-pub(crate) fn elem_type(v: &ValueInfoProto) -> Option<i32> {
-    match &v.type_.as_ref()?.value {
-        Some(type_proto::Value::TensorType(t)) => Some(t.elem_type),
-        _ => None,
-    }
-}
-
 fn dim_value(d: &tensor_shape_proto::Dimension) -> Option<i64> {
     match d.value {
         Some(DimValue::DimValue(v)) => Some(v),
@@ -443,7 +436,7 @@ fn sole_producer(g: &GraphProto, value: &str, op: &str) -> Option<usize> {
 }
 
 /// A node named after its output, under [`PREFIX`].
-pub(crate) fn node(op: &str, inputs: &[&str], output: &str, attrs: Vec<onnx_protobuf::AttributeProto>) -> NodeProto {
+fn node(op: &str, inputs: &[&str], output: &str, attrs: Vec<onnx_protobuf::AttributeProto>) -> NodeProto {
     let name = if output.starts_with(PREFIX) { output.to_string() } else { format!("{PREFIX}{output}") };
     crate::onnx::make_node(op, &name, inputs, output, attrs)
 }
