@@ -17,12 +17,13 @@ cd "$ROOT"
 FRAMES=${1:-60}
 CLIPS="${XDG_CACHE_HOME:-$HOME/.cache}/stylize/clips"
 WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT
-cargo build -q --release --bin stylize
+# STYLIZE=path runs that binary instead of building one.
+[[ -n "${STYLIZE:-}" ]] || cargo build -q --release --bin stylize
 BIN="${STYLIZE:-$ROOT/target/release/stylize}"
 
 if [[ ! -f "$CLIPS/vtest.avi" || ! -f "$CLIPS/Megamind.avi" ]]; then
     mkdir -p "$CLIPS"
-    (cd "$WORK" && apt-get download opencv-doc >/dev/null)
+    (cd "$WORK" && apt-get download -qq opencv-doc 2>&1 | grep -v "^W: Download is performed unsandboxed" >&2 || true)
     dpkg-deb --fsys-tarfile "$WORK"/opencv-doc_*.deb | tar -x -C "$WORK" ./usr/share/doc/opencv-doc/examples/data/vtest.avi ./usr/share/doc/opencv-doc/examples/data/Megamind.avi
     mv "$WORK"/usr/share/doc/opencv-doc/examples/data/{vtest,Megamind}.avi "$CLIPS/"
 fi
