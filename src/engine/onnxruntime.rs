@@ -167,12 +167,7 @@ impl OrtRun {
         // Bound again every frame: binding copies a host tensor to a GPU provider's memory then and there.
         self.binding.bind_input(FRAME_INPUT, &buffers.input).map_err(|e| Error::Invalid(first_line(&e.to_string())))?;
         let first_run = buffers.output.is_none();
-        let outputs = self.session.run_binding(&self.binding).map_err(|e| Error::Inference {
-            width: w,
-            height: h,
-            reason: first_line(&e.to_string()),
-            hint: if device == Device::Cpu { "" } else { " (too large for GPU memory? try --scale 0.5)" },
-        })?;
+        let outputs = self.session.run_binding(&self.binding).map_err(|e| run_err(w, h, device, e))?;
         let (shape, data) = outputs[FRAME_OUTPUT].try_extract_tensor::<u8>().map_err(|e| Error::Invalid(e.to_string()))?;
         let out_dims: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
         if out_dims.len() != 4 || out_dims[0] != 1 || out_dims[3] != 3 || out_dims[1] < h || out_dims[2] < w {
@@ -208,12 +203,7 @@ impl OrtRun {
         }
         // Bound again every frame: binding copies a host tensor to a GPU provider's memory then and there.
         self.binding.bind_input(info.input.clone(), &buffers.input).map_err(|e| Error::Invalid(first_line(&e.to_string())))?;
-        let outputs = self.session.run_binding(&self.binding).map_err(|e| Error::Inference {
-            width: w,
-            height: h,
-            reason: first_line(&e.to_string()),
-            hint: if device == Device::Cpu { "" } else { " (too large for GPU memory? try --scale 0.5)" },
-        })?;
+        let outputs = self.session.run_binding(&self.binding).map_err(|e| run_err(w, h, device, e))?;
         let unscale = 255.0 / info.range_max;
         let first_run = self.buffers.as_ref().is_some_and(|b| b.output.is_none());
         // The run's outputs hold the bound output tensor too, once it is bound.
@@ -245,6 +235,12 @@ impl OrtRun {
 
 fn infer_err(width: usize, height: usize, e: impl ToString) -> Error {
     Error::Inference { width, height, reason: first_line(&e.to_string()), hint: "" }
+}
+
+/// A failed run of a frame; on a GPU, the likely cause.
+fn run_err(width: usize, height: usize, device: Device, e: impl ToString) -> Error {
+    let hint = if device == Device::Cpu { "" } else { " (too large for GPU memory? try --scale 0.5)" };
+    Error::Inference { width, height, reason: first_line(&e.to_string()), hint }
 }
 
 fn check_output(dims: &[usize], h: usize, w: usize, path: &Path) -> Result<()> {
