@@ -9,7 +9,8 @@
 //!    the sensor noise away) and OpenCV's DIS optical flow ([`flow`]) says where each pixel was a frame ago.
 //! 2. Trust: the stage keeps, beside the previous output, the input as that output shows it (the reference,
 //!    small and grey). Warped along the flow, it is compared with the new input: where they agree within the
-//!    noise ([`SAME_LEVEL`]) the previous output is kept, where they differ by [`NEW_LEVEL`] or more
+//!    noise ([`SAME_LEVEL`], raised for noisy footage by [`NOISE_MARGIN`]) the previous output is kept, where
+//!    they differ by [`NEW_LEVEL`] or more
 //!    (occlusions, uncovered background, new objects, flow that failed, light that changed) the new stylized
 //!    frame is taken, and in between the two are blended. Comparing with the reference rather than with the
 //!    previous input makes slow changes (a fade, exposure drift) add up until they count, so the output
