@@ -678,3 +678,40 @@ fn sigterm_and_ctrl_c_stop_the_server_and_remove_its_files() {
         assert!(matches!(closed, Got::Closed(Some(1001)) | Got::Closed(None)), "{closed:?}");
     }
 }
+
+#[test]
+fn each_live_client_gets_its_own_temporal_stage() {
+    let (_dir, a, _, _) = models();
+    // A still scene with fresh noise in every frame: the network turns the noise into changes, the temporal stage
+    // keeps the still scene (per client: two clients at once must not mix their stages).
+    let noisy = |seed: u32| {
+        let mut img = pattern(320, 180, 0);
+        let mut state = seed.wrapping_mul(2654435761).wrapping_add(1);
+        for v in img.iter_mut() {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            *v = v.saturating_add((state % 9) as u8).saturating_sub(4);
+        }
+        jpeg(&img)
+    };
+    let change = |temporal: &'static str| {
+        let server = start(&["-q", "-m", a.to_str().unwrap(), "--temporal", temporal]);
+        let clients: Vec<_> = (0..2u32)
+            .map(|c| {
+                let addr = server.addr.clone();
+                std::thread::spawn(move || {
+                    let mut ws = ws_connect(&addr, "").unwrap();
+                    hello(&mut ws);
+                    let outs: Vec<_> = (0..6u32).map(|i| round_trip(&mut ws, i + 1, &noisy(100 * c + i))).collect();
+                    (2..6).map(|i| coarse_diff(&outs[i - 1], &outs[i])).sum::<f64>() / 4.0
+                })
+            })
+            .collect();
+        clients.into_iter().map(|c| c.join().unwrap()).collect::<Vec<f64>>()
+    };
+    let (off, on) = (change("off"), change("on"));
+    for (off, on) in off.iter().zip(&on) {
+        assert!(*off > 0.5 && *on < off * 0.5, "frame-to-frame change per client: {on:.2} with the stage, {off:.2} without");
+    }
+}
