@@ -8,6 +8,7 @@ use clap::Args;
 
 use crate::engine::{AutoCpu, Device, Engine, EngineOptions, FrameIo, Precision};
 use crate::effects::Effects;
+#[cfg(feature = "video")]
 use crate::temporal::TemporalMode;
 use crate::error::{Error, Result};
 use crate::{models, styles};
