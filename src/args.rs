@@ -229,7 +229,7 @@ pub struct VideoArgs {
     /// a CPU with 2 or more cores for frames up to 1080p, else 1)
     #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=64))]
     pub parallel_frames: Option<usize>,
-    #[arg(long, default_value = "on", ignore_case = true, help = TEMPORAL_HELP)]
+    #[arg(long, default_value = crate::temporal::DEFAULT_MODE, ignore_case = true, help = TEMPORAL_HELP)]
     pub temporal: TemporalMode,
 }
 

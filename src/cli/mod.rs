@@ -120,7 +120,7 @@ pub enum Command {
         #[arg(long, default_value_t = 120)]
         frames: usize,
         /// Also measure the output with the temporal stage (on, the default) beside the per-frame output
-        #[arg(long, default_value = "on", ignore_case = true)]
+        #[arg(long, default_value = stylize::temporal::DEFAULT_MODE, ignore_case = true)]
         temporal: stylize::temporal::TemporalMode,
         #[command(flatten)]
         engine: EngineArgs,

@@ -125,7 +125,7 @@ pub struct LiveArgs {
     /// Print a statistics line every second
     #[arg(short, long)]
     pub verbose: bool,
-    #[arg(long, default_value = "on", ignore_case = true, help = crate::args::TEMPORAL_HELP)]
+    #[arg(long, default_value = crate::temporal::DEFAULT_MODE, ignore_case = true, help = crate::args::TEMPORAL_HELP)]
     pub temporal: TemporalMode,
     #[command(flatten)]
     pub engine: EngineArgs,

@@ -76,7 +76,7 @@ pub struct ServeArgs {
     /// Seconds a finished job's result is kept when no page holds it (a page's jobs go when the page closes)
     #[arg(long, default_value_t = 600)]
     pub keep_results: u64,
-    #[arg(long, default_value = "on", ignore_case = true, help = crate::args::TEMPORAL_HELP)]
+    #[arg(long, default_value = crate::temporal::DEFAULT_MODE, ignore_case = true, help = crate::args::TEMPORAL_HELP)]
     pub temporal: TemporalMode,
     #[command(flatten)]
     pub engine: EngineArgs,

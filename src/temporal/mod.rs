@@ -34,13 +34,26 @@ use crate::error::Result;
 use crate::frame::Frame;
 
 /// `--temporal`: whether the stage runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum TemporalMode {
     /// Keep the previous output where the input stood still or moved predictably (no boiling)
-    #[default]
     On,
     /// Every frame stylized on its own
     Off,
+}
+
+/// On where this build has the optical flow (the `temporal` feature), else off: a build without OpenCV
+/// stylizes each frame on its own unless asked otherwise, instead of failing by default.
+pub const DEFAULT_MODE: &str = if cfg!(feature = "temporal") { "on" } else { "off" };
+
+impl Default for TemporalMode {
+    fn default() -> Self {
+        if cfg!(feature = "temporal") {
+            TemporalMode::On
+        } else {
+            TemporalMode::Off
+        }
+    }
 }
 
 /// The flow and the trust are computed with the long side shrunk to at most this many pixels.
