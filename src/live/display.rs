@@ -191,11 +191,18 @@ impl Display<'_> {
                     self.view.effects.strength * 100.0,
                     if self.view.effects.preserve_color { "  colours kept" } else { "" }
                 );
-                temporal_hud(text, &shared.counters);
             }
         }
         canvas.line(0, false, text, hud::WHITE);
         let mut line = 1;
+        // On a line of its own: the first is full at 640 pixels.
+        if c.temporal_on.load(Relaxed) {
+            text.clear();
+            let frames = c.stylized.load(Relaxed).max(1);
+            let _ = write!(text, "temporal stage: {:.1} ms a frame", c.temporal_nanos.load(Relaxed) as f64 / 1e6 / frames as f64);
+            canvas.line(line, false, text, hud::WHITE);
+            line += 1;
+        }
         let mix = lock(&shared.style_label);
         if !mix.is_empty() {
             text.clear();
@@ -282,13 +289,5 @@ impl Display<'_> {
                 self.stats.per_second(&self.shared.counters, false);
             }
         }
-    }
-}
-
-/// `  temporal 3.1 ms` on the HUD while the temporal stage runs (its mean cost per frame).
-fn temporal_hud(text: &mut String, counters: &Counters) {
-    if counters.temporal_on.load(Relaxed) {
-        let frames = counters.stylized.load(Relaxed).max(1);
-        let _ = write!(text, "  temporal {:.1} ms", counters.temporal_nanos.load(Relaxed) as f64 / 1e6 / frames as f64);
     }
 }
