@@ -239,7 +239,9 @@ fn the_page_stylizes_the_camera_switches_models_and_uploads_in_chromium() {
     let dir = tempfile::tempdir().unwrap();
     let a = common::random_model(dir.path(), "lite", 21);
     let b = common::random_model(dir.path(), "lite", 22);
-    let server = start(&["-q", "-m", a.to_str().unwrap(), "-m", b.to_str().unwrap()]);
+    // Frames are compared with `stylize image` of them: without the temporal stage, which keeps parts of the
+    // frames before (tests/serve.rs checks the stage per client).
+    let server = start(&["-q", "-m", a.to_str().unwrap(), "-m", b.to_str().unwrap(), "--temporal", "off"]);
     let mut tab = browser.tab();
     tab.open(&server.url("/"));
     assert_eq!(tab.eval("[...document.getElementById('model').options].map(o => o.value)"), json!(["lite-21", "lite-22"]));
