@@ -46,8 +46,8 @@ impl FlickerMeter {
                 let din = (0..3).map(|c| a[c].abs_diff(b[c])).max().unwrap_or(0);
                 if din <= STILL_THRESHOLD {
                     self.still_pixels += 1;
-                    self.input_change += (0..3).map(|c| a[c].abs_diff(b[c]) as f64).sum::<f64>() / 3.0;
-                    self.output_change += (0..3).map(|c| p[c].abs_diff(q[c]) as f64).sum::<f64>() / 3.0;
+                    self.input_change += channel_diff(a, b);
+                    self.output_change += channel_diff(p, q);
                 }
             }
         }

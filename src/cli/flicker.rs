@@ -15,10 +15,7 @@ use stylize::Frame;
 pub fn run(model: &str, input: &Path, frames: usize, temporal: TemporalMode, args: &EngineArgs) -> Result<()> {
     let source = VideoSource::open(input, Default::default())?;
     let mut engine = args.load(model)?;
-    let mut stage = match temporal {
-        TemporalMode::On => Some(Temporal::new()?),
-        TemporalMode::Off => None,
-    };
+    let mut stage = Temporal::for_mode(temporal)?;
     let mut meter = FlickerMeter::default();
     let mut coherence = CoherenceMeter::new(1 + usize::from(stage.is_some()))?;
     let pb = frames_bar(Some(frames as u64), args.quiet);

@@ -227,10 +227,7 @@ pub fn transcode(engines: &mut [Engine], source: VideoSource, output: &Path, opt
     let max_frames = opts.max_frames.unwrap_or(u64::MAX);
     let effects = opts.effects;
     // The temporal stage runs in frame order, on the encoder's thread; the workers pass each frame's input along.
-    let mut temporal = match opts.temporal {
-        TemporalMode::On => Some(Temporal::new()?),
-        TemporalMode::Off => None,
-    };
+    let mut temporal = Temporal::for_mode(opts.temporal)?;
     let keep_input = temporal.is_some() || !effects.is_identity();
 
     // Small queues: enough to keep every stage busy, few enough to bound memory and latency.

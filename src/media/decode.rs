@@ -383,7 +383,7 @@ pub(crate) fn timed_send<T>(out: &Sender<T>, item: T, blocked: &mut Duration) ->
 }
 /// The video frames of a source, decoded on their own thread (what `stylize flicker` and `bench --input`
 /// read): a plain iterator for callers that want frames and nothing else. Ends at the end of the video, at
-/// a decoding error (kept for [`Frames::finish`]) or when dropped.
+/// a decoding error or when dropped.
 pub struct Frames {
     rx: Option<Receiver<Item>>,
     decoder: Option<std::thread::JoinHandle<Result<(u64, Duration)>>>,
@@ -406,22 +406,6 @@ impl Frames {
     pub fn recycle(&self, frame: Frame) {
         let _ = self.pool.try_send(frame);
     }
-
-    /// Stops decoding and says how it ended: `Ok` at the end of the video or when stopped early, the
-    /// decoder's error otherwise.
-    pub fn finish(mut self) -> Result<()> {
-        self.stop()
-    }
-
-    fn stop(&mut self) -> Result<()> {
-        // Dropping the receiver ends the decoder at its next send.
-        self.rx = None;
-        match self.decoder.take().map(|d| d.join()) {
-            Some(Ok(Err(e))) if !matches!(e, Error::Interrupted(_)) => Err(e),
-            Some(Err(_)) => Err(Error::Invalid("the decoder thread panicked".into())),
-            _ => Ok(()),
-        }
-    }
 }
 
 impl Iterator for Frames {
@@ -439,7 +423,11 @@ impl Iterator for Frames {
 
 impl Drop for Frames {
     fn drop(&mut self) {
-        let _ = self.stop();
+        // Dropping the receiver ends the decoder at its next send; how it ended is not asked for.
+        self.rx = None;
+        if let Some(decoder) = self.decoder.take() {
+            let _ = decoder.join();
+        }
     }
 }
 

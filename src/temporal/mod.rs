@@ -151,6 +151,14 @@ impl Temporal {
         })
     }
 
+    /// A stage when `mode` is on, none when it is off.
+    pub fn for_mode(mode: TemporalMode) -> Result<Option<Temporal>> {
+        match mode {
+            TemporalMode::On => Temporal::new().map(Some),
+            TemporalMode::Off => Ok(None),
+        }
+    }
+
     /// The next frame starts afresh (a new model or style, a jump in the input).
     pub fn reset(&mut self) {
         self.primed = false;
