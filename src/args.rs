@@ -28,8 +28,9 @@ pub struct EngineArgs {
     /// the host), f32 (float32 NCHW converted on the host), auto (u8 on GPUs; on the CPU the faster)
     #[arg(long, default_value = "auto", global = true, ignore_case = true)]
     pub frame_io: FrameIo,
-    /// Network arithmetic: auto (fp32; on OpenVINO bf16 where the CPU has it natively), fp32, fp16 (opt-in,
-    /// for GPUs; runs in the u8 path), bf16 (OpenVINO)
+    /// Network arithmetic: auto (fp32; on OpenVINO bf16 where the CPU has it natively, and for streams of frames
+    /// the model's INT8 version where there is one and the CPU has VNNI), fp32, fp16 (opt-in, for GPUs; runs in
+    /// the u8 path), bf16 (OpenVINO), int8 (the model's INT8 version, NAME-int8.onnx; see scripts/quantize.sh)
     #[arg(long, default_value = "auto", global = true, ignore_case = true)]
     pub precision: Precision,
     /// Path of libonnxruntime.so (default: $ORT_DYLIB_PATH, beside the binary, .deps/)

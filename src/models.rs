@@ -15,6 +15,8 @@ pub struct ModelEntry {
     pub path: PathBuf,
     pub summary: Option<String>,
     pub broken: Option<String>,
+    /// Its INT8 version (`NAME-int8.onnx` beside it), listed with it rather than as a model of its own.
+    pub int8: Option<PathBuf>,
 }
 
 /// Every folder where models are looked for, in order, with what it is: `extra` (`--models-dir`), the
@@ -81,14 +83,19 @@ pub fn list(extra: Option<&Path>) -> Vec<ModelEntry> {
     let mut out = Vec::new();
     for dir in model_dirs(extra) {
         let Ok(files) = model_files(&dir) else { continue };
-        for path in files {
+        for path in &files {
             let name = path.file_stem().unwrap_or_default().to_string_lossy().to_string();
+            if name.strip_suffix("-int8").is_some_and(|float| files.contains(&dir.join(format!("{float}.onnx")))) {
+                continue;
+            }
+            let path = path.clone();
+            let int8 = Some(crate::engine::int8::sibling_path(&path)).filter(|p| files.contains(p));
             let summary = std::fs::read_to_string(path.with_extension("md")).ok().and_then(|card| card_summary(&card));
             let broken = match std::fs::read(&path) {
                 Ok(bytes) => stylize_model::onnx::check_model_file(&bytes).err().map(|e| e.to_string()),
                 Err(e) => Some(e.to_string()),
             };
-            out.push(ModelEntry { name, path, summary, broken });
+            out.push(ModelEntry { name, path, summary, broken, int8 });
         }
     }
     out
@@ -111,5 +118,21 @@ mod tests {
         let card = "# Candy\n\n![style](x.jpg)\n\nBright candy colours, full Johnson net.\n\nMore.";
         assert_eq!(card_summary(card).as_deref(), Some("Bright candy colours, full Johnson net."));
         assert_eq!(card_summary("# Only a title\n"), None);
+    }
+
+    #[test]
+    fn int8_versions_are_listed_with_their_float_model() {
+        let dir = std::env::temp_dir().join(format!("stylize-models-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for f in ["a.onnx", "a-int8.onnx", "b-int8.onnx"] {
+            std::fs::write(dir.join(f), b"not a model").unwrap();
+        }
+        let ours: Vec<ModelEntry> = list(Some(&dir)).into_iter().filter(|m| m.path.starts_with(&dir)).collect();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let names: Vec<&str> = ours.iter().map(|m| m.name.as_str()).collect();
+        // An INT8 file without its float model is a model of its own.
+        assert_eq!(names, ["a", "b-int8"]);
+        assert_eq!(ours[0].int8.as_deref(), Some(dir.join("a-int8.onnx").as_path()));
+        assert_eq!(ours[1].int8, None);
     }
 }

@@ -14,6 +14,10 @@ pub const SPEC: &str = "stylize.spec";
 pub const STYLES: &str = "stylize.styles";
 
 pub const RANGE_0_255: &str = "0-255";
+/// `int8` in a statically quantized model (`scripts/quantize.py`); absent in float models.
+pub const PRECISION: &str = "stylize.precision";
+/// An INT8 model's quality check against its float model (JSON: mean, p99.9, ... in grey levels).
+pub const INT8_CHECK: &str = "stylize.int8_check";
 pub const ARCH_JOHNSON: &str = "johnson";
 
 /// The standard metadata of a Johnson model file: range, style, arch and spec JSON.

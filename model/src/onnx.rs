@@ -64,6 +64,15 @@ pub fn check_model_file(bytes: &[u8]) -> Result<(), ModelError> {
     Ok(())
 }
 
+/// Whether a model runs int8 arithmetic: quantize/dequantize pairs (QDQ, as `scripts/quantize.py` writes), or
+/// integer convolutions. Such a model is its own precision: `--precision fp32` cannot make it float.
+pub fn is_quantized(bytes: &[u8]) -> Result<bool, ModelError> {
+    let m = ModelProto::parse_from_bytes(bytes)?;
+    let tagged = m.metadata_props.iter().any(|e| e.key == crate::meta::PRECISION && e.value == "int8");
+    let nodes = m.graph.as_ref().map_or(&[][..], |g| &g.node[..]);
+    Ok(tagged || nodes.iter().any(|n| matches!(n.op_type.as_str(), "QuantizeLinear" | "DequantizeLinear" | "QLinearConv" | "ConvInteger")))
+}
+
 /// Reads a model file written by [`johnson_to_onnx`] back: its spec (from the metadata), style
 /// names, and its parameters by name (constants that are not parameters are left out).
 pub fn read_johnson(bytes: &[u8]) -> Result<(JohnsonSpec, Vec<String>, Weights), ModelError> {

@@ -22,7 +22,10 @@ pub fn list(args: &EngineArgs) -> Result<()> {
     let list = models::list(extra);
     for m in &list {
         match &m.broken {
-            None => println!("{:<26} {}  {}", m.name, m.path.display(), m.summary.as_deref().unwrap_or("(no model card)")),
+            None => {
+                let int8 = if m.int8.is_some() { " (+ INT8)" } else { "" };
+                println!("{:<26} {}{int8}  {}", m.name, m.path.display(), m.summary.as_deref().unwrap_or("(no model card)"))
+            }
             Some(why) => println!("{:<26} {}  BROKEN: {why}", m.name, m.path.display()),
         }
     }

@@ -8,7 +8,7 @@ use super::budget::Tiling;
 use super::contract::{check_wrapped, inspect, invalid, wrap_for_frames, WrapResult};
 use super::library::ort_environment;
 use super::onnxruntime::{build_session, OrtRun, SessionError, Tuning};
-use super::{ov, AutoCpu, Backend, Device, Engine, EngineOptions, FrameIo, OvTarget, Precision};
+use super::{int8, ov, AutoCpu, Backend, Device, Engine, EngineOptions, FrameIo, OvTarget, Precision};
 use crate::error::{Error, Result};
 
 impl Engine {
@@ -16,15 +16,33 @@ impl Engine {
         if !model.is_file() {
             return Err(Error::ModelMissing { path: model.to_path_buf() });
         }
-        let bytes = std::fs::read(model).map_err(|e| Error::InputUnreadable { path: model.to_path_buf(), reason: e.to_string() })?;
+        let read = |path: &Path| std::fs::read(path).map_err(|e| Error::InputUnreadable { path: path.to_path_buf(), reason: e.to_string() });
+        let bytes = read(model)?;
         let (env, _) = ort_environment(opts.ort_lib.as_deref())?;
+        let flags = ov::cpu_flags();
+        let facts = int8::Facts {
+            model,
+            quantized: stylize_model::onnx::is_quantized(&bytes).unwrap_or(false),
+            sibling: int8::sibling_path(model).is_file(),
+            requested: opts.precision,
+            vnni: int8::has_vnni(&flags),
+            stream_on_openvino_cpu: false,
+        };
         if let Device::OpenVino(target) = opts.device {
-            return Self::load_openvino(model, &bytes, &env, target, opts);
+            let choice = int8::choose(int8::Facts { stream_on_openvino_cpu: target == OvTarget::Cpu && opts.auto_cpu == AutoCpu::Streams, ..facts })?;
+            let bytes = if choice.path == model { bytes } else { read(&choice.path)? };
+            return Self::load_openvino(&choice, &bytes, &env, target, opts);
         }
         let asked_precision = opts.precision;
-        // ONNX Runtime's `auto` is float32; bf16 is OpenVINO's.
+        // ONNX Runtime's `auto` is float32; bf16 is OpenVINO's. An INT8 model (asked for, or given) carries its
+        // own precision in the graph: ONNX Runtime builds it as it builds a float32 one.
+        let forced_int8 = int8::choose(facts)?;
+        let (model, bytes) = match forced_int8.int8 {
+            true if forced_int8.path != model => (forced_int8.path.as_path(), read(&forced_int8.path)?),
+            _ => (model, bytes),
+        };
         let precision = match opts.precision {
-            Precision::Auto => Precision::Fp32,
+            Precision::Auto | Precision::Int8 => Precision::Fp32,
             Precision::Bf16 => return Err(Error::Invalid("--precision bf16 runs on OpenVINO: add --device openvino".into())),
             p => p,
         };
@@ -57,10 +75,13 @@ impl Engine {
         for &device in order {
             if device == Device::Cpu && openvino_first {
                 let lite = stylize_model::onnx::read_spec(&bytes).is_ok_and(|spec| spec.space_to_depth);
-                match ov::auto_prefers(&ov::cpu_flags(), lite, opts.auto_cpu) {
+                // What OpenVINO would run: with VNNI, a stream takes the INT8 model where there is one.
+                let choice = int8::choose(int8::Facts { stream_on_openvino_cpu: opts.auto_cpu == AutoCpu::Streams, ..facts })?;
+                match ov::auto_prefers(&flags, lite, opts.auto_cpu, choice.int8 && facts.vnni) {
                     Ok(why) => {
                         let ov_opts = EngineOptions { device: Device::OpenVino(OvTarget::Cpu), precision: asked_precision, ..opts.clone() };
-                        match Self::load_openvino(model, &bytes, &env, OvTarget::Cpu, &ov_opts) {
+                        let ov_bytes = if choice.path == model { bytes.clone() } else { read(&choice.path)? };
+                        match Self::load_openvino(&choice, &ov_bytes, &env, OvTarget::Cpu, &ov_opts) {
                             Ok(mut engine) => {
                                 engine.device_notes = notes;
                                 engine.auto_why = Some(why);
@@ -121,10 +142,10 @@ impl Engine {
                         process_scale: opts.process_scale.filter(|&s| s < 1.0),
                         styles,
                         io,
-                        precision: opts.precision,
+                        precision: if forced_int8.int8 { Precision::Int8 } else { opts.precision },
                         wrap: wrap.map(|(_, w)| w.info.clone()),
                         io_note,
-                        backend_note: None,
+                        backend_note: forced_int8.why.map(|why| format!(" ({why}), on ONNX Runtime")),
                         auto_why: None,
                         threads: opts.threads,
                         tiling,
@@ -148,18 +169,25 @@ impl Engine {
 
     /// The uint8-wrapped graph on OpenVINO. The wrap is the plain one: its CPU rewrites were measured on ONNX
     /// Runtime's kernels, and OpenVINO fuses the conversions itself.
-    fn load_openvino(model: &Path, bytes: &[u8], env: &ort::environment::Environment, target: OvTarget, opts: &EngineOptions) -> Result<Engine> {
+    /// An INT8 `choice` runs its int8 layers in int8 and the rest at what `auto` would pick for a float model.
+    fn load_openvino(choice: &int8::Choice, bytes: &[u8], env: &ort::environment::Environment, target: OvTarget, opts: &EngineOptions) -> Result<Engine> {
         if opts.frame_io == FrameIo::F32 {
             return Err(Error::Invalid("--device openvino runs the uint8 frame path; drop --frame-io f32".into()));
         }
+        let model = choice.path.as_path();
         let flags = ov::cpu_flags();
-        let precision = ov::resolve_precision(opts.precision, target, &flags);
-        let why = match (opts.precision, target) {
+        let float_precision = if choice.int8 { Precision::Auto } else { opts.precision };
+        let precision = ov::resolve_precision(float_precision, target, &flags);
+        let why = match (float_precision, target) {
             (Precision::Auto, OvTarget::Cpu) if ov::native_bf16(&flags) => " (auto: the CPU has native bf16)",
             (Precision::Auto, OvTarget::Cpu) => " (auto: no native bf16 on this CPU)",
             (Precision::Bf16, OvTarget::Cpu) if !ov::native_bf16(&flags) => " (bf16 asked, but this CPU has no native bf16: OpenVINO runs f32)",
             (Precision::Auto, _) => " (auto: the device's default)",
             _ => "",
+        };
+        let why = match choice.why {
+            Some(int8_why) => format!(" ({}: {int8_why}; its float layers {})", if opts.precision == Precision::Int8 { "int8" } else { "auto" }, precision.name()),
+            None => why.to_string(),
         };
         let (info, wrapped) = wrap_for_frames(env, bytes, model, Precision::Fp32, (false, false))?
             .map_err(|why| Error::ModelContract { path: model.to_path_buf(), reason: format!("{why}; the OpenVINO backend needs it: use --device cpu") })?;
@@ -175,7 +203,7 @@ impl Engine {
             fixed: None,
             process_scale: opts.process_scale.filter(|&s| s < 1.0),
             io: FrameIo::U8,
-            precision,
+            precision: if choice.int8 { Precision::Int8 } else { precision },
             wrap: Some(wrapped.info),
             io_note: None,
             backend_note: Some(format!("{why}, on OpenVINO {} {}", ov::OPENVINO_VERSION, target.name())),

@@ -15,7 +15,7 @@
 //!
 //! One file per job: [`options`] (what callers choose), `load` (the device and why), `library` (finding ONNX
 //! Runtime), `contract` (what a model must be, [`ModelInfo`]), `onnxruntime` and [`ov`] (the two backends),
-//! `budget` and [`tile`] (frames too large for memory), `pixels` (padding, layout, resizing). This file is the
+//! [`int8`] (which file under `--precision auto|int8`), `budget` and [`tile`] (frames too large for memory), `pixels` (padding, layout, resizing). This file is the
 //! [`Engine`] that callers use.
 
 use fast_image_resize as fir;
@@ -28,6 +28,7 @@ use crate::frame::Frame;
 
 mod budget;
 mod contract;
+pub mod int8;
 mod library;
 mod load;
 mod onnxruntime;

@@ -104,6 +104,10 @@ pub enum Precision {
     /// bfloat16 inside OpenVINO (`--device openvino`); emulated, so slow, on CPUs without native bf16.
     #[value(alias = "bfloat16")]
     Bf16,
+    /// An INT8 model (`NAME-int8.onnx` beside the float one, made by `scripts/quantize.sh`): auto takes it for
+    /// streams of frames on OpenVINO's CPU where the CPU has VNNI.
+    #[value(alias = "i8")]
+    Int8,
 }
 
 impl Precision {
@@ -126,7 +130,7 @@ pub struct EngineOptions {
     pub device: Device,
     /// How frames enter and leave the graph.
     pub frame_io: FrameIo,
-    /// auto, float32, float16 (opt-in, graph-wrapped) or bfloat16 (OpenVINO).
+    /// auto, float32, float16 (opt-in, graph-wrapped), bfloat16 (OpenVINO) or int8 (an INT8 model).
     pub precision: Precision,
     /// Intra-op threads; `None` lets ONNX Runtime use every core.
     pub threads: Option<usize>,

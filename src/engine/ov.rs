@@ -64,9 +64,12 @@ pub fn native_bf16(cpu_flags: &str) -> bool {
 /// 1280x720; the full net's video ran 0.93x). A single photo pays OpenVINO's compilation for its size: with
 /// native bf16 a full net still gains (1080x1080: 1.50 s against 2.51 s), a lite net does not (0.31 s both, in
 /// 40 MB more); without bf16 ONNX Runtime is faster (candy-lite, 1080x1080: 404 ms against 522 ms).
-pub fn auto_prefers(cpu_flags: &str, lite_net: bool, work: AutoCpu) -> std::result::Result<&'static str, &'static str> {
+/// `int8`: the work would run an INT8 model on a CPU with VNNI ([`super::int8`]; for photos only when asked
+/// for or given), which only OpenVINO runs fast (ONNX Runtime's int8 kernels ran candy-lite 0.7x its float32).
+pub fn auto_prefers(cpu_flags: &str, lite_net: bool, work: AutoCpu, int8: bool) -> std::result::Result<&'static str, &'static str> {
     match (work, native_bf16(cpu_flags), lite_net) {
         (AutoCpu::OnnxRuntime, ..) => Err("ONNX Runtime asked for"),
+        (_, ..) if int8 => Ok("an INT8 model on a CPU with VNNI: OpenVINO's int8 kernels"),
         (AutoCpu::Streams, true, _) => Ok("the CPU has native bf16: 1.9-3.7x ONNX Runtime"),
         (AutoCpu::Streams, false, true) => Ok("a lite net: 1.07-1.29x ONNX Runtime on CPUs without native bf16"),
         (AutoCpu::Streams, false, false) => Err("kept ONNX Runtime: without native bf16 OpenVINO is no faster for this net"),
@@ -88,9 +91,10 @@ pub fn cpu_flags() -> String {
 /// (its compiled model reports `INFERENCE_PRECISION_HINT` f32), so that is what the engine reports.
 pub fn resolve_precision(requested: Precision, target: OvTarget, cpu_flags: &str) -> Precision {
     match (requested, target) {
-        (Precision::Auto | Precision::Bf16, OvTarget::Cpu) if native_bf16(cpu_flags) => Precision::Bf16,
-        (Precision::Auto | Precision::Bf16, OvTarget::Cpu) => Precision::Fp32,
-        (Precision::Auto, _) => Precision::Fp16,
+        // An INT8 model's float layers run at what auto picks (see `load_openvino`).
+        (Precision::Auto | Precision::Bf16 | Precision::Int8, OvTarget::Cpu) if native_bf16(cpu_flags) => Precision::Bf16,
+        (Precision::Auto | Precision::Bf16 | Precision::Int8, OvTarget::Cpu) => Precision::Fp32,
+        (Precision::Auto | Precision::Int8, _) => Precision::Fp16,
         (p, _) => p,
     }
 }
@@ -203,7 +207,7 @@ impl OvSession {
             Precision::Bf16 => Some("bf16"),
             Precision::Fp16 => Some("f16"),
             Precision::Fp32 => Some("f32"),
-            Precision::Auto => None,
+            Precision::Auto | Precision::Int8 => None,
         };
         let mut props: Vec<(RwPropertyKey, String)> = vec![(RwPropertyKey::HintPerformanceMode, "LATENCY".into())];
         if let Some(h) = hint {
@@ -336,13 +340,17 @@ mod tests {
     fn auto_picks_openvino_where_it_was_measured_faster() {
         let (zen4, avx2) = ("avx2 avx512f avx512_bf16", "fpu sse2 fma avx2 f16c");
         let (streams, photos) = (AutoCpu::Streams, AutoCpu::Photos);
-        assert!(auto_prefers(zen4, false, streams).is_ok() && auto_prefers(zen4, true, streams).is_ok());
-        assert!(auto_prefers(avx2, true, streams).is_ok());
-        assert!(auto_prefers(avx2, false, streams).is_err());
+        assert!(auto_prefers(zen4, false, streams, false).is_ok() && auto_prefers(zen4, true, streams, false).is_ok());
+        assert!(auto_prefers(avx2, true, streams, false).is_ok());
+        assert!(auto_prefers(avx2, false, streams, false).is_err());
         // Single photos: only a full net on native bf16.
-        assert!(auto_prefers(zen4, false, photos).is_ok());
-        assert!(auto_prefers(zen4, true, photos).is_err() && auto_prefers(avx2, false, photos).is_err() && auto_prefers(avx2, true, photos).is_err());
-        assert!(auto_prefers(zen4, true, AutoCpu::OnnxRuntime).is_err());
+        assert!(auto_prefers(zen4, false, photos, false).is_ok());
+        assert!(auto_prefers(zen4, true, photos, false).is_err() && auto_prefers(avx2, false, photos, false).is_err() && auto_prefers(avx2, true, photos, false).is_err());
+        assert!(auto_prefers(zen4, true, AutoCpu::OnnxRuntime, false).is_err());
+        // An INT8 stream (VNNI without bf16, e.g. Intel Ice Lake) goes to OpenVINO even for a full net.
+        let icelake = "avx2 avx512f avx512_vnni";
+        assert!(auto_prefers(icelake, false, streams, false).is_err() && auto_prefers(icelake, false, streams, true).is_ok());
+        assert!(auto_prefers(icelake, false, AutoCpu::OnnxRuntime, true).is_err());
     }
 
     #[test]
