@@ -8,6 +8,7 @@
 #   scripts/setup.sh --train      # ... plus libtorch for the trainer (scripts/setup_train.sh)
 #   scripts/setup.sh --gpu        # ... plus the CUDA build of ONNX Runtime and its CUDA libraries
 #   scripts/setup.sh --dask       # ... plus Dask (a Python environment in .deps/dask) for scripts/dask_transcode.py
+#   scripts/setup.sh --quant      # ... plus the INT8 quantizer (NNCF) for scripts/quantize.sh
 #   scripts/setup.sh install [--prefix DIR]   # ... then build and install stylize into DIR (default ~/.local)
 #   scripts/setup.sh uninstall [--prefix DIR] # remove exactly what install put there
 set -euo pipefail
@@ -17,16 +18,17 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/stylize"
 cd "$ROOT"
 
-GPU=0 TRAIN=0 DASK=0 ACTION="" PREFIX_ARGS=()
+GPU=0 TRAIN=0 DASK=0 QUANT=0 ACTION="" PREFIX_ARGS=()
 while (($#)); do
     case "$1" in
         --gpu) GPU=1 ;;
         --train) TRAIN=1 ;;
         --dask) DASK=1 ;;
+        --quant) QUANT=1 ;;
         --prefix) PREFIX_ARGS=(--prefix "${2:?--prefix needs a folder}"); shift ;;
         --prefix=*) PREFIX_ARGS=(--prefix "${1#*=}") ;;
         demo|test|install|uninstall) ACTION="$1" ;;
-        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
         *) echo "setup: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -34,7 +36,7 @@ done
 if [[ "$ACTION" == uninstall ]]; then
     exec bash scripts/install.sh --uninstall "${PREFIX_ARGS[@]}"
 fi
-[[ "$ACTION" == test ]] && TRAIN=1 && DASK=1
+[[ "$ACTION" == test ]] && TRAIN=1 && DASK=1 && QUANT=1
 log() { echo "setup: $*" >&2; }
 
 # 1. Debian packages: FFmpeg's libraries and CLI, clang for the bindings, OpenCV's video module (optical flow for
@@ -152,6 +154,11 @@ fi
 # 6. The trainer's libtorch.
 if ((TRAIN)); then
     bash scripts/setup_train.sh
+fi
+
+# 7. The INT8 quantizer (NNCF and friends, pinned, in a virtual environment in the cache; scripts/quantize.sh).
+if ((QUANT)); then
+    bash scripts/quantize.sh --setup
 fi
 
 case "$ACTION" in
