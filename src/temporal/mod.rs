@@ -321,30 +321,41 @@ impl Temporal {
         }
     }
 
-    /// One run of [`Self::blend`], pixel by pixel.
+    /// One run of [`Self::blend`], pixel by pixel. Along a run the four small neighbours are the same, so alpha
+    /// and the flow are linear in the column weight: each is found once per run (value and slope), not per pixel.
     fn blend_run(&self, row: &mut [u8], y: usize, xs: std::ops::Range<usize>, (x0, x1, y0, y1, wy): (usize, usize, usize, usize, f32)) {
         let (w, _) = self.size;
         let sw = self.small.0;
         let k = self.k as f32;
         let prev = &self.prev_out;
         let (pw, ph) = (prev.width as f32 - 1.0, prev.height as f32 - 1.0);
+        // (value at the left neighbour's column, change to the right neighbour's), interpolated down the rows.
+        let along = |v: &[f32], stride: usize, off: usize| {
+            let g = |xx: usize, yy: usize| v[(yy * sw + xx) * stride + off];
+            let left = g(x0, y0) + wy * (g(x0, y1) - g(x0, y0));
+            let right = g(x1, y0) + wy * (g(x1, y1) - g(x1, y0));
+            (left, right - left)
+        };
+        let (a0, da) = along(&self.alpha, 1, 0);
+        // Linear along the run, so the largest alpha is at one of its ends.
+        if a0.max(a0 + da) < 1.0 / 512.0 {
+            return;
+        }
+        let (fx0, dfx) = along(&self.flow, 2, 0);
+        let (fy0, dfy) = along(&self.flow, 2, 1);
+        let (fx0, dfx, fy0, dfy) = (fx0 * k, dfx * k, fy0 * k, dfy * k);
+        let still_row = &prev.data[y * w * 3..(y + 1) * w * 3];
         for x in xs {
-            let px = &mut row[x * 3..x * 3 + 3];
             let wx = self.cols[x].1;
-            let at = |v: &[f32], stride: usize, off: usize| {
-                let g = |xx: usize, yy: usize| v[(yy * sw + xx) * stride + off];
-                let top = g(x0, y0) + wx * (g(x1, y0) - g(x0, y0));
-                let bottom = g(x0, y1) + wx * (g(x1, y1) - g(x0, y1));
-                top + wy * (bottom - top)
-            };
-            let a = at(&self.alpha, 1, 0);
+            let a = a0 + wx * da;
             if a < 1.0 / 512.0 {
                 continue;
             }
-            let (fx, fy) = (at(&self.flow, 2, 0) * k, at(&self.flow, 2, 1) * k);
+            let (fx, fy) = (fx0 + wx * dfx, fy0 + wx * dfy);
+            let px = &mut row[x * 3..x * 3 + 3];
             let old: [f32; 3] = if fx.abs() < STILL_FLOW && fy.abs() < STILL_FLOW {
-                let o = (y * w + x) * 3;
-                [prev.data[o], prev.data[o + 1], prev.data[o + 2]].map(f32::from)
+                let o = &still_row[x * 3..x * 3 + 3];
+                [o[0], o[1], o[2]].map(f32::from)
             } else {
                 sample_rgb(prev, (x as f32 + fx).clamp(0.0, pw), (y as f32 + fy).clamp(0.0, ph))
             };

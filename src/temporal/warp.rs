@@ -41,15 +41,21 @@ pub fn sample(v: &[f32], w: usize, n: usize, c: usize, x: f32, y: f32) -> f32 {
     top + fy * (bottom - top)
 }
 
-/// Bilinear sample of an RGB frame at (`x`, `y`) inside it.
+/// Bilinear sample of an RGB frame at (`x`, `y`) inside it (the blend's per-pixel work: the four neighbours are
+/// sliced once, so there is one bounds check per neighbour, not per channel).
 pub fn sample_rgb(f: &Frame, x: f32, y: f32) -> [f32; 3] {
     let (x0, y0) = (x.floor() as usize, y.floor() as usize);
     let (x1, y1) = ((x0 + 1).min(f.width - 1), (y0 + 1).min(f.height - 1));
     let (fx, fy) = (x - x0 as f32, y - y0 as f32);
-    let p = |xx: usize, yy: usize, c: usize| f32::from(f.data[(yy * f.width + xx) * 3 + c]);
+    let stride = f.width * 3;
+    let px = |xx: usize, yy: usize| -> [f32; 3] {
+        let p = &f.data[yy * stride + xx * 3..yy * stride + xx * 3 + 3];
+        [f32::from(p[0]), f32::from(p[1]), f32::from(p[2])]
+    };
+    let (p00, p01, p10, p11) = (px(x0, y0), px(x1, y0), px(x0, y1), px(x1, y1));
     std::array::from_fn(|c| {
-        let top = p(x0, y0, c) + fx * (p(x1, y0, c) - p(x0, y0, c));
-        let bottom = p(x0, y1, c) + fx * (p(x1, y1, c) - p(x0, y1, c));
+        let top = p00[c] + fx * (p01[c] - p00[c]);
+        let bottom = p10[c] + fx * (p11[c] - p10[c]);
         top + fy * (bottom - top)
     })
 }
