@@ -40,8 +40,13 @@ pub fn list(args: &EngineArgs) -> Result<()> {
 /// The model folders, in the order they are searched, with what each is and how many models it has.
 fn print_search_path(extra: Option<&Path>) {
     for (what, dir) in models::search_path(extra) {
-        match models::model_files(&dir).map(|f| f.len()) {
-            Ok(n) => println!("  {:<15} {} ({n} models)", what, dir.display()),
+        match models::model_files(&dir) {
+            Ok(files) => {
+                // INT8 versions are counted with their float models (`stylize models` lists them as "+ INT8").
+                let int8 = files.iter().filter(|f| files.contains(&stylize::engine::int8::sibling_path(f))).count();
+                let extra = if int8 > 0 { format!(", {int8} with an INT8 version") } else { String::new() };
+                println!("  {:<15} {} ({} models{extra})", what, dir.display(), files.len() - int8)
+            }
             Err(_) => println!("  {:<15} {} (not there)", what, dir.display()),
         }
     }
