@@ -12,18 +12,6 @@ use std::process::Command;
 use common::*;
 use stylize::{Device, Engine, EngineOptions, Frame, Precision};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn openvino_installed() -> bool {
-    if root().join(".deps/openvino/lib/libopenvino_c.so").is_file() || std::env::var_os("OPENVINO_INSTALL_DIR").is_some() {
-        return true;
-    }
-    eprintln!("skipping: OpenVINO is not installed (scripts/setup.sh puts it in .deps/openvino)");
-    false
-}
-
 fn vnni() -> bool {
     stylize::engine::int8::has_vnni(&stylize::engine::ov::cpu_flags())
 }

@@ -10,19 +10,6 @@ use common::*;
 use stylize::{Device, Engine, EngineOptions, Frame, OvTarget, Precision};
 use stylize_model::onnx::Dim;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// True when OpenVINO is there to test; else says why not.
-fn openvino_installed() -> bool {
-    if root().join(".deps/openvino/lib/libopenvino_c.so").is_file() || std::env::var_os("OPENVINO_INSTALL_DIR").is_some() {
-        return true;
-    }
-    eprintln!("skipping: OpenVINO is not installed (scripts/setup.sh puts it in .deps/openvino)");
-    false
-}
-
 fn load(model: &Path, device: Device, precision: Precision) -> Engine {
     let opts = EngineOptions { device, precision, threads: Some(2), ..Default::default() };
     Engine::load(model, &opts).unwrap_or_else(|e| panic!("{} on {}: {e}", model.display(), device.name()))

@@ -188,3 +188,17 @@ pub fn identity_model(path: &Path, dims: &[Dim]) {
     let bytes = protobuf::Message::write_to_bytes(&model_proto(g.finish(), &[])).unwrap();
     std::fs::write(path, bytes).unwrap();
 }
+
+/// The checkout (where onnx/ and .deps/ are).
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// True when OpenVINO is there to test; else says why not.
+pub fn openvino_installed() -> bool {
+    if root().join(".deps/openvino/lib/libopenvino_c.so").is_file() || std::env::var_os("OPENVINO_INSTALL_DIR").is_some() {
+        return true;
+    }
+    eprintln!("skipping: OpenVINO is not installed (scripts/setup.sh puts it in .deps/openvino)");
+    false
+}
