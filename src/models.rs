@@ -70,6 +70,12 @@ pub fn model_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// Where `scripts/quantize.sh` puts the INT8 version of `model`: `NAME-int8.onnx` beside `NAME.onnx`.
+pub fn int8_sibling(model: &Path) -> PathBuf {
+    let stem = model.file_stem().unwrap_or_default().to_string_lossy();
+    model.with_file_name(format!("{stem}-int8.onnx"))
+}
+
 /// A `-m` argument: a path to an `.onnx` file, or the name of a model in the model folders.
 pub fn resolve(arg: &str, extra: Option<&Path>) -> PathBuf {
     let path = PathBuf::from(arg);
@@ -89,7 +95,7 @@ pub fn list(extra: Option<&Path>) -> Vec<ModelEntry> {
                 continue;
             }
             let path = path.clone();
-            let int8 = Some(crate::engine::int8::sibling_path(&path)).filter(|p| files.contains(p));
+            let int8 = Some(int8_sibling(&path)).filter(|p| files.contains(p));
             let summary = std::fs::read_to_string(path.with_extension("md")).ok().and_then(|card| card_summary(&card));
             let broken = match std::fs::read(&path) {
                 Ok(bytes) => stylize_model::onnx::check_model_file(&bytes).err().map(|e| e.to_string()),
@@ -118,6 +124,12 @@ mod tests {
         let card = "# Candy\n\n![style](x.jpg)\n\nBright candy colours, full Johnson net.\n\nMore.";
         assert_eq!(card_summary(card).as_deref(), Some("Bright candy colours, full Johnson net."));
         assert_eq!(card_summary("# Only a title\n"), None);
+    }
+
+    #[test]
+    fn int8_sibling_sits_beside_the_float_model() {
+        assert_eq!(int8_sibling(Path::new("onnx/candy-lite.onnx")), PathBuf::from("onnx/candy-lite-int8.onnx"));
+        assert_eq!(int8_sibling(Path::new("m.onnx")), PathBuf::from("m-int8.onnx"));
     }
 
     #[test]

@@ -43,7 +43,7 @@ fn print_search_path(extra: Option<&Path>) {
         match models::model_files(&dir) {
             Ok(files) => {
                 // INT8 versions are counted with their float models (`stylize models` lists them as "+ INT8").
-                let int8 = files.iter().filter(|f| files.contains(&stylize::engine::int8::sibling_path(f))).count();
+                let int8 = files.iter().filter(|f| files.contains(&models::int8_sibling(f))).count();
                 let extra = if int8 > 0 { format!(", {int8} with an INT8 version") } else { String::new() };
                 println!("  {:<15} {} ({} models{extra})", what, dir.display(), files.len() - int8)
             }

@@ -17,11 +17,7 @@ pub fn has_vnni(cpu_flags: &str) -> bool {
     cpu_flags.split_whitespace().any(|f| matches!(f, "avx512_vnni" | "avx_vnni" | "amx_int8"))
 }
 
-/// Where `scripts/quantize.sh` puts the INT8 model of `model`: `NAME-int8.onnx` beside `NAME.onnx`.
-pub fn sibling_path(model: &Path) -> PathBuf {
-    let stem = model.file_stem().unwrap_or_default().to_string_lossy();
-    model.with_file_name(format!("{stem}-int8.onnx"))
-}
+pub use crate::models::int8_sibling as sibling_path;
 
 /// What the engine loads: the file, whether it is INT8, and why (for the load line).
 #[derive(Debug, Clone, PartialEq)]
@@ -90,12 +86,6 @@ mod tests {
         assert!(has_vnni("avx2 avx_vnni"));
         assert!(has_vnni("amx_int8 amx_tile"));
         assert!(!has_vnni("fpu sse2 avx2 fma") && !has_vnni("avx512_vnnix") && !has_vnni(""));
-    }
-
-    #[test]
-    fn sibling_sits_beside_the_float_model() {
-        assert_eq!(sibling_path(Path::new("onnx/candy-lite.onnx")), PathBuf::from("onnx/candy-lite-int8.onnx"));
-        assert_eq!(sibling_path(Path::new("m.onnx")), PathBuf::from("m-int8.onnx"));
     }
 
     #[test]
