@@ -97,8 +97,9 @@ if ((MANIFEST)); then
     printf '%s\n' "${record[@]}" >"$PREFIX/$LIST"
 fi
 version=$("$PREFIX/bin/stylize" --version) || die "the installed stylize does not run: $version"
-models=("$PREFIX"/share/stylize/models/*.onnx)
-echo "install: ${version%%$'\n'*} in $PREFIX (${#models[@]} models)" >&2
+models=("$PREFIX"/share/stylize/models/*.onnx) int8=("$PREFIX"/share/stylize/models/*-int8.onnx)
+[[ -e ${int8[0]} ]] || int8=()
+echo "install: ${version%%$'\n'*} in $PREFIX ($((${#models[@]} - ${#int8[@]})) models, ${#int8[@]} INT8 versions)" >&2
 case ":$PATH:" in
     *":$PREFIX/bin:"*) ;;
     *) echo "install: $PREFIX/bin is not on your PATH; add it, e.g. echo 'export PATH=\"$PREFIX/bin:\$PATH\"' >> ~/.bashrc" >&2 ;;
