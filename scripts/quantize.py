@@ -31,6 +31,8 @@ import tempfile
 
 import numpy as np
 
+# The file being written, removed if the run is interrupted.
+PARTIAL = None
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 # Ops a channel scale passes through unchanged (relu(s x) = s relu(x) for s > 0; padding and nearest
 # resizing move values).
@@ -359,6 +361,8 @@ def main():
              f"mixed preset, mean-quantile activation ranges, fast bias correction; float: {', '.join(keep)} and the adds")
     output = args.output or os.path.splitext(args.model)[0] + "-int8.onnx"
     tmp = output + ".part"
+    global PARTIAL
+    PARTIAL = tmp
     try:
         onnx.save(quantized, tmp)
         os.replace(tmp, output)
@@ -370,4 +374,11 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        # Nothing half-written stays: the model is written to NAME.part and renamed at the very end.
+        if PARTIAL and os.path.exists(PARTIAL):
+            os.remove(PARTIAL)
+        print("quantize: interrupted; nothing written", file=sys.stderr)
+        sys.exit(130)
