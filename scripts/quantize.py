@@ -34,9 +34,9 @@ import numpy as np
 # The file being written, removed if the run is interrupted.
 PARTIAL = None
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
-# Ops a channel scale passes through unchanged (relu(s x) = s relu(x) for s > 0; padding and nearest
-# resizing move values).
-PASS_THROUGH = {"Relu", "Pad", "Resize", "SpaceToDepth", "DepthToSpace"}
+# Ops a per-channel scale passes through unchanged (relu(s x) = s relu(x) for s > 0; padding and nearest
+# resizing move values within a channel). SpaceToDepth/DepthToSpace move values between channels: not these.
+CHANNEL_WISE = ("Relu", "Pad", "Resize")
 
 
 def fail(msg):
@@ -119,7 +119,7 @@ def equalize(model, frames, feeds, alpha=0.5):
         return x
 
     for n in g.node:
-        if n.op_type in ("Relu", "Pad", "Resize"):
+        if n.op_type in CHANNEL_WISE:
             parent[find(n.output[0])] = find(n.input[0])
         elif n.op_type == "Add":
             for i in n.input:
@@ -139,7 +139,7 @@ def equalize(model, frames, feeds, alpha=0.5):
                 break
             if p.op_type == "InstanceNormalization" and all(x in init for x in p.input[1:3]):
                 sources.append(p)
-            elif p.op_type not in ("Relu", "Pad", "Resize", "Add"):
+            elif p.op_type not in CHANNEL_WISE + ("Add",):
                 ok = False
             if p.op_type == "Pad":
                 mode = next((a.s for a in p.attribute if a.name == "mode"), b"constant")
@@ -148,7 +148,7 @@ def equalize(model, frames, feeds, alpha=0.5):
             for c in consumers.get(t, []):
                 if c.op_type == "Conv" and c.input[0] == t and c.input[1] in init:
                     sinks.append((c, t))
-                elif c.op_type in ("Relu", "Pad", "Resize", "Add") and c.input[0] == t or c.op_type == "Add":
+                elif c.op_type == "Add" or (c.op_type in CHANNEL_WISE and c.input[0] == t):
                     pass
                 else:
                     ok = False
