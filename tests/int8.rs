@@ -52,7 +52,7 @@ fn shipped_int8_models_stay_within_their_check() {
         let (b, qe) = stylized(&float, Precision::Int8, &frame);
         assert_eq!((fe.precision(), qe.precision()), (Precision::Fp32, Precision::Int8));
         assert!(qe.info().path.ends_with(&name), "{}", qe.info().path.display());
-        let mean = a.data.iter().zip(&b.data).map(|(x, y)| f64::from(x.abs_diff(*y))).sum::<f64>() / a.data.len() as f64;
+        let (_, mean, _) = diff(&a, &b);
         eprintln!("{float_name}: INT8 against fp32 on one picture: mean {mean:.2} grey levels");
         // The check allows 1.5 on average over 27 held-out images; one picture may be worse (the worst image
         // of any shipped model was under 4), but not by more.
@@ -151,7 +151,7 @@ fn quantize_script_checks_what_it_writes() {
         let (a, _) = stylized(&model, Precision::Fp32, &picture());
         let (b, e) = stylized(&model, Precision::Int8, &picture());
         assert_eq!(e.precision(), Precision::Int8);
-        let mean = a.data.iter().zip(&b.data).map(|(x, y)| f64::from(x.abs_diff(*y))).sum::<f64>() / a.data.len() as f64;
+        let (_, mean, _) = diff(&a, &b);
         assert!(mean > 0.05 && mean < 10.0, "{mean}");
     }
     // Bad input: one line, exit 2.

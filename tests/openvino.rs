@@ -36,15 +36,6 @@ fn real_images() -> Vec<(String, Frame)> {
         .collect()
 }
 
-/// (largest, mean, 99.9th percentile) absolute difference in grey levels.
-fn diff(a: &Frame, b: &Frame) -> (u8, f64, u8) {
-    assert_eq!((a.width, a.height), (b.width, b.height));
-    let mut d: Vec<u8> = a.data.iter().zip(&b.data).map(|(x, y)| x.abs_diff(*y)).collect();
-    let mean = d.iter().map(|&v| f64::from(v)).sum::<f64>() / d.len() as f64;
-    d.sort_unstable();
-    (d[d.len() - 1], mean, d[(d.len() - 1) * 999 / 1000])
-}
-
 fn stylized(engine: &mut Engine, input: &Frame) -> Frame {
     let mut f = input.clone();
     engine.stylize(&mut f).expect("stylize");

@@ -202,3 +202,12 @@ pub fn openvino_installed() -> bool {
     eprintln!("skipping: OpenVINO is not installed (scripts/setup.sh puts it in .deps/openvino)");
     false
 }
+
+/// (largest, mean, 99.9th percentile) absolute difference in grey levels between two frames of one size.
+pub fn diff(a: &stylize::Frame, b: &stylize::Frame) -> (u8, f64, u8) {
+    assert_eq!((a.width, a.height), (b.width, b.height));
+    let mut d: Vec<u8> = a.data.iter().zip(&b.data).map(|(x, y)| x.abs_diff(*y)).collect();
+    let mean = d.iter().map(|&v| f64::from(v)).sum::<f64>() / d.len() as f64;
+    d.sort_unstable();
+    (d[d.len() - 1], mean, d[(d.len() - 1) * 999 / 1000])
+}
