@@ -9,6 +9,7 @@
 #   scripts/setup.sh --gpu        # ... plus the CUDA build of ONNX Runtime and its CUDA libraries
 #   scripts/setup.sh --dask       # ... plus Dask (a Python environment in .deps/dask) for scripts/dask_transcode.py
 #   scripts/setup.sh --quant      # ... plus the INT8 quantizer (NNCF) for scripts/quantize.sh
+#   scripts/setup.sh python       # ... then build the Python package (python/) and install it into .deps/python
 #   scripts/setup.sh install [--prefix DIR]   # ... then build and install stylize into DIR (default ~/.local)
 #   scripts/setup.sh uninstall [--prefix DIR] # remove exactly what install put there
 set -euo pipefail
@@ -18,7 +19,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/stylize"
 cd "$ROOT"
 
-GPU=0 TRAIN=0 DASK=0 QUANT=0 ACTION="" PREFIX_ARGS=()
+GPU=0 TRAIN=0 DASK=0 QUANT=0 PYTHON=0 ACTION="" PREFIX_ARGS=()
 while (($#)); do
     case "$1" in
         --gpu) GPU=1 ;;
@@ -27,8 +28,8 @@ while (($#)); do
         --quant) QUANT=1 ;;
         --prefix) PREFIX_ARGS=(--prefix "${2:?--prefix needs a folder}"); shift ;;
         --prefix=*) PREFIX_ARGS=(--prefix "${1#*=}") ;;
-        demo|test|install|uninstall) ACTION="$1" ;;
-        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+        demo|test|install|uninstall|python) ACTION="$1" ;;
+        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
         *) echo "setup: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -36,7 +37,8 @@ done
 if [[ "$ACTION" == uninstall ]]; then
     exec bash scripts/install.sh --uninstall "${PREFIX_ARGS[@]}"
 fi
-[[ "$ACTION" == test ]] && TRAIN=1 && DASK=1 && QUANT=1
+[[ "$ACTION" == test ]] && TRAIN=1 && DASK=1 && QUANT=1 && PYTHON=1
+[[ "$ACTION" == python ]] && PYTHON=1
 log() { echo "setup: $*" >&2; }
 
 # 1. Debian packages: FFmpeg's libraries and CLI, clang for the bindings, OpenCV's video module (optical flow for
@@ -161,13 +163,35 @@ if ((QUANT)); then
     bash scripts/quantize.sh --setup
 fi
 
+# 8. The Python package (python/, PyO3): a virtual environment in the cache with maturin, numpy, pytest and
+#    Pillow (pinned), linked as .deps/python; the wheel is built with the release profile (cargo's incremental
+#    build makes a rebuild quick) and installed into it with its dependencies, the onnxruntime and openvino wheels.
+PY_VENV="$CACHE/python-3"
+if ((PYTHON)); then
+    if [[ ! -x "$PY_VENV/bin/maturin" ]]; then
+        log "installing maturin, numpy, pytest and Pillow into $PY_VENV"
+        rm -rf "$PY_VENV" && python3 -m venv "$PY_VENV"
+        "$PY_VENV/bin/pip" install -q "maturin==1.16.0" "numpy==2.4.6" "pytest==9.2.0" "pillow==13.0.0" >&2
+    fi
+    mkdir -p .deps && ln -sfn "$PY_VENV" .deps/python
+    log "building the Python package (target/wheels)"
+    rm -f target/wheels/stylize-*.whl
+    (cd python && "$PY_VENV/bin/maturin" build --release --strip --compatibility linux -i "$PY_VENV/bin/python" \
+        -o ../target/wheels -q >&2)
+    "$PY_VENV/bin/pip" install -q --force-reinstall --no-deps target/wheels/stylize-*.whl >&2
+    # Its dependencies, once (pip skips what is there).
+    "$PY_VENV/bin/pip" install -q target/wheels/stylize-*.whl >&2
+    log "Python package installed: .deps/python/bin/python -c 'import stylize; print(stylize.models())'"
+fi
+
 case "$ACTION" in
     demo)
         cargo build --release --bin stylize
         exec ./target/release/stylize demo
         ;;
     test)
-        exec cargo test --workspace
+        cargo test --workspace
+        exec .deps/python/bin/python -m pytest -q python/tests
         ;;
     install)
         cargo build --release --bin stylize

@@ -19,9 +19,18 @@ pub struct ModelEntry {
     pub int8: Option<PathBuf>,
 }
 
+/// Models that come with a package of the library (the Python wheel's), looked in last.
+static PACKAGED: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// Sets the folder of models that came with the package embedding the library (once; later calls are ignored).
+pub fn set_packaged_dir(dir: PathBuf) {
+    let _ = PACKAGED.set(dir);
+}
+
 /// Every folder where models are looked for, in order, with what it is: `extra` (`--models-dir`), the
 /// installed models beside the binary, the user's models, then `onnx/` in the working directory and in the
-/// checkout the binary was built in. Folders that do not exist are included (to say where we looked).
+/// checkout the binary was built in, then the package's ([`set_packaged_dir`]). Folders that do not exist are
+/// included (to say where we looked).
 pub fn search_path(extra: Option<&Path>) -> Vec<(&'static str, PathBuf)> {
     let mut dirs: Vec<(&'static str, PathBuf)> = extra.into_iter().map(|p| ("--models-dir", p.to_path_buf())).collect();
     if let Some(prefix) = install_prefix() {
@@ -36,6 +45,7 @@ pub fn search_path(extra: Option<&Path>) -> Vec<(&'static str, PathBuf)> {
         let checkout = exe.ancestors().skip(1).take(3).find(|d| d.join("Cargo.toml").is_file());
         dirs.extend(checkout.map(|d| ("checkout", d.join("onnx"))));
     }
+    dirs.extend(PACKAGED.get().map(|d| ("package", d.clone())));
     let mut seen = Vec::new();
     dirs.retain(|(_, d)| {
         let key = std::fs::canonicalize(d).unwrap_or_else(|_| d.clone());

@@ -13,11 +13,17 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 /// The first stop signal received (0: none).
 static RECEIVED: AtomicI32 = AtomicI32::new(0);
 static HANDLER: Once = Once::new();
+/// Set by [`leave_signals_to_host`]: a host process (Python) owns the signals.
+static HOSTED: AtomicBool = AtomicBool::new(false);
 /// Temporary outputs that exist now; a forced exit removes them.
 static UNFINISHED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
-/// Installs the handler for SIGINT, SIGTERM and SIGHUP (once; later calls do nothing).
+/// Installs the handler for SIGINT, SIGTERM and SIGHUP (once; later calls do nothing; nothing when the host
+/// owns the signals).
 pub fn catch_signals() {
+    if HOSTED.load(Ordering::SeqCst) {
+        return;
+    }
     HANDLER.call_once(|| {
         let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else { return };
         // A plain thread, not the signal handler itself, so it may take locks and remove files.
@@ -77,6 +83,12 @@ pub fn received_name() -> &'static str {
 /// 128 + the signal's number: 130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP.
 pub fn exit_code(sig: i32) -> i32 {
     128 + sig
+}
+
+/// For a library inside another program (the Python package): its own handlers stay (a KeyboardInterrupt, a
+/// second Ctrl-C that does not exit the interpreter), and it asks running jobs to stop with [`request`].
+pub fn leave_signals_to_host() {
+    HOSTED.store(true, Ordering::SeqCst);
 }
 
 /// Marks a temporary output as unfinished until [`finished`] is called for it.

@@ -38,7 +38,7 @@ pub fn run(model: &str, inputs: &[PathBuf], output: &Path, video: &VideoArgs, ef
         bail!("output directory {} does not exist; create it first", output.display());
     }
     let style = style_name(model);
-    let job = VideoJob { model, video, effects, engine: args };
+    let job = VideoJob { model, video, effects, engine: args, watch: None };
     let mut engines = VideoEngines::default();
     let mut report = batch::Report::default();
     let start = Instant::now();

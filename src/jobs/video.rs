@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::jobs::batch::style_name;
 use crate::jobs::pipeline::{transcode, Summary, TranscodeOptions};
 use crate::jobs::segment::{self, Plan};
-use crate::media::decode::{InputOptions, SizeRequest, VideoSource};
+use crate::media::decode::{InputOptions, SizeRequest, VideoSource, Watch};
 use crate::media::encode::{EncodeOptions, StreamOptions, AUTO_PRESET};
 use crate::media::target;
 
@@ -28,6 +28,8 @@ pub struct VideoJob<'a> {
     pub video: &'a VideoArgs,
     pub effects: Effects,
     pub engine: &'a EngineArgs,
+    /// Stops the job and counts its frames from outside (the Python package's transcode).
+    pub watch: Option<Watch>,
 }
 
 impl VideoJob<'_> {
@@ -42,6 +44,9 @@ impl VideoJob<'_> {
             crate::output::check_not_input(output, &[input])?;
         }
         let mut source = VideoSource::open_with(input, SizeRequest { scale: video.scale, size: video.size }, InputOptions { sequence_fps: video.fps, ..Default::default() })?;
+        if let Some(watch) = &self.watch {
+            source.set_watch(watch.clone());
+        }
         let mut metadata = Vec::new();
         let mut preset = video.preset.clone();
         if let Some((plan, k)) = segment {

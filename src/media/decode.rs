@@ -76,6 +76,8 @@ pub struct Watch {
     pub cancel: Arc<AtomicBool>,
     /// Frames decoded so far.
     pub frames: Arc<AtomicU64>,
+    /// The frames expected, once the input is open (0: not known).
+    pub total: Arc<AtomicU64>,
 }
 
 /// `FFmpeg`'s YUV 4:2:0 needs even sides: odd ones are rounded down (one pixel cropped by the scaler).
@@ -217,6 +219,7 @@ impl VideoSource {
 
     /// Lets `watch` stop this decode and count its frames (see [`Watch`]).
     pub fn set_watch(&mut self, watch: Watch) {
+        watch.total.store(self.info.frames_hint.unwrap_or(0), Ordering::Relaxed);
         self.watch = Some(watch);
     }
 
@@ -402,6 +405,16 @@ impl VideoSource {
 }
 
 impl Frames {
+    /// After the last frame: how the decoding ended (a corrupt input's error; Ok at the end of the video).
+    pub fn finish(&mut self) -> Result<()> {
+        self.rx = None;
+        match self.decoder.take().map(|d| d.join()) {
+            Some(Ok(Err(e))) => Err(e),
+            Some(Err(_)) => Err(Error::Invalid("the decoder thread panicked".into())),
+            _ => Ok(()),
+        }
+    }
+
     /// Gives a frame buffer back for the decoder to reuse.
     pub fn recycle(&self, frame: Frame) {
         let _ = self.pool.try_send(frame);
