@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use numpy::{PyArrayDescrMethods, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArray, PyUntypedArrayMethods};
+use numpy::{PyArray1, PyArrayDescrMethods, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use stylize::{Effects, Engine, Frame};
@@ -22,6 +22,8 @@ struct State {
     original: Frame,
     /// The style mix bound now (None: the model's default, an even mix).
     mix: Option<Vec<f32>>,
+    /// Time spent in `Engine::stylize`, for the overhead benchmark.
+    engine_time: std::time::Duration,
 }
 
 #[pyclass(module = "stylize._stylize", frozen)]
@@ -65,7 +67,7 @@ impl Model {
             device: engine.device().name(),
             precision: engine.precision().name(),
             threads: engine.cpu_threads(),
-            state: Mutex::new(State { engine, frame: Frame::default(), original: Frame::default(), mix: None }),
+            state: Mutex::new(State { engine, frame: Frame::default(), original: Frame::default(), mix: None, engine_time: Default::default() }),
         })
     }
 
@@ -79,38 +81,50 @@ impl Model {
         let (n, h, w) = frame_shape(frame)?;
         let mix = style_mix.map(mix_text).transpose()?;
         let src: PyReadonlyArrayDyn<'py, u8> = frame.extract()?;
-        let out = unsafe { PyArrayDyn::<u8>::new(py, src.shape(), false) };
-        {
-            let mut dst = out.readwrite();
-            let dst = dst.as_slice_mut().expect("a new array is contiguous");
-            let view = src.as_array();
-            let contiguous = src.as_slice().ok();
-            let size = h * w * 3;
-            py.detach(|| -> stylize::Result<()> {
-                let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-                state.set_mix(mix.as_deref())?;
-                let State { engine, frame, original, .. } = &mut *state;
-                for k in 0..n {
-                    frame.resize(w, h);
-                    match contiguous {
-                        Some(all) => frame.data.copy_from_slice(&all[k * size..(k + 1) * size]),
-                        // A view (e.g. OpenCV's BGR flipped with [..., ::-1]): copied element by element.
-                        None if n == 1 && view.ndim() == 3 => frame.data.iter_mut().zip(view.iter()).for_each(|(d, s)| *d = *s),
-                        None => frame.data.iter_mut().zip(view.iter().skip(k * size)).for_each(|(d, s)| *d = *s),
-                    }
-                    if !effects.is_identity() {
-                        original.resize(w, h);
-                        original.data.copy_from_slice(&frame.data);
-                    }
-                    engine.stylize(frame)?;
-                    effects.apply(original, frame);
-                    dst[k * size..(k + 1) * size].copy_from_slice(&frame.data);
+        let shape = src.shape().to_vec();
+        let view = src.as_array();
+        let contiguous = src.as_slice().ok();
+        let size = h * w * 3;
+        let styled = py.detach(|| -> stylize::Result<Vec<u8>> {
+            let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            state.set_mix(mix.as_deref())?;
+            let State { engine, frame, original, engine_time, .. } = &mut *state;
+            let mut batch = Vec::new();
+            for k in 0..n {
+                // Filled without zeroing first; a single frame's buffer then becomes the returned array's.
+                let mut data = std::mem::take(&mut frame.data);
+                data.clear();
+                match contiguous {
+                    Some(all) => data.extend_from_slice(&all[k * size..(k + 1) * size]),
+                    // A view (e.g. OpenCV's BGR flipped with [..., ::-1]): read element by element.
+                    None => data.extend(view.iter().skip(k * size).take(size).copied()),
                 }
-                Ok(())
-            })
-            .map_err(to_py)?;
-        }
-        Ok(out)
+                *frame = Frame::from_raw(w, h, data);
+                if !effects.is_identity() {
+                    original.resize(w, h);
+                    original.data.copy_from_slice(&frame.data);
+                }
+                let t = std::time::Instant::now();
+                engine.stylize(frame)?;
+                *engine_time += t.elapsed();
+                effects.apply(original, frame);
+                if n == 1 {
+                    return Ok(std::mem::take(&mut frame.data));
+                }
+                batch.reserve_exact(n * size);
+                batch.extend_from_slice(&frame.data);
+            }
+            Ok(batch)
+        })
+        .map_err(to_py)?;
+        // The buffer becomes the array's own (no copy).
+        Ok(PyArray1::from_vec(py, styled).reshape(shape)?)
+    }
+
+    /// For scripts/bench_python.py: the seconds spent in the engine itself (`Engine::stylize`) by all calls so
+    /// far, so a call's overhead (checks, copies, the GIL) is its wall time less this.
+    fn _engine_seconds(&self) -> f64 {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).engine_time.as_secs_f64()
     }
 
     /// Where the model runs and why: a dict with model, device, precision, io, why and styles.
