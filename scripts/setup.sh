@@ -163,15 +163,19 @@ if ((QUANT)); then
     bash scripts/quantize.sh --setup
 fi
 
-# 8. The Python package (python/, PyO3): a virtual environment in the cache with maturin, numpy, pytest and
-#    Pillow (pinned), linked as .deps/python; the wheel is built with the release profile (cargo's incremental
+# 8. The Python package (python/, PyO3): a virtual environment in the cache with the tools below (pinned),
+#    linked as .deps/python; the wheel is built with the release profile (cargo's incremental
 #    build makes a rebuild quick) and installed into it with its dependencies, the onnxruntime and openvino wheels.
 PY_VENV="$CACHE/python-3"
+# Build and test tools, and what the examples' tests use (examples/python/): OpenCV and Gradio.
+# Pillow 12: Gradio 6.31 wants Pillow < 13.
+PY_TOOLS=("maturin==1.16.0" "numpy==2.4.6" "pytest==9.2.0" "pillow==12.3.0" "opencv-python-headless==5.1.0.95" "gradio==6.31.0")
 if ((PYTHON)); then
-    if [[ ! -x "$PY_VENV/bin/maturin" ]]; then
-        log "installing maturin, numpy, pytest and Pillow into $PY_VENV"
-        rm -rf "$PY_VENV" && python3 -m venv "$PY_VENV"
-        "$PY_VENV/bin/pip" install -q "maturin==1.16.0" "numpy==2.4.6" "pytest==9.2.0" "pillow==13.0.0" >&2
+    if [[ "$(cat "$PY_VENV/.tools" 2>/dev/null)" != "${PY_TOOLS[*]}" ]]; then
+        log "installing ${PY_TOOLS[*]} into $PY_VENV"
+        [[ -x "$PY_VENV/bin/pip" ]] || python3 -m venv "$PY_VENV"
+        "$PY_VENV/bin/pip" install -q "${PY_TOOLS[@]}" >&2
+        echo "${PY_TOOLS[*]}" > "$PY_VENV/.tools"
     fi
     mkdir -p .deps && ln -sfn "$PY_VENV" .deps/python
     log "building the Python package (target/wheels)"
