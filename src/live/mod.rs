@@ -256,7 +256,11 @@ pub fn run(args: LiveArgs) -> Result<()> {
         lock(&shared.labels)[0] = label;
         let mut engines: Vec<Option<Engine>> = paths.iter().map(|_| None).collect();
         engines[0] = Some(first);
-        let temporal = Temporal::for_mode(args.temporal)?;
+        // The stage runs between inferences on the same thread, while the engine's cores wait: it may use them all.
+        let temporal = Temporal::for_mode(args.temporal)?.map(|mut stage| {
+            stage.set_threads(crate::cores());
+            stage
+        });
         let mut models = Models { paths: paths.clone(), engines, current: 0, opts: opts.clone(), mix: None, start_mix: args.engine.style_mix.clone(), glide_seconds: args.glide_seconds, temporal };
         if let (Some(text), Some(engine)) = (&args.engine.style_mix, &models.engines[0]) {
             // A --style-mix that does not fit the first model is a typo: stop before the window shows.

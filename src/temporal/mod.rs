@@ -125,6 +125,8 @@ pub struct Temporal {
     prev_out: Frame,
     primed: bool,
     stats: TemporalStats,
+    /// Threads the blend may use (1: the caller's own; more where the stage runs while cores are idle).
+    threads: usize,
 }
 
 impl Temporal {
@@ -148,6 +150,7 @@ impl Temporal {
             prev_out: Frame::new(0, 0),
             primed: false,
             stats: TemporalStats::default(),
+            threads: 1,
         })
     }
 
@@ -157,6 +160,12 @@ impl Temporal {
             TemporalMode::On => Temporal::new().map(Some),
             TemporalMode::Off => Ok(None),
         }
+    }
+
+    /// Lets the blend use `n` threads: for callers whose cores are idle while the stage runs (the GStreamer
+    /// element runs it between inferences); the video pipeline runs it beside the network and keeps one.
+    pub fn set_threads(&mut self, n: usize) {
+        self.threads = n.max(1);
     }
 
     /// The next frame starts afresh (a new model or style, a jump in the input).
@@ -294,14 +303,53 @@ impl Temporal {
         (sum / (sw * sh) as f64) as f32
     }
 
-    /// `styled` = alpha x (previous output warped along the flow) + (1 - alpha) x `styled`, at full size. The
-    /// pixels between four small pixels of one class are copied (all held) or left (all new) in runs; only
-    /// those near moving or partly trusted pixels are interpolated one by one.
+    /// `styled` = alpha x (previous output warped along the flow) + (1 - alpha) x `styled`, at full size, in
+    /// [`Self::set_threads`] bands of rows at once.
     fn blend(&self, styled: &mut Frame) {
+        let (w, h) = self.size;
+        let inputs = Blend { size: self.size, small: self.small, k: self.k, rows: &self.rows, cols: &self.cols, class: &self.class, alpha: &self.alpha, flow: &self.flow, prev: &self.prev_out };
+        let band = h.div_ceil(self.threads.clamp(1, h.max(1)));
+        if band >= h {
+            return inputs.blend_rows(&mut styled.data, 0);
+        }
+        std::thread::scope(|s| {
+            let inputs = &inputs;
+            let mut bands = styled.data.chunks_mut(band * w * 3).enumerate();
+            let first = bands.next();
+            for (k, rows) in bands {
+                s.spawn(move || inputs.blend_rows(rows, k * band));
+            }
+            // The first band on this thread.
+            if let Some((_, rows)) = first {
+                inputs.blend_rows(rows, 0);
+            }
+        });
+    }
+}
+
+/// What the blend reads, borrowed from the stage: shared by the threads that blend bands of rows.
+struct Blend<'a> {
+    size: (usize, usize),
+    small: (usize, usize),
+    k: usize,
+    rows: &'a [(usize, f32)],
+    cols: &'a [(usize, f32)],
+    class: &'a [u8],
+    alpha: &'a [f32],
+    flow: &'a [f32],
+    prev: &'a Frame,
+}
+
+impl Blend<'_> {
+    /// Rows `y_start..` of the frame, held in `data`. The pixels between four small pixels of one class are copied
+    /// (all held) or left (all new) in runs; only those near moving or partly trusted pixels are interpolated one
+    /// by one.
+    fn blend_rows(&self, data: &mut [u8], y_start: usize) {
         let (w, _) = self.size;
         let (sw, sh) = self.small;
-        let prev = &self.prev_out;
-        for (y, row) in styled.data.chunks_exact_mut(w * 3).enumerate() {
+        let prev = self.prev;
+        for (dy, row) in data.chunks_exact_mut(w * 3).enumerate() {
+            let y = y_start + dy;
             let (y0, wy) = self.rows[y];
             let y1 = (y0 + 1).min(sh - 1);
             let mut x = 0;
@@ -321,13 +369,13 @@ impl Temporal {
         }
     }
 
-    /// One run of [`Self::blend`], pixel by pixel. Along a run the four small neighbours are the same, so alpha
+    /// One run of [`Self::blend_rows`], pixel by pixel. Along a run the four small neighbours are the same, so alpha
     /// and the flow are linear in the column weight: each is found once per run (value and slope), not per pixel.
     fn blend_run(&self, row: &mut [u8], y: usize, xs: std::ops::Range<usize>, (x0, x1, y0, y1, wy): (usize, usize, usize, usize, f32)) {
         let (w, _) = self.size;
         let sw = self.small.0;
         let k = self.k as f32;
-        let prev = &self.prev_out;
+        let prev = self.prev;
         let (pw, ph) = (prev.width as f32 - 1.0, prev.height as f32 - 1.0);
         // (value at the left neighbour's column, change to the right neighbour's), interpolated down the rows.
         let along = |v: &[f32], stride: usize, off: usize| {
@@ -336,13 +384,13 @@ impl Temporal {
             let right = g(x1, y0) + wy * (g(x1, y1) - g(x1, y0));
             (left, right - left)
         };
-        let (a0, da) = along(&self.alpha, 1, 0);
+        let (a0, da) = along(self.alpha, 1, 0);
         // Linear along the run, so the largest alpha is at one of its ends.
         if a0.max(a0 + da) < 1.0 / 512.0 {
             return;
         }
-        let (fx0, dfx) = along(&self.flow, 2, 0);
-        let (fy0, dfy) = along(&self.flow, 2, 1);
+        let (fx0, dfx) = along(self.flow, 2, 0);
+        let (fy0, dfy) = along(self.flow, 2, 1);
         let (fx0, dfx, fy0, dfy) = (fx0 * k, dfx * k, fy0 * k, dfy * k);
         let still_row = &prev.data[y * w * 3..(y + 1) * w * 3];
         for x in xs {
@@ -510,6 +558,26 @@ mod tests {
         assert!(moved < unmoved * 0.7, "kept texture should follow the motion: {moved:.2} moved vs {unmoved:.2} in place");
         // Moving pixels still renew: the new frame's share is there.
         assert!(mean_abs(&out1, &styled) > 0.5);
+    }
+
+    #[test]
+    fn blending_in_bands_of_rows_gives_the_same_frames() {
+        let (w, h) = (192, 131);
+        let run = |threads: usize| {
+            let mut t = Temporal::new().unwrap();
+            t.set_threads(threads);
+            (0..4)
+                .map(|k| {
+                    let input = scene(w, h, 2.0 * k as f32, k as f32, k + 1, 0.5);
+                    let mut out = stylize(&input, k + 1);
+                    t.apply(&input, &mut out).unwrap();
+                    out
+                })
+                .collect::<Vec<_>>()
+        };
+        let one = run(1);
+        assert_eq!(run(3), one);
+        assert_eq!(run(200), one, "more threads than rows");
     }
 
     #[test]
