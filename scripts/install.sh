@@ -6,6 +6,8 @@
 #   PREFIX/share/stylize/models/                      the shipped models with their cards
 #   PREFIX/share/stylize/bigbuckbunny.mp4             the demo clip (`stylize demo`)
 #   PREFIX/share/man/man1/, bash/zsh/fish completions
+#   the GStreamer element (libgststylize.so, when built beside the binary): PREFIX/lib/MULTIARCH/gstreamer-1.0 for
+#   /usr, else PREFIX/share/gstreamer-1.0/plugins (which GStreamer scans by itself for ~/.local)
 # The binary finds the library and the models relative to itself. A list of what was installed
 # (PREFIX/share/stylize/install-manifest.txt) lets --uninstall remove exactly that, and a new install
 # replace an older one cleanly.
@@ -75,6 +77,17 @@ if [[ -e "$ROOT/.deps/openvino/lib/libopenvino_c.so" ]]; then
     mkdir -p "$STAGE/lib/stylize/openvino" && cp -P "$ROOT"/.deps/openvino/lib/* "$STAGE/lib/stylize/openvino/"
 fi
 cp -r "$ROOT"/onnx/. "$STAGE/share/stylize/models/"
+GST_PLUGIN="$(dirname "$BIN")/libgststylize.so" GST_DIR=""
+if [[ -f "$GST_PLUGIN" ]]; then
+    case "$PREFIX" in
+        */usr) GST_DIR="lib/$(uname -m)-linux-gnu/gstreamer-1.0" ;;
+        *) GST_DIR="share/gstreamer-1.0/plugins" ;;
+    esac
+    mkdir -p "$STAGE/$GST_DIR"
+    # Without its debug info: 80 MB -> a tenth of that.
+    strip --strip-debug -o "$STAGE/$GST_DIR/libgststylize.so" "$GST_PLUGIN"
+    chmod 0644 "$STAGE/$GST_DIR/libgststylize.so"
+fi
 cp "$ROOT/assets/bigbuckbunny.mp4" "$STAGE/share/stylize/"
 "$STAGE/bin/stylize" man "$STAGE/share/man/man1"
 "$STAGE/bin/stylize" completions bash >"$STAGE/share/bash-completion/completions/stylize"
@@ -100,6 +113,9 @@ version=$("$PREFIX/bin/stylize" --version) || die "the installed stylize does no
 models=("$PREFIX"/share/stylize/models/*.onnx) int8=("$PREFIX"/share/stylize/models/*-int8.onnx)
 [[ -e ${int8[0]} ]] || int8=()
 echo "install: ${version%%$'\n'*} in $PREFIX ($((${#models[@]} - ${#int8[@]})) models, ${#int8[@]} INT8 versions)" >&2
+if [[ -n "$GST_DIR" && "$PREFIX" != */usr && "$PREFIX" != "$HOME/.local" ]]; then
+    echo "install: GStreamer looks for the stylize element with GST_PLUGIN_PATH=$PREFIX/$GST_DIR" >&2
+fi
 case ":$PATH:" in
     *":$PREFIX/bin:"*) ;;
     *) echo "install: $PREFIX/bin is not on your PATH; add it, e.g. echo 'export PATH=\"$PREFIX/bin:\$PATH\"' >> ~/.bashrc" >&2 ;;

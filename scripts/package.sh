@@ -43,6 +43,8 @@ STAGE="$WORK/deb"
 bin_dir="$WORK/bin"; mkdir -p "$bin_dir"
 cp "$BIN" "$bin_dir/stylize"
 strip --strip-unneeded "$bin_dir/stylize"
+# The GStreamer element comes along when it was built beside the binary (install.sh puts it in GStreamer's folder).
+[[ -f "$(dirname "$BIN")/libgststylize.so" ]] && cp "$(dirname "$BIN")/libgststylize.so" "$bin_dir/"
 bash scripts/install.sh --prefix "$STAGE/usr" --bin "$bin_dir/stylize" --no-manifest 2>"$WORK/install.log" || die "staging failed: $(cat "$WORK/install.log")"
 find "$STAGE/usr/lib/stylize" -type f -name '*.so*' -exec chmod 0644 {} + # libraries are loaded, not run
 DOC="$STAGE/usr/share/doc/stylize"
@@ -87,6 +89,10 @@ for lib in $(readelf -d "$bin_dir/stylize" | sed -n 's/.*Shared library: \[\(.*\
 done
 depends=$(printf '%s\n' "${deps[@]}" | sort -u | paste -sd, | sed 's/,/, /g')
 
+# The GStreamer element loads only where GStreamer is, with its video library.
+recommends=""
+[[ -f "$bin_dir/libgststylize.so" ]] && recommends=$'\nRecommends: libgstreamer-plugins-base1.0-0'
+
 # 3. The .deb.
 mkdir -p "$STAGE/DEBIAN"
 cat >"$STAGE/DEBIAN/control" <<EOF
@@ -95,7 +101,7 @@ Version: $VERSION
 Architecture: $ARCH
 Maintainer: stylize developers <stylize@localhost>
 Installed-Size: $(du -sk "$STAGE/usr" | cut -f1)
-Depends: $depends
+Depends: $depends$recommends
 Section: video
 Priority: optional
 Homepage: https://localhost/stylize

@@ -10,6 +10,7 @@
 #   scripts/setup.sh --dask       # ... plus Dask (a Python environment in .deps/dask) for scripts/dask_transcode.py
 #   scripts/setup.sh --quant      # ... plus the INT8 quantizer (NNCF) for scripts/quantize.sh
 #   scripts/setup.sh python       # ... then build the Python package (python/) and install it into .deps/python
+#   scripts/setup.sh gst          # ... then build the GStreamer element into target/gstreamer-1.0 (GST_PLUGIN_PATH)
 #   scripts/setup.sh install [--prefix DIR]   # ... then build and install stylize into DIR (default ~/.local)
 #   scripts/setup.sh uninstall [--prefix DIR] # remove exactly what install put there
 set -euo pipefail
@@ -28,8 +29,8 @@ while (($#)); do
         --quant) QUANT=1 ;;
         --prefix) PREFIX_ARGS=(--prefix "${2:?--prefix needs a folder}"); shift ;;
         --prefix=*) PREFIX_ARGS=(--prefix "${1#*=}") ;;
-        demo|test|install|uninstall|python) ACTION="$1" ;;
-        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+        demo|test|install|uninstall|python|gst) ACTION="$1" ;;
+        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
         *) echo "setup: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -42,10 +43,12 @@ fi
 log() { echo "setup: $*" >&2; }
 
 # 1. Debian packages: FFmpeg's libraries and CLI, clang for the bindings, OpenCV's video module (optical flow for
-#    --temporal), X11/Xvfb tools for the live window tests.
+#    --temporal), X11/Xvfb tools for the live window tests, GStreamer 1.22 for the element (gst/) and its tests.
 PACKAGES=(pkg-config clang libclang-dev libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
     libswresample-dev libavfilter-dev libavdevice-dev ffmpeg xvfb xauth imagemagick xdotool libopencv-video-dev
-    unzip curl ca-certificates python3 python3-pip python3-venv time)
+    unzip curl ca-certificates python3 python3-pip python3-venv time
+    libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-tools gstreamer1.0-plugins-base
+    gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly)
 missing=()
 for p in "${PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then
@@ -197,8 +200,14 @@ case "$ACTION" in
         cargo test --workspace
         exec .deps/python/bin/python -m pytest -q python/tests
         ;;
+    gst)
+        cargo build --release -p gst-stylize
+        mkdir -p target/gstreamer-1.0 && ln -sfn ../release/libgststylize.so target/gstreamer-1.0/
+        log "GStreamer element built: GST_PLUGIN_PATH=$ROOT/target/gstreamer-1.0 gst-inspect-1.0 stylize"
+        ;;
     install)
         cargo build --release --bin stylize
+        cargo build --release -p gst-stylize
         # The trainer too, when its libtorch is set up (scripts/setup.sh --train).
         if [[ -e .deps/libtorch ]]; then cargo build --release -p stylize-train; fi
         exec bash scripts/install.sh "${PREFIX_ARGS[@]}"

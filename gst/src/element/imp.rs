@@ -1,0 +1,412 @@
+//! The element: properties (settings), the model loaded at start (and reloaded in the background when a
+//! property that picks it changes while playing), each frame stylized in place with the strength, colour and
+//! style-mix glide of the moment and the temporal stage, and the latency it adds reported upstream.
+
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::{LazyLock, Mutex};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use gst::glib;
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+use gst_base::prelude::*;
+use gst_base::subclass::prelude::*;
+use gst_video::subclass::prelude::*;
+use gst_video::{VideoFormat, VideoFrameRef, VideoInfo};
+use stylize::args::EngineArgs;
+use stylize::styles::Glide;
+use stylize::temporal::Temporal;
+use stylize::{Effects, Engine, Frame};
+
+use super::pixels::{self, Yuv, FORMATS};
+use crate::paths;
+
+static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| gst::DebugCategory::new("stylize", gst::DebugColorFlags::empty(), Some("style transfer")));
+
+/// A style mix glides to a new setting over this long, as in live mode.
+const GLIDE_SECONDS: f64 = 0.5;
+
+/// What picks the engine: a change reloads it.
+#[derive(Clone, Debug, PartialEq)]
+struct EngineKey {
+    model: String,
+    device: String,
+    precision: String,
+    threads: u32,
+    max_memory: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+struct Settings {
+    key: EngineKey,
+    strength: f64,
+    preserve_color: bool,
+    style_mix: Option<String>,
+    temporal: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            key: EngineKey { model: stylize::models::DEFAULT_MODEL.into(), device: "auto".into(), precision: "auto".into(), threads: 0, max_memory: None },
+            strength: 1.0,
+            preserve_color: false,
+            style_mix: None,
+            temporal: true,
+        }
+    }
+}
+
+/// The stream's working state, from start to stop.
+struct State {
+    engine: Engine,
+    key: EngineKey,
+    load_line: String,
+    frame: Frame,
+    input: Frame,
+    temporal: Option<Temporal>,
+    /// A multi-style model's mix as it glides, and the setting it glides to.
+    glide: Option<Glide>,
+    mix_text: Option<String>,
+    yuv: Option<Yuv>,
+    /// One frame's time, for the glide's speed.
+    frame_seconds: f64,
+    /// The inference time, smoothed; and the one last reported as latency.
+    infer: Duration,
+    reported: Duration,
+}
+
+#[derive(Default)]
+pub struct Stylize {
+    settings: Mutex<Settings>,
+    state: Mutex<Option<State>>,
+    /// A model loading in the background after a change while playing.
+    pending: Mutex<Option<(EngineKey, Receiver<Result<Engine, String>>)>>,
+}
+
+/// The engine options, parsed as the command parses them (same defaults, checks and messages).
+#[derive(Parser)]
+#[command(name = "stylize", no_binary_name = true, disable_help_flag = true)]
+struct EngineCli {
+    #[command(flatten)]
+    engine: EngineArgs,
+}
+
+fn load(key: &EngineKey) -> Result<Engine, String> {
+    let mut words = vec!["--device".to_string(), key.device.clone(), "--precision".into(), key.precision.clone()];
+    if key.threads > 0 {
+        words.extend(["--threads".into(), key.threads.to_string()]);
+    }
+    if let Some(m) = &key.max_memory {
+        words.extend(["--max-memory".into(), m.clone()]);
+    }
+    let cli = EngineCli::try_parse_from(words).map_err(|e| e.to_string().lines().next().unwrap_or_default().trim_start_matches("error: ").replace("--", ""))?;
+    // A pipeline's frames come one after another: the stream choice (OpenVINO, INT8 where it pays).
+    let mut args = cli.engine.for_frame_streams();
+    args.quiet = true;
+    args.ort_lib = args.ort_lib.or_else(paths::ort_lib);
+    args.openvino_lib = args.openvino_lib.or_else(paths::openvino_lib);
+    args.load(&key.model).map_err(|e| e.to_string())
+}
+
+impl Stylize {
+    fn latency(&self) -> gst::ClockTime {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        gst::ClockTime::from_nseconds(state.as_ref().map_or(0, |s| s.infer.as_nanos() as u64))
+    }
+
+    /// Swaps in a model that finished loading in the background (a failed load is a warning: the old goes on).
+    fn take_pending(&self, state: &mut State) {
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let Some((key, rx)) = pending.as_ref() else { return };
+        match rx.try_recv() {
+            Err(TryRecvError::Empty) => return,
+            Ok(Ok(engine)) => {
+                gst::info!(CAT, imp = self, "{}", engine.load_line());
+                state.load_line = engine.load_line();
+                state.engine = engine;
+                state.key = key.clone();
+                state.temporal = None;
+                state.glide = None;
+                state.mix_text = None;
+                state.infer = Duration::ZERO;
+            }
+            Ok(Err(e)) => gst::element_imp_warning!(self, gst::LibraryError::Settings, ("{}; keeping {}", e, state.key.model)),
+            Err(TryRecvError::Disconnected) => {}
+        }
+        *pending = None;
+    }
+
+    /// Starts loading the engine for `key` in the background when it differs from the running one.
+    fn reload_if_needed(&self, key: &EngineKey) {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(state) = state.as_ref() else { return };
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        if &state.key == key || pending.as_ref().is_some_and(|(k, _)| k == key) {
+            return;
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        let k = key.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(load(&k));
+        });
+        *pending = Some((key.clone(), rx));
+    }
+
+    /// Moves the style mix one frame's step towards the setting.
+    fn glide(&self, state: &mut State, setting: Option<&String>) {
+        let names = state.engine.style_names().len();
+        if names == 0 {
+            if setting.is_some() && state.mix_text.as_ref() != setting {
+                gst::element_imp_warning!(self, gst::LibraryError::Settings, ("style-mix: {} has one style; mixes need a multi-style model (e.g. styles4-lite)", state.key.model));
+                state.mix_text = setting.cloned();
+            }
+            return;
+        }
+        if state.mix_text.as_ref() != setting || state.glide.is_none() {
+            let even = vec![1.0 / names as f32; names];
+            let target = match setting.map(|text| state.engine.parse_style_mix(text)) {
+                Some(Ok(mix)) => mix,
+                Some(Err(e)) => {
+                    gst::element_imp_warning!(self, gst::LibraryError::Settings, ("{}", e));
+                    even
+                }
+                None => even,
+            };
+            state.mix_text = setting.cloned();
+            match state.glide.as_mut() {
+                Some(g) => g.target = target,
+                // The first mix of a stream applies at once.
+                None => {
+                    let _ = state.engine.set_style_mix(&target);
+                    state.glide = Some(Glide::new(target));
+                }
+            }
+        }
+        let step = (2.0 * state.frame_seconds / GLIDE_SECONDS) as f32;
+        if let Some(g) = state.glide.as_mut() {
+            if g.step(step) {
+                let _ = state.engine.set_style_mix(&g.current);
+            }
+        }
+    }
+
+    fn stylize(&self, frame: &mut VideoFrameRef<&mut gst::BufferRef>) -> Result<bool, gst::FlowError> {
+        let settings = self.settings.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let state = guard.as_mut().ok_or(gst::FlowError::NotNegotiated)?;
+        self.take_pending(state);
+        self.glide(state, settings.style_mix.as_ref());
+        let failed = |what: &str, e: &dyn std::fmt::Display| {
+            gst::element_imp_error!(self, gst::StreamError::Failed, ("{}: {}", what, e));
+            gst::FlowError::Error
+        };
+        pixels::read(frame, state.yuv.as_mut(), &mut state.frame).map_err(|e| failed("reading the frame", &e))?;
+        let effects = Effects { strength: settings.strength as f32, preserve_color: settings.preserve_color };
+        if settings.temporal || !effects.is_identity() {
+            state.input.resize(state.frame.width, state.frame.height);
+            state.input.data.copy_from_slice(&state.frame.data);
+        }
+        let t = Instant::now();
+        state.engine.stylize(&mut state.frame).map_err(|e| failed("stylize", &e))?;
+        let took = t.elapsed();
+        state.infer = if state.infer.is_zero() { took } else { (state.infer * 7 + took) / 8 };
+        effects.apply(&state.input, &mut state.frame);
+        match (settings.temporal, state.temporal.as_mut()) {
+            (true, Some(stage)) => stage.apply(&state.input, &mut state.frame).map_err(|e| failed("temporal stage", &e))?,
+            (true, None) => {
+                let mut stage = Temporal::new().map_err(|e| failed("temporal stage", &e))?;
+                // It runs between inferences, while the engine's cores wait: it may use them all.
+                stage.set_threads(stylize::cores());
+                stage.apply(&state.input, &mut state.frame).map_err(|e| failed("temporal stage", &e))?;
+                state.temporal = Some(stage);
+            }
+            (false, _) => state.temporal = None,
+        }
+        pixels::write(frame, state.yuv.as_mut(), &state.frame).map_err(|e| failed("writing the frame", &e))?;
+        // Latency moved by more than a fifth: the pipeline asks again.
+        let moved = state.infer.abs_diff(state.reported) * 5 > state.reported.max(Duration::from_millis(1));
+        if moved {
+            state.reported = state.infer;
+        }
+        Ok(moved)
+    }
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for Stylize {
+    const NAME: &'static str = "GstStylize";
+    type Type = super::Stylize;
+    type ParentType = gst_video::VideoFilter;
+}
+
+impl ObjectImpl for Stylize {
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+            vec![
+                glib::ParamSpecString::builder("model").nick("Model").blurb("A model's name (stylize models) or the path of an .onnx; changeable while playing").default_value(Some(stylize::models::DEFAULT_MODEL)).mutable_playing().build(),
+                glib::ParamSpecString::builder("device").nick("Device").blurb("auto, cpu, openvino, cuda or tensorrt, as stylize --device").default_value(Some("auto")).mutable_playing().build(),
+                glib::ParamSpecString::builder("precision").nick("Precision").blurb("auto, fp32, fp16, bf16 or int8, as stylize --precision").default_value(Some("auto")).mutable_playing().build(),
+                glib::ParamSpecUInt::builder("threads").nick("Threads").blurb("Inference threads (0: every core)").default_value(0).mutable_ready().build(),
+                glib::ParamSpecDouble::builder("strength").nick("Strength").blurb("0 = the input, 1 = fully stylized").minimum(0.0).maximum(1.0).default_value(1.0).mutable_playing().build(),
+                glib::ParamSpecBoolean::builder("preserve-color").nick("Preserve colour").blurb("Keep the input's colours, take the strokes from the style").default_value(false).mutable_playing().build(),
+                glib::ParamSpecString::builder("style-mix").nick("Style mix").blurb("A multi-style model's mix, e.g. candy=0.7,mosaic=0.3 (glides there over half a second)").mutable_playing().build(),
+                glib::ParamSpecString::builder("max-memory").nick("Max memory").blurb("Memory a frame may use, e.g. 2G (larger frames run in tiles)").mutable_ready().build(),
+                glib::ParamSpecBoolean::builder("temporal").nick("Temporal").blurb("Keep the previous output where the scene stood still (no boiling)").default_value(true).mutable_playing().build(),
+                glib::ParamSpecString::builder("info").nick("Info").blurb("Where the model runs and why").read_only().build(),
+            ]
+        });
+        PROPERTIES.as_ref()
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        let key = {
+            let mut s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
+            let text = || value.get::<Option<String>>().expect("type checked upstream");
+            match pspec.name() {
+                "model" => s.key.model = text().unwrap_or_else(|| stylize::models::DEFAULT_MODEL.into()),
+                "device" => s.key.device = text().unwrap_or_else(|| "auto".into()),
+                "precision" => s.key.precision = text().unwrap_or_else(|| "auto".into()),
+                "threads" => s.key.threads = value.get().expect("type checked upstream"),
+                "max-memory" => s.key.max_memory = text(),
+                "strength" => s.strength = value.get().expect("type checked upstream"),
+                "preserve-color" => s.preserve_color = value.get().expect("type checked upstream"),
+                "style-mix" => s.style_mix = text(),
+                "temporal" => s.temporal = value.get().expect("type checked upstream"),
+                _ => unimplemented!("property {}", pspec.name()),
+            }
+            s.key.clone()
+        };
+        self.reload_if_needed(&key);
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        let s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
+        match pspec.name() {
+            "model" => s.key.model.to_value(),
+            "device" => s.key.device.to_value(),
+            "precision" => s.key.precision.to_value(),
+            "threads" => s.key.threads.to_value(),
+            "max-memory" => s.key.max_memory.to_value(),
+            "strength" => s.strength.to_value(),
+            "preserve-color" => s.preserve_color.to_value(),
+            "style-mix" => s.style_mix.to_value(),
+            "temporal" => s.temporal.to_value(),
+            "info" => self.state.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(|st| st.load_line.clone()).to_value(),
+            _ => unimplemented!("property {}", pspec.name()),
+        }
+    }
+
+    fn constructed(&self) {
+        self.parent_constructed();
+        // Late frames in a live pipeline are dropped, not queued (downstream QoS events).
+        self.obj().set_qos(true);
+    }
+}
+
+impl GstObjectImpl for Stylize {}
+
+impl ElementImpl for Stylize {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static META: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+            gst::subclass::ElementMetadata::new("Stylize", "Filter/Effect/Video", "Paints each frame in the style of an artwork (feed-forward style transfer on ONNX Runtime or OpenVINO)", "stylize developers")
+        });
+        Some(&*META)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+            let caps = gst_video::VideoCapsBuilder::new().format_list(FORMATS).build();
+            vec![
+                gst::PadTemplate::new("src", gst::PadDirection::Src, gst::PadPresence::Always, &caps).expect("valid template"),
+                gst::PadTemplate::new("sink", gst::PadDirection::Sink, gst::PadPresence::Always, &caps).expect("valid template"),
+            ]
+        });
+        TEMPLATES.as_ref()
+    }
+}
+
+impl BaseTransformImpl for Stylize {
+    const MODE: gst_base::subclass::BaseTransformMode = gst_base::subclass::BaseTransformMode::AlwaysInPlace;
+    const PASSTHROUGH_ON_SAME_CAPS: bool = false;
+    const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
+
+    fn start(&self) -> Result<(), gst::ErrorMessage> {
+        let key = self.settings.lock().unwrap_or_else(|e| e.into_inner()).key.clone();
+        let engine = load(&key).map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ("{}", e)))?;
+        gst::info!(CAT, imp = self, "{}", engine.load_line());
+        *self.state.lock().unwrap_or_else(|e| e.into_inner()) = Some(State {
+            load_line: engine.load_line(),
+            engine,
+            key,
+            frame: Frame::default(),
+            input: Frame::default(),
+            temporal: None,
+            glide: None,
+            mix_text: None,
+            yuv: None,
+            frame_seconds: 1.0 / 30.0,
+            infer: Duration::ZERO,
+            reported: Duration::ZERO,
+        });
+        Ok(())
+    }
+
+    fn stop(&self) -> Result<(), gst::ErrorMessage> {
+        *self.state.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        *self.pending.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        Ok(())
+    }
+
+    fn query(&self, direction: gst::PadDirection, query: &mut gst::QueryRef) -> bool {
+        if direction == gst::PadDirection::Src {
+            if let gst::QueryViewMut::Latency(q) = query.view_mut() {
+                let mut upstream = gst::query::Latency::new();
+                if !self.obj().sink_pad().peer_query(&mut upstream) {
+                    return false;
+                }
+                let (live, min, max) = upstream.result();
+                // One frame in flight: what we add is one inference.
+                let ours = self.latency();
+                q.set(live, min + ours, max.map(|m| m + ours));
+                return true;
+            }
+        }
+        BaseTransformImplExt::parent_query(self, direction, query)
+    }
+}
+
+impl VideoFilterImpl for Stylize {
+    fn set_info(&self, incaps: &gst::Caps, in_info: &VideoInfo, outcaps: &gst::Caps, out_info: &VideoInfo) -> Result<(), gst::LoggableError> {
+        let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let state = guard.as_mut().ok_or_else(|| gst::loggable_error!(CAT, "caps before start"))?;
+        state.yuv = match in_info.format() {
+            VideoFormat::I420 => Some(Yuv::new(in_info).map_err(|e| gst::loggable_error!(CAT, "I420 converter: {}", e))?),
+            _ => None,
+        };
+        let fps = in_info.fps();
+        state.frame_seconds = if fps.numer() > 0 { f64::from(fps.denom()) / f64::from(fps.numer()) } else { 1.0 / 30.0 };
+        state.temporal = None;
+        // A first run at this size: compiles the network for it (OpenVINO) and measures the latency reported.
+        let (w, h) = (in_info.width() as usize, in_info.height() as usize);
+        state.frame = Frame::new(w, h);
+        let t = Instant::now();
+        if let Err(e) = state.engine.stylize(&mut state.frame) {
+            gst::element_imp_error!(self, gst::StreamError::Failed, ("stylize: {}", e));
+            return Err(gst::loggable_error!(CAT, "{}", e));
+        }
+        state.infer = t.elapsed();
+        state.reported = state.infer;
+        drop(guard);
+        let _ = self.obj().post_message(gst::message::Latency::builder().src(&*self.obj()).build());
+        self.parent_set_info(incaps, in_info, outcaps, out_info)
+    }
+
+    fn transform_frame_ip(&self, frame: &mut VideoFrameRef<&mut gst::BufferRef>) -> Result<gst::FlowSuccess, gst::FlowError> {
+        if self.stylize(frame)? {
+            let _ = self.obj().post_message(gst::message::Latency::builder().src(&*self.obj()).build());
+        }
+        Ok(gst::FlowSuccess::Ok)
+    }
+}
