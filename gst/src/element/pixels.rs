@@ -3,7 +3,7 @@
 
 use gst::glib;
 use gst_video::prelude::*;
-use gst_video::{VideoConverter, VideoFormat, VideoFrameRef, VideoInfo};
+use gst_video::{VideoConverter, VideoConverterConfig, VideoDitherMethod, VideoFormat, VideoFrameRef, VideoInfo, VideoResamplerMethod};
 use stylize::Frame;
 
 /// The formats the element takes: the engine's RGB, the two 32-bit layouts cameras and compositors hand out,
@@ -21,9 +21,17 @@ pub struct Yuv {
 impl Yuv {
     pub fn new(info: &VideoInfo) -> Result<Yuv, glib::BoolError> {
         let rgb = VideoInfo::builder(VideoFormat::Rgb, info.width(), info.height()).fps(info.fps()).par(info.par()).interlace_mode(info.interlace_mode()).build()?;
+        // As the command converts (swscale, bilinear chroma), on every core: it runs between inferences.
+        let config = || {
+            let mut c = VideoConverterConfig::new();
+            c.set_chroma_resampler_method(VideoResamplerMethod::Linear);
+            c.set_dither_method(VideoDitherMethod::None);
+            c.set_threads(stylize::cores() as u32);
+            c
+        };
         Ok(Yuv {
-            to_rgb: VideoConverter::new(info, &rgb, None)?,
-            from_rgb: VideoConverter::new(&rgb, info, None)?,
+            to_rgb: VideoConverter::new(info, &rgb, Some(config()))?,
+            from_rgb: VideoConverter::new(&rgb, info, Some(config()))?,
             buffer: gst::Buffer::with_size(rgb.size())?,
             rgb,
         })
