@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum Error {
     #[error("ONNX Runtime library not found (looked in: {searched}); run scripts/setup.sh, or set ORT_DYLIB_PATH / --ort-lib to libonnxruntime.so")]
     OrtLibraryMissing { searched: String },

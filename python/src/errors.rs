@@ -31,7 +31,9 @@ pub fn to_py(e: E) -> PyErr {
     let msg = e.to_string();
     match e {
         E::ModelMissing { .. } | E::ModelInvalid { .. } | E::ModelContract { .. } => ModelError::new_err(msg),
-        E::OrtLibraryMissing { .. } | E::OrtLibraryLoad { .. } | E::OpenVinoMissing { .. } | E::OpenVinoLoad { .. } => RuntimeLibraryError::new_err(msg),
+        // In Python the runtimes are the package's dependencies: pip is the fix, not setup.sh.
+        E::OrtLibraryMissing { .. } | E::OrtLibraryLoad { .. } => RuntimeLibraryError::new_err(format!("{msg} (in Python: pip install onnxruntime==1.31.1, or set ORT_DYLIB_PATH)")),
+        E::OpenVinoMissing { .. } | E::OpenVinoLoad { .. } => RuntimeLibraryError::new_err(format!("{msg} (in Python: pip install openvino==2026.4.1)")),
         E::DeviceUnavailable { .. } => DeviceError::new_err(msg),
         E::Inference { .. } => InferenceError::new_err(msg),
         E::InputMissing { .. } | E::InputUnreadable { .. } | E::NotAnImage { .. } | E::NotAVideo { .. } | E::NoFrames { .. } | E::Corrupt { .. } | E::Invalid(_) => InputError::new_err(msg),

@@ -302,3 +302,11 @@ def test_wheel_installs_into_a_fresh_environment(tmp_path):
     out = subprocess.run([str(venv / "bin/python"), "-c", code], check=True, capture_output=True, text=True, cwd=tmp_path, env={"PATH": os.environ["PATH"], "HOME": str(tmp_path)})
     count, rest = out.stdout.split(" ", 1)
     assert int(count) >= 13 and rest.startswith("(32, 48, 3)"), out.stdout
+
+
+def test_a_missing_runtime_says_what_to_install(tmp_path):
+    # A fresh interpreter whose ONNX Runtime path points nowhere: the message names the pip package.
+    code = "import stylize\ntry:\n    stylize.Model('candy-lite', device='cpu')\nexcept stylize.RuntimeLibraryError as e:\n    print(e)\n"
+    env = dict(os.environ, ORT_DYLIB_PATH=str(tmp_path / "libonnxruntime.so.1.31.1"))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert "pip install onnxruntime" in out.stdout, out.stdout + out.stderr

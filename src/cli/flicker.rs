@@ -16,6 +16,10 @@ pub fn run(model: &str, input: &Path, frames: usize, temporal: TemporalMode, arg
     let source = VideoSource::open(input, Default::default())?;
     let mut engine = args.load(model)?;
     let mut stage = Temporal::for_mode(temporal)?;
+    // The stage runs after the network on this thread: it may use the cores the network just used.
+    if let Some(stage) = stage.as_mut() {
+        stage.set_threads(engine.cpu_threads().max(1));
+    }
     let mut meter = FlickerMeter::default();
     let mut coherence = CoherenceMeter::new(1 + usize::from(stage.is_some()))?;
     let pb = frames_bar(Some(frames as u64), args.quiet);

@@ -8,7 +8,7 @@ use ort::ep::{self, ExecutionProvider};
 
 use crate::error::{Error, Result};
 
-static ORT_ENV: OnceLock<std::result::Result<(ort::environment::Environment, PathBuf), String>> = OnceLock::new();
+static ORT_ENV: OnceLock<std::result::Result<(ort::environment::Environment, PathBuf), Error>> = OnceLock::new();
 
 /// Candidate places for `libonnxruntime.so`, in the order they are tried.
 pub fn ort_library_candidates(explicit: Option<&Path>) -> Vec<PathBuf> {
@@ -70,7 +70,7 @@ pub fn ort_environment(explicit: Option<&Path>) -> Result<(ort::environment::Env
         let candidates = ort_library_candidates(explicit);
         let Some(path) = candidates.iter().find_map(|c| library_file(c)) else {
             let searched = candidates.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
-            return Err(Error::OrtLibraryMissing { searched }.to_string());
+            return Err(Error::OrtLibraryMissing { searched });
         };
         let load = |path: &Path| -> std::result::Result<ort::environment::Environment, String> {
             let builder = ort::init_from(path).map_err(|e| e.to_string())?;
@@ -78,9 +78,10 @@ pub fn ort_environment(explicit: Option<&Path>) -> Result<(ort::environment::Env
         };
         load(&path)
             .map(|env| (env, path.clone()))
-            .map_err(|reason| Error::OrtLibraryLoad { path, reason }.to_string())
+            .map_err(|reason| Error::OrtLibraryLoad { path, reason })
     });
-    init.clone().map_err(Error::Invalid)
+    // The error as it was (callers, the Python package among them, tell a missing library from a bad one).
+    init.clone()
 }
 
 /// Whether this ONNX Runtime build has an execution provider at all (before any model is loaded).
