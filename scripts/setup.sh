@@ -186,8 +186,13 @@ if ((PYTHON)); then
     (cd python && "$PY_VENV/bin/maturin" build --release --strip --compatibility linux -i "$PY_VENV/bin/python" \
         -o ../target/wheels -q >&2)
     "$PY_VENV/bin/pip" install -q --force-reinstall --no-deps target/wheels/stylize-*.whl >&2
-    # Its dependencies, once (pip skips what is there).
+    # Its dependencies, once (pip skips what is there); and all its wheels in a wheelhouse, so the test that
+    # installs the package into a fresh environment runs offline.
     "$PY_VENV/bin/pip" install -q target/wheels/stylize-*.whl >&2
+    if ! ls "$CACHE"/wheelhouse/openvino-2026.4.1-*.whl >/dev/null 2>&1; then
+        "$PY_VENV/bin/pip" download -q -d "$CACHE/wheelhouse" target/wheels/stylize-*.whl >&2
+        rm -f "$CACHE"/wheelhouse/stylize-*.whl
+    fi
     log "Python package installed: .deps/python/bin/python -c 'import stylize; print(stylize.models())'"
 fi
 
