@@ -86,7 +86,8 @@ pub fn exit_code(sig: i32) -> i32 {
 }
 
 /// For a library inside another program (the Python package): its own handlers stay (a KeyboardInterrupt, a
-/// second Ctrl-C that does not exit the interpreter), and it asks running jobs to stop with [`request`].
+/// second Ctrl-C that does not exit the interpreter), and it stops a job through the job's own handle (a
+/// [`crate::media::decode::Watch`]).
 pub fn leave_signals_to_host() {
     HOSTED.store(true, Ordering::SeqCst);
 }

@@ -10,14 +10,13 @@ use std::path::{Path, PathBuf};
 
 use super::Precision;
 use crate::error::{Error, Result};
+use crate::models::int8_sibling;
 
 /// Whether a CPU with these `/proc/cpuinfo` flags has 8-bit integer dot products: AVX-512 VNNI (Intel Cascade
 /// Lake and later, AMD Zen 4 and later), AVX-VNNI (Intel Alder Lake and later, without AVX-512) or AMX.
 pub fn has_vnni(cpu_flags: &str) -> bool {
     cpu_flags.split_whitespace().any(|f| matches!(f, "avx512_vnni" | "avx_vnni" | "amx_int8"))
 }
-
-pub use crate::models::int8_sibling as sibling_path;
 
 /// What the engine loads: the file, whether it is INT8, and why (for the load line).
 #[derive(Debug, Clone, PartialEq)]
@@ -56,13 +55,13 @@ pub fn choose(f: Facts) -> Result<Choice> {
             ))),
         };
     }
-    let sibling = Choice { path: sibling_path(f.model), int8: true, why: None };
+    let sibling = Choice { path: int8_sibling(f.model), int8: true, why: None };
     match f.requested {
         Precision::Int8 if f.sibling => Ok(Choice { why: Some("asked"), ..sibling }),
         Precision::Int8 => Err(Error::Invalid(format!(
             "no INT8 model for {} (looked for {}): make one with scripts/quantize.sh {} --calibration PHOTOS_DIR",
             f.model.display(),
-            sibling_path(f.model).display(),
+            sibling.path.display(),
             f.model.display()
         ))),
         Precision::Auto if f.sibling && f.vnni && f.stream_on_openvino_cpu => {

@@ -23,7 +23,7 @@ impl Engine {
         let facts = int8::Facts {
             model,
             quantized: stylize_model::onnx::is_quantized(&bytes).unwrap_or(false),
-            sibling: int8::sibling_path(model).is_file(),
+            sibling: crate::models::int8_sibling(model).is_file(),
             requested: opts.precision,
             vnni: int8::has_vnni(&flags),
             stream_on_openvino_cpu: false,
