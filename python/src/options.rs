@@ -62,14 +62,10 @@ pub fn pairs<'py>(options: Option<&Bound<'py, PyDict>>) -> PyResult<Vec<(String,
     options.iter().map(|(k, v)| Ok((k.extract::<String>()?, v))).collect()
 }
 
-/// Parses `words` into `T`, with clap's message (its first line, in Python's terms) as a `stylize.InputError`.
+/// Parses `words` into `T`, with clap's message (in Python's terms) as a `stylize.InputError`.
 pub fn parse<T: Parser>(words: Vec<String>) -> PyResult<T> {
-    T::try_parse_from(words).map_err(|e| {
-        let text = e.to_string();
-        let first = text.lines().next().unwrap_or_default().trim_start_matches("error: ");
-        // In Python the options are keyword arguments: `--max-memory` reads `max_memory`.
-        input(python_names(first))
-    })
+    // In Python the options are keyword arguments: `--max-memory` reads `max_memory`.
+    stylize::args::parse_words(words).map_err(|e| input(python_names(&e)))
 }
 
 /// `--max-memory` -> `max_memory` in a message.

@@ -101,7 +101,8 @@ fn load(key: &EngineKey) -> Result<Engine, String> {
     if let Some(m) = &key.max_memory {
         words.extend(["--max-memory".into(), m.clone()]);
     }
-    let cli = EngineCli::try_parse_from(words).map_err(|e| e.to_string().lines().next().unwrap_or_default().trim_start_matches("error: ").replace("--", ""))?;
+    // Element properties have no dashes in front.
+    let cli: EngineCli = stylize::args::parse_words(words).map_err(|e| e.replace("--", ""))?;
     // A pipeline's frames come one after another: the stream choice (OpenVINO, INT8 where it pays).
     let mut args = cli.engine.for_frame_streams();
     args.quiet = true;
