@@ -28,7 +28,7 @@ pub mod warp;
 use std::time::{Duration, Instant};
 
 pub use flow::{Dis, Preset};
-use warp::{sample, sample_rgb, shrink_luma, small_pos, small_size};
+use warp::{sample, shrink_luma, small_pos, small_size};
 
 use crate::error::Result;
 use crate::frame::Frame;
@@ -122,6 +122,10 @@ pub struct Temporal {
     /// Per full-size column and row: the small pixel to its left/top and the weight of the next.
     cols: Vec<(usize, f32)>,
     rows: Vec<(usize, f32)>,
+    /// Per small column: the first full-size column whose left neighbour it is (and the width at the end).
+    spans: Vec<usize>,
+    /// Where the blend reads each pixel of a row from: one row per band of rows.
+    sources: Vec<Source>,
     prev_out: Frame,
     primed: bool,
     stats: TemporalStats,
@@ -147,6 +151,8 @@ impl Temporal {
             class: Vec::new(),
             cols: Vec::new(),
             rows: Vec::new(),
+            spans: Vec::new(),
+            sources: Vec::new(),
             prev_out: Frame::new(0, 0),
             primed: false,
             stats: TemporalStats::default(),
@@ -235,6 +241,7 @@ impl Temporal {
         self.class.clear();
         self.class.resize(sw * sh, NEW);
         self.cols = taps(w, k, sw);
+        self.spans = (0..=sw).map(|sx| self.cols.partition_point(|c| c.0 < sx)).collect();
         self.rows = taps(h, k, sh);
         self.primed = false;
     }
@@ -305,23 +312,25 @@ impl Temporal {
 
     /// `styled` = alpha x (previous output warped along the flow) + (1 - alpha) x `styled`, at full size, in
     /// [`Self::set_threads`] bands of rows at once.
-    fn blend(&self, styled: &mut Frame) {
+    fn blend(&mut self, styled: &mut Frame) {
         let (w, h) = self.size;
-        let inputs = Blend { size: self.size, small: self.small, k: self.k, rows: &self.rows, cols: &self.cols, class: &self.class, alpha: &self.alpha, flow: &self.flow, prev: &self.prev_out };
+        let inputs = Blend { size: self.size, small: self.small, k: self.k, rows: &self.rows, cols: &self.cols, spans: &self.spans, class: &self.class, alpha: &self.alpha, flow: &self.flow, prev: &self.prev_out };
         let band = h.div_ceil(self.threads.clamp(1, h.max(1)));
+        // A row of sources for each band, kept from frame to frame.
+        self.sources.resize(h.div_ceil(band) * w, Source::default());
         if band >= h {
-            return inputs.blend_rows(&mut styled.data, 0);
+            return inputs.blend_rows(&mut styled.data, 0, &mut self.sources);
         }
         std::thread::scope(|s| {
             let inputs = &inputs;
-            let mut bands = styled.data.chunks_mut(band * w * 3).enumerate();
+            let mut bands = styled.data.chunks_mut(band * w * 3).zip(self.sources.chunks_mut(w)).enumerate();
             let first = bands.next();
-            for (k, rows) in bands {
-                s.spawn(move || inputs.blend_rows(rows, k * band));
+            for (k, (rows, sources)) in bands {
+                s.spawn(move || inputs.blend_rows(rows, k * band, sources));
             }
             // The first band on this thread.
-            if let Some((_, rows)) = first {
-                inputs.blend_rows(rows, 0);
+            if let Some((_, (rows, sources))) = first {
+                inputs.blend_rows(rows, 0, sources);
             }
         });
     }
@@ -334,6 +343,7 @@ struct Blend<'a> {
     k: usize,
     rows: &'a [(usize, f32)],
     cols: &'a [(usize, f32)],
+    spans: &'a [usize],
     class: &'a [u8],
     alpha: &'a [f32],
     flow: &'a [f32],
@@ -342,76 +352,110 @@ struct Blend<'a> {
 
 impl Blend<'_> {
     /// Rows `y_start..` of the frame, held in `data`. The pixels between four small pixels of one class are copied
-    /// (all held) or left (all new) in runs; only those near moving or partly trusted pixels are interpolated one
-    /// by one.
-    fn blend_rows(&self, data: &mut [u8], y_start: usize) {
+    /// (all held) or left (all new), a stretch of such columns at once; the others are mixed one by one.
+    fn blend_rows(&self, data: &mut [u8], y_start: usize, sources: &mut [Source]) {
         let (w, _) = self.size;
         let (sw, sh) = self.small;
-        let prev = self.prev;
+        let k = self.k as f32;
+        // Per small column: alpha and the flow (in full-size pixels), interpolated down to the row being blended.
+        let mut along = [[0f32; 3]; FLOW_SIDE];
         for (dy, row) in data.chunks_exact_mut(w * 3).enumerate() {
             let y = y_start + dy;
             let (y0, wy) = self.rows[y];
             let y1 = (y0 + 1).min(sh - 1);
-            let mut x = 0;
-            while x < w {
-                // The run of pixels that share their four small neighbours.
-                let x0 = self.cols[x].0;
-                let end = x + self.cols[x..].iter().take_while(|c| c.0 == x0).count();
-                let x1 = (x0 + 1).min(sw - 1);
-                let corners = [y0 * sw + x0, y0 * sw + x1, y1 * sw + x0, y1 * sw + x1].map(|i| self.class[i]);
+            // The class of the pixels between small columns sx and sx + 1 on this row.
+            let kind = |sx: usize| {
+                let sx1 = (sx + 1).min(sw - 1);
+                let corners = [y0 * sw + sx, y0 * sw + sx1, y1 * sw + sx, y1 * sw + sx1].map(|i| self.class[i]);
                 if corners == [HELD; 4] {
-                    row[x * 3..end * 3].copy_from_slice(&prev.data[(y * w + x) * 3..(y * w + end) * 3]);
-                } else if corners != [NEW; 4] {
-                    self.blend_run(row, y, x..end, (x0, x1, y0, y1, wy));
+                    HELD
+                } else if corners == [NEW; 4] {
+                    NEW
+                } else {
+                    MIXED
                 }
-                x = end;
+            };
+            let mut interpolated = false;
+            let mut sx = 0;
+            while sx < sw {
+                let first = sx;
+                let class = kind(sx);
+                sx += 1;
+                while sx < sw && kind(sx) == class {
+                    sx += 1;
+                }
+                let (a, b) = (self.spans[first], self.spans[sx]);
+                if class == HELD {
+                    row[a * 3..b * 3].copy_from_slice(&self.prev.data[(y * w + a) * 3..(y * w + b) * 3]);
+                } else if class == MIXED {
+                    if !interpolated {
+                        let lerp = |v: &[f32], i: usize| v[y0 * sw * 2 + i] + wy * (v[y1 * sw * 2 + i] - v[y0 * sw * 2 + i]);
+                        for (s, out) in along[..sw].iter_mut().enumerate() {
+                            let alpha = self.alpha[y0 * sw + s] + wy * (self.alpha[y1 * sw + s] - self.alpha[y0 * sw + s]);
+                            *out = [alpha, k * lerp(self.flow, 2 * s), k * lerp(self.flow, 2 * s + 1)];
+                        }
+                        interpolated = true;
+                    }
+                    self.mix(row, y, a..b, &along[..sw], sources);
+                }
             }
         }
     }
 
-    /// One run of [`Self::blend_rows`], pixel by pixel. Along a run the four small neighbours are the same, so alpha
-    /// and the flow are linear in the column weight: each is found once per run (value and slope), not per pixel.
-    fn blend_run(&self, row: &mut [u8], y: usize, xs: std::ops::Range<usize>, (x0, x1, y0, y1, wy): (usize, usize, usize, usize, f32)) {
-        let (w, _) = self.size;
-        let sw = self.small.0;
-        let k = self.k as f32;
+    /// Pixels `xs` of row `y` (held in `row`), one by one: alpha x (the previous output, warped along the flow) +
+    /// (1 - alpha) x the new one, with alpha and the flow interpolated across from `along`. In fixed point
+    /// (weights and positions in 1/256ths), in two passes (where each pixel reads from, then the mix) whose
+    /// iterations are short and independent, so that the CPU overlaps them: the stage's per-pixel work, which as
+    /// one loop in floats cost twice as much.
+    fn mix(&self, row: &mut [u8], y: usize, xs: std::ops::Range<usize>, along: &[[f32; 3]], at: &mut [Source]) {
+        let last = along.len() - 1;
         let prev = self.prev;
-        let (pw, ph) = (prev.width as f32 - 1.0, prev.height as f32 - 1.0);
-        // (value at the left neighbour's column, change to the right neighbour's), interpolated down the rows.
-        let along = |v: &[f32], stride: usize, off: usize| {
-            let g = |xx: usize, yy: usize| v[(yy * sw + xx) * stride + off];
-            let left = g(x0, y0) + wy * (g(x0, y1) - g(x0, y0));
-            let right = g(x1, y0) + wy * (g(x1, y1) - g(x1, y0));
-            (left, right - left)
-        };
-        let (a0, da) = along(self.alpha, 1, 0);
-        // Linear along the run, so the largest alpha is at one of its ends.
-        if a0.max(a0 + da) < 1.0 / 512.0 {
-            return;
+        let stride = prev.width * 3;
+        // The last sample position in 1/256ths of a pixel: there the fraction is 0, so the next pixel is not read.
+        let (xmax, ymax) = ((prev.width as i32 - 1) * 256, (prev.height as i32 - 1) * 256);
+        let at = &mut at[xs.clone()];
+        for (x, src) in xs.clone().zip(at.iter_mut()) {
+            let (s, wx) = self.cols[x];
+            let (l, r) = (along[s], along[(s + 1).min(last)]);
+            let (fx, fy) = (l[1] + wx * (r[1] - l[1]), l[2] + wx * (r[2] - l[2]));
+            // Still pixels read the previous output where they are, not resampled.
+            let still = fx.abs() < STILL_FLOW && fy.abs() < STILL_FLOW;
+            let (fx, fy) = if still { (0.0, 0.0) } else { (fx, fy) };
+            // Float to int casts saturate, so far positions clamp to the border.
+            *src = Source {
+                alpha: (((l[0] + wx * (r[0] - l[0])) * 256.0 + 0.5) as u32).min(256),
+                x: (((x as f32 + fx) * 256.0) as i32).clamp(0, xmax) as u32,
+                y: (((y as f32 + fy) * 256.0) as i32).clamp(0, ymax) as u32,
+            };
         }
-        let (fx0, dfx) = along(self.flow, 2, 0);
-        let (fy0, dfy) = along(self.flow, 2, 1);
-        let (fx0, dfx, fy0, dfy) = (fx0 * k, dfx * k, fy0 * k, dfy * k);
-        let still_row = &prev.data[y * w * 3..(y + 1) * w * 3];
-        for x in xs {
-            let wx = self.cols[x].1;
-            let a = a0 + wx * da;
-            if a < 1.0 / 512.0 {
+        for (px, src) in row[xs.start * 3..xs.end * 3].chunks_exact_mut(3).zip(at.iter()) {
+            let a = src.alpha;
+            if a == 0 {
                 continue;
             }
-            let (fx, fy) = (fx0 + wx * dfx, fy0 + wx * dfy);
-            let px = &mut row[x * 3..x * 3 + 3];
-            let old: [f32; 3] = if fx.abs() < STILL_FLOW && fy.abs() < STILL_FLOW {
-                let o = &still_row[x * 3..x * 3 + 3];
-                [o[0], o[1], o[2]].map(f32::from)
-            } else {
-                sample_rgb(prev, (x as f32 + fx).clamp(0.0, pw), (y as f32 + fy).clamp(0.0, ph))
-            };
+            let (ux, uy) = (src.x & 255, src.y & 255);
+            let top = ((src.y >> 8) as usize) * stride + ((src.x >> 8) as usize) * 3;
+            let right = if ux == 0 { 0 } else { 3 };
+            let down = if uy == 0 { 0 } else { stride };
+            let (r0, r1) = (&prev.data[top..top + right + 3], &prev.data[top + down..top + down + right + 3]);
             for c in 0..3 {
-                px[c] = (a * old[c] + (1.0 - a) * f32::from(px[c]) + 0.5) as u8;
+                // Bilinear, in 1/256ths of a level (the first terms are never smaller than the subtracted ones).
+                let lerp = |p: &[u8]| (u32::from(p[c]) << 8) + ux * u32::from(p[c + right]) - ux * u32::from(p[c]);
+                let (t, b) = (lerp(r0), lerp(r1));
+                let old = ((t << 8) + uy * b - uy * t) >> 8;
+                px[c] = ((a * old + (256 - a) * (u32::from(px[c]) << 8) + (1 << 15)) >> 16) as u8;
             }
         }
     }
+}
+
+/// Where [`Blend::mix`] reads a pixel of the previous output (in 1/256ths of a pixel) and how much of it it keeps
+/// (in 1/256ths).
+#[derive(Clone, Copy, Default)]
+struct Source {
+    alpha: u32,
+    x: u32,
+    y: u32,
 }
 
 /// Small pixels whose output is all new, all kept as it was, or anything else.
@@ -435,16 +479,26 @@ fn taps(n: usize, k: usize, small: usize) -> Vec<(usize, f32)> {
 fn box3(v: &mut [f32], scratch: &mut Vec<f32>, w: usize, h: usize) {
     scratch.clear();
     scratch.resize(w * h, 0.0);
-    for y in 0..h {
-        for x in 0..w {
-            let (a, b) = (x.saturating_sub(1), (x + 1).min(w - 1));
-            scratch[y * w + x] = (a..=b).map(|xx| v[y * w + xx]).sum::<f32>() / (b - a + 1) as f32;
+    for (src, dst) in v.chunks_exact(w).zip(scratch.chunks_exact_mut(w)) {
+        if w == 1 {
+            dst[0] = src[0];
+            continue;
         }
+        dst[0] = (src[0] + src[1]) / 2.0;
+        for x in 1..w - 1 {
+            dst[x] = (src[x - 1] + src[x] + src[x + 1]) / 3.0;
+        }
+        dst[w - 1] = (src[w - 2] + src[w - 1]) / 2.0;
     }
-    for y in 0..h {
+    for (y, dst) in v.chunks_exact_mut(w).enumerate() {
+        // Rows a..=b, summed in order.
         let (a, b) = (y.saturating_sub(1), (y + 1).min(h - 1));
-        for x in 0..w {
-            v[y * w + x] = (a..=b).map(|yy| scratch[yy * w + x]).sum::<f32>() / (b - a + 1) as f32;
+        let row = |r: usize| &scratch[r * w..r * w + w];
+        let n = (b - a + 1) as f32;
+        match b - a {
+            2 => dst.iter_mut().zip(row(a).iter().zip(row(a + 1)).zip(row(b))).for_each(|(d, ((p, q), r))| *d = (p + q + r) / n),
+            1 => dst.iter_mut().zip(row(a).iter().zip(row(b))).for_each(|(d, (p, q))| *d = (p + q) / n),
+            _ => dst.copy_from_slice(row(a)),
         }
     }
 }
@@ -452,6 +506,7 @@ fn box3(v: &mut [f32], scratch: &mut Vec<f32>, w: usize, h: usize) {
 #[cfg(all(test, feature = "temporal"))]
 mod tests {
     use super::*;
+    use crate::temporal::warp::sample_rgb;
 
     /// A textured scene (smooth shapes, as a camera sees them), with `(dx, dy)` the offset of its content.
     fn scene(w: usize, h: usize, dx: f32, dy: f32, noise_seed: u32, noise: f32) -> Frame {
@@ -578,6 +633,75 @@ mod tests {
         let one = run(1);
         assert_eq!(run(3), one);
         assert_eq!(run(200), one, "more threads than rows");
+    }
+
+    /// The blend (fixed point, stretches copied or left) is the mix it describes, worked out in floats pixel by
+    /// pixel: alpha and the flow interpolated bilinearly from the small maps, the previous output sampled
+    /// bilinearly where the flow moves (clamped at the border) and taken as it is where it is still.
+    #[test]
+    fn the_blend_is_the_bilinear_mix_in_floats() {
+        let (w, h) = (700, 300);
+        let mut t = Temporal::new().unwrap();
+        t.resize(w, h);
+        let (sw, sh) = t.small;
+        assert!(t.k > 1, "the test needs a shrunk grid");
+        for sy in 0..sh {
+            for sx in 0..sw {
+                let i = sy * sw + sx;
+                let (u, v) = (sx as f32, sy as f32);
+                // Bands of new, held and mixed pixels; still and moving flow, some of it far outside the frame.
+                let a = ((u * 0.05).sin() * (v * 0.08).cos() * 1.6).clamp(0.0, 1.0);
+                let moving = (u * 0.03 + v * 0.02).sin() > -0.2;
+                let (fx, fy) = if moving { (6.0 * (v * 0.1).sin() + if sx < 5 { -90.0 } else { 0.0 }, 3.0 * (u * 0.07).cos()) } else { (0.0, 0.0) };
+                t.alpha[i] = a;
+                t.flow[2 * i] = fx;
+                t.flow[2 * i + 1] = fy;
+                t.class[i] = match a {
+                    0.0 => NEW,
+                    1.0 if !moving => HELD,
+                    _ => MIXED,
+                };
+            }
+        }
+        t.prev_out = scene(w, h, 0.0, 0.0, 3, 4.0);
+        let styled = stylize(&scene(w, h, 1.0, 0.0, 4, 4.0), 9);
+        let mut out = styled.clone();
+        t.blend(&mut out);
+
+        let k = t.k as f32;
+        let lerp2 = |v: &[f32], n: usize, c: usize, x: usize, y: usize| {
+            let ((x0, wx), (y0, wy)) = (t.cols[x], t.rows[y]);
+            let (x1, y1) = ((x0 + 1).min(sw - 1), (y0 + 1).min(sh - 1));
+            let g = |xx: usize, yy: usize| v[(yy * sw + xx) * n + c];
+            let top = g(x0, y0) + wx * (g(x1, y0) - g(x0, y0));
+            let bottom = g(x0, y1) + wx * (g(x1, y1) - g(x0, y1));
+            top + wy * (bottom - top)
+        };
+        let (mut worst, mut moved) = (0u8, 0);
+        for y in 0..h {
+            for x in 0..w {
+                let a = lerp2(&t.alpha, 1, 0, x, y);
+                let (fx, fy) = (k * lerp2(&t.flow, 2, 0, x, y), k * lerp2(&t.flow, 2, 1, x, y));
+                let o = (y * w + x) * 3;
+                let new = &styled.data[o..o + 3];
+                let expected: [u8; 3] = if a < 1.0 / 512.0 {
+                    [new[0], new[1], new[2]]
+                } else {
+                    let old = if fx.abs() < STILL_FLOW && fy.abs() < STILL_FLOW {
+                        std::array::from_fn(|c| f32::from(t.prev_out.data[o + c]))
+                    } else {
+                        moved += 1;
+                        sample_rgb(&t.prev_out, (x as f32 + fx).clamp(0.0, (w - 1) as f32), (y as f32 + fy).clamp(0.0, (h - 1) as f32))
+                    };
+                    std::array::from_fn(|c| (a * old[c] + (1.0 - a) * f32::from(new[c]) + 0.5) as u8)
+                };
+                for c in 0..3 {
+                    worst = worst.max(out.data[o + c].abs_diff(expected[c]));
+                }
+            }
+        }
+        assert!(moved > w * h / 4, "too few moving pixels to test the warp: {moved}");
+        assert!(worst <= 1, "the blend is {worst} levels from the float mix");
     }
 
     #[test]

@@ -4,21 +4,29 @@
 use crate::frame::Frame;
 
 /// `frame` shrunk by `k` (area average of k x k blocks, which also averages sensor noise away) to `sw` x `sh`
-/// grey (BT.601 luma weights), into `out` (resized to fit).
+/// grey (BT.601 luma weights), into `out` (resized to fit). Row by row, a block of small columns at a time, so
+/// that the inner loop runs along the frame's memory.
 pub fn shrink_luma(frame: &Frame, k: usize, sw: usize, sh: usize, out: &mut Vec<u8>) {
+    const BLOCK: usize = 64;
     out.clear();
     out.resize(sw * sh, 0);
     let w = frame.width;
     let norm = 1.0 / (256 * k * k) as f32;
-    for sy in 0..sh {
-        for sx in 0..sw {
-            let mut sum = 0u32;
+    for (sy, out_row) in out.chunks_exact_mut(sw).enumerate() {
+        for (b, out_block) in out_row.chunks_mut(BLOCK).enumerate() {
+            let mut sums = [0u32; BLOCK];
+            let x0 = b * BLOCK * k;
             for y in sy * k..sy * k + k {
-                for p in frame.data[(y * w + sx * k) * 3..(y * w + sx * k + k) * 3].chunks_exact(3) {
-                    sum += 77 * u32::from(p[0]) + 150 * u32::from(p[1]) + 29 * u32::from(p[2]);
+                let row = &frame.data[(y * w + x0) * 3..(y * w + x0 + out_block.len() * k) * 3];
+                for (sum, block) in sums.iter_mut().zip(row.chunks_exact(3 * k)) {
+                    for p in block.chunks_exact(3) {
+                        *sum += 77 * u32::from(p[0]) + 150 * u32::from(p[1]) + 29 * u32::from(p[2]);
+                    }
                 }
             }
-            out[sy * sw + sx] = (sum as f32 * norm + 0.5).min(255.0) as u8;
+            for (o, &sum) in out_block.iter_mut().zip(&sums) {
+                *o = (sum as f32 * norm + 0.5).min(255.0) as u8;
+            }
         }
     }
 }
