@@ -7,6 +7,9 @@
 //! - pan: the whole picture moves by 2.5 pixels a frame (a hand-held camera: every pixel is resampled).
 //!
 //! The "stylized" frame is the input with fresh noise per frame, so that the stage has boiling to remove.
+//!
+//! Real footage: `-- --raw WxH INPUT.rgb STYLIZED.rgb` (raw RGB frames, e.g. `ffmpeg -i clip.mp4 -f rawvideo
+//! -pix_fmt rgb24 in.rgb`, and the same of `stylize video --temporal off`'s output) times the stage on those.
 
 use std::time::Instant;
 
@@ -98,7 +101,30 @@ fn ms_per_frame(frames: &[(Frame, Frame)], threads: usize) -> f64 {
     rounds[0]
 }
 
+/// `--raw WxH INPUT.rgb STYLIZED.rgb`: the pairs of frames of a real clip.
+fn raw_clip(args: &[String]) -> Result<(String, Vec<(Frame, Frame)>), String> {
+    let [size, input, styled] = args else { return Err("--raw needs WxH INPUT.rgb STYLIZED.rgb".into()) };
+    let (w, h) = size.split_once('x').and_then(|(w, h)| Some((w.parse::<usize>().ok()?, h.parse::<usize>().ok()?))).ok_or(format!("size {size} is not WIDTHxHEIGHT"))?;
+    let read = |p: &String| std::fs::read(p).map_err(|e| format!("{p}: {e}"));
+    let (input, styled) = (read(input)?, read(styled)?);
+    let frames = input.chunks_exact(w * h * 3).zip(styled.chunks_exact(w * h * 3)).map(|(i, s)| (Frame::from_raw(w, h, i.to_vec()), Frame::from_raw(w, h, s.to_vec()))).collect::<Vec<_>>();
+    if frames.len() < 2 {
+        return Err(format!("fewer than two {size} frames in the raw files"));
+    }
+    Ok((size.clone(), frames))
+}
+
 fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(i) = args.iter().position(|a| a == "--raw") {
+        let (size, frames) = raw_clip(&args[i + 1..]).unwrap_or_else(|e| {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        });
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        println!("temporal stage, ms/frame (best of {ROUNDS} rounds of {} frames): {size} raw clip: {:.2} on 1 thread, {:.2} on {cores}", frames.len(), ms_per_frame(&frames, 1), ms_per_frame(&frames, cores));
+        return;
+    }
     let sizes: Vec<String> = std::env::args().skip(1).filter(|a| a.contains('x')).collect();
     let cases: Vec<String> = std::env::args().skip(1).filter(|a| ["still", "walkers", "pan"].contains(&a.as_str())).collect();
     let sizes = if sizes.is_empty() { vec!["1280x720".to_string(), "640x360".to_string()] } else { sizes };

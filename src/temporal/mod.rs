@@ -117,7 +117,7 @@ pub struct Temporal {
     /// How much of the warped previous output each small pixel keeps (0..1), and a scratch row for smoothing.
     alpha: Vec<f32>,
     scratch: Vec<f32>,
-    /// Per small pixel: [`NEW`], [`HELD`] or [`MIXED`].
+    /// Per small pixel: [`NEW`], [`HELD`] or [`MIXED`], and [`STILL`] where its flow was zeroed.
     class: Vec<u8>,
     /// Per full-size column and row: the small pixel to its left/top and the weight of the next.
     cols: Vec<(usize, f32)>,
@@ -302,7 +302,7 @@ impl Temporal {
                 0.0 => NEW,
                 1.0 if is_still => HELD,
                 _ => MIXED,
-            };
+            } | if is_still { STILL } else { 0 };
             let warped = if self.warped[i].is_nan() { 0.0 } else { self.warped[i] };
             self.reference[i] = a * warped + (1.0 - a) * f32::from(self.grey[i]);
             sum += f64::from(a);
@@ -363,41 +363,67 @@ impl Blend<'_> {
             let y = y_start + dy;
             let (y0, wy) = self.rows[y];
             let y1 = (y0 + 1).min(sh - 1);
-            // The class of the pixels between small columns sx and sx + 1 on this row.
+            // What the pixels between small columns sx and sx + 1 on this row need.
             let kind = |sx: usize| {
                 let sx1 = (sx + 1).min(sw - 1);
-                let corners = [y0 * sw + sx, y0 * sw + sx1, y1 * sw + sx, y1 * sw + sx1].map(|i| self.class[i]);
-                if corners == [HELD; 4] {
-                    HELD
-                } else if corners == [NEW; 4] {
-                    NEW
+                let c = [y0 * sw + sx, y0 * sw + sx1, y1 * sw + sx, y1 * sw + sx1].map(|i| self.class[i]);
+                let (all, any) = (c[0] & c[1] & c[2] & c[3], c[0] | c[1] | c[2] | c[3]);
+                if any & CLASS == NEW {
+                    Stretch::Leave
+                } else if all & CLASS == HELD && any & CLASS == HELD {
+                    Stretch::Copy
+                } else if all & STILL != 0 {
+                    Stretch::MixInPlace
                 } else {
-                    MIXED
+                    Stretch::Mix
                 }
             };
-            let mut interpolated = false;
             let mut sx = 0;
             while sx < sw {
                 let first = sx;
-                let class = kind(sx);
+                let stretch = kind(sx);
                 sx += 1;
-                while sx < sw && kind(sx) == class {
+                while sx < sw && kind(sx) == stretch {
                     sx += 1;
                 }
                 let (a, b) = (self.spans[first], self.spans[sx]);
-                if class == HELD {
+                if stretch == Stretch::Copy {
                     row[a * 3..b * 3].copy_from_slice(&self.prev.data[(y * w + a) * 3..(y * w + b) * 3]);
-                } else if class == MIXED {
-                    if !interpolated {
-                        let lerp = |v: &[f32], i: usize| v[y0 * sw * 2 + i] + wy * (v[y1 * sw * 2 + i] - v[y0 * sw * 2 + i]);
-                        for (s, out) in along[..sw].iter_mut().enumerate() {
-                            let alpha = self.alpha[y0 * sw + s] + wy * (self.alpha[y1 * sw + s] - self.alpha[y0 * sw + s]);
-                            *out = [alpha, k * lerp(self.flow, 2 * s), k * lerp(self.flow, 2 * s + 1)];
-                        }
-                        interpolated = true;
+                } else if stretch != Stretch::Leave {
+                    // The stretch's small columns and the one to its right, interpolated down to this row.
+                    let lerp = |v: &[f32], i: usize| v[y0 * sw * 2 + i] + wy * (v[y1 * sw * 2 + i] - v[y0 * sw * 2 + i]);
+                    for s in first..(sx + 1).min(sw) {
+                        let alpha = self.alpha[y0 * sw + s] + wy * (self.alpha[y1 * sw + s] - self.alpha[y0 * sw + s]);
+                        along[s] = [alpha, k * lerp(self.flow, 2 * s), k * lerp(self.flow, 2 * s + 1)];
                     }
-                    self.mix(row, y, a..b, &along[..sw], sources);
+                    if stretch == Stretch::MixInPlace {
+                        self.mix_in_place(row, y, a..b, &along[..sw]);
+                    } else {
+                        self.mix(row, y, a..b, &along[..sw], sources);
+                    }
                 }
+            }
+        }
+    }
+
+    /// alpha of `along`, interpolated across to full-size column `x`, in 1/256ths.
+    #[inline]
+    fn alpha_at(&self, along: &[[f32; 3]], x: usize) -> u32 {
+        let (s, wx) = self.cols[x];
+        let (l, r) = (along[s][0], along[(s + 1).min(along.len() - 1)][0]);
+        (((l + wx * (r - l)) * 256.0 + 0.5) as u32).min(256)
+    }
+
+    /// Pixels `xs` of row `y` where all four small neighbours are still: alpha x the previous output where it was +
+    /// (1 - alpha) x the new one (most mixed pixels of real footage, where the camera and most of the scene
+    /// stand still).
+    fn mix_in_place(&self, row: &mut [u8], y: usize, xs: std::ops::Range<usize>, along: &[[f32; 3]]) {
+        let w = self.size.0;
+        let old = &self.prev.data[(y * w + xs.start) * 3..(y * w + xs.end) * 3];
+        for ((px, o), x) in row[xs.start * 3..xs.end * 3].chunks_exact_mut(3).zip(old.chunks_exact(3)).zip(xs) {
+            let a = self.alpha_at(along, x);
+            for c in 0..3 {
+                px[c] = ((a * u32::from(o[c]) + (256 - a) * u32::from(px[c]) + 128) >> 8) as u8;
             }
         }
     }
@@ -418,25 +444,26 @@ impl Blend<'_> {
             let (s, wx) = self.cols[x];
             let (l, r) = (along[s], along[(s + 1).min(last)]);
             let (fx, fy) = (l[1] + wx * (r[1] - l[1]), l[2] + wx * (r[2] - l[2]));
-            // Still pixels read the previous output where they are, not resampled.
-            let still = fx.abs() < STILL_FLOW && fy.abs() < STILL_FLOW;
-            let (fx, fy) = if still { (0.0, 0.0) } else { (fx, fy) };
+            // Still pixels read the previous output where they are, not resampled. (Here and below, no branches
+            // on what varies from pixel to pixel: in real footage still and moving pixels alternate, and
+            // mispredicted branches cost more than the arithmetic.)
+            let moving = f32::from(u8::from(fx.abs() >= STILL_FLOW || fy.abs() >= STILL_FLOW));
+            let (fx, fy) = (fx * moving, fy * moving);
             // Float to int casts saturate, so far positions clamp to the border.
             *src = Source {
-                alpha: (((l[0] + wx * (r[0] - l[0])) * 256.0 + 0.5) as u32).min(256),
+                alpha: self.alpha_at(along, x),
                 x: (((x as f32 + fx) * 256.0) as i32).clamp(0, xmax) as u32,
                 y: (((y as f32 + fy) * 256.0) as i32).clamp(0, ymax) as u32,
             };
         }
+        // (alpha 0 gives the new pixel back exactly, so it needs no branch either.)
         for (px, src) in row[xs.start * 3..xs.end * 3].chunks_exact_mut(3).zip(at.iter()) {
             let a = src.alpha;
-            if a == 0 {
-                continue;
-            }
             let (ux, uy) = (src.x & 255, src.y & 255);
             let top = ((src.y >> 8) as usize) * stride + ((src.x >> 8) as usize) * 3;
-            let right = if ux == 0 { 0 } else { 3 };
-            let down = if uy == 0 { 0 } else { stride };
+            // The next pixel to the right and below, or this one where the fraction is 0 (at the border).
+            let right = 3 * ((ux + 255) >> 8) as usize;
+            let down = stride * ((uy + 255) >> 8) as usize;
             let (r0, r1) = (&prev.data[top..top + right + 3], &prev.data[top + down..top + down + right + 3]);
             for c in 0..3 {
                 // Bilinear, in 1/256ths of a level (the first terms are never smaller than the subtracted ones).
@@ -458,10 +485,26 @@ struct Source {
     y: u32,
 }
 
-/// Small pixels whose output is all new, all kept as it was, or anything else.
+/// Small pixels whose output is all new, all kept as it was, or anything else (the low bits, [`CLASS`]); and a
+/// bit for those whose flow is zero.
 const NEW: u8 = 0;
 const HELD: u8 = 1;
 const MIXED: u8 = 2;
+const CLASS: u8 = 3;
+const STILL: u8 = 4;
+
+/// What [`Blend::blend_rows`] does with a stretch of pixels, from the classes of their small neighbours.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stretch {
+    /// All new: the stylized frame as it is.
+    Leave,
+    /// All held: the previous output as it was.
+    Copy,
+    /// All still: mixed with the previous output where it was.
+    MixInPlace,
+    /// Some moving: mixed with the previous output warped along the flow.
+    Mix,
+}
 
 /// For each of `n` full-size positions, the small pixel at or before its centre and the weight of the next
 /// (bilinear, centres aligned, clamped at the edges).
@@ -660,7 +703,7 @@ mod tests {
                     0.0 => NEW,
                     1.0 if !moving => HELD,
                     _ => MIXED,
-                };
+                } | if moving { 0 } else { STILL };
             }
         }
         t.prev_out = scene(w, h, 0.0, 0.0, 3, 4.0);
