@@ -128,6 +128,9 @@ pub struct Temporal {
     sources: Vec<Source>,
     prev_out: Frame,
     primed: bool,
+    /// What [`Self::prepare`] found for the frame [`Self::finish`] is to blend: the share kept, or None to take it
+    /// whole.
+    plan: Option<Option<f32>>,
     stats: TemporalStats,
     /// Threads the blend may use (1: the caller's own; more where the stage runs while cores are idle).
     threads: usize,
@@ -155,6 +158,7 @@ impl Temporal {
             sources: Vec::new(),
             prev_out: Frame::new(0, 0),
             primed: false,
+            plan: None,
             stats: TemporalStats::default(),
             threads: 1,
         })
@@ -186,11 +190,37 @@ impl Temporal {
     /// Makes `styled`, the network's output for `input`, coherent with the frames before it (in place).
     pub fn apply(&mut self, input: &Frame, styled: &mut Frame) -> Result<()> {
         assert_eq!((input.width, input.height), (styled.width, styled.height), "input and stylized frame sizes differ");
+        self.prepare(input)?;
+        self.finish(styled);
+        Ok(())
+    }
+
+    /// The part of [`Self::apply`] that needs only the input frame (shrinking it, the flow, the trust map): a caller
+    /// with a core to spare runs it while the network stylizes the same frame, then [`Self::finish`].
+    pub fn prepare(&mut self, input: &Frame) -> Result<()> {
         let t = Instant::now();
-        let kept = self.step(input, styled)?;
+        self.plan = None;
+        let plan = self.plan(input);
+        self.stats.busy += t.elapsed();
+        self.plan = Some(plan?);
+        Ok(())
+    }
+
+    /// The rest of [`Self::apply`]: makes `styled`, the network's output for the frame last given to
+    /// [`Self::prepare`], coherent with the frames before it (in place). Without a prepared frame of its size it
+    /// leaves `styled` as it is and the next frame starts afresh.
+    pub fn finish(&mut self, styled: &mut Frame) {
+        let t = Instant::now();
+        let Some(plan) = self.plan.take().filter(|_| (styled.width, styled.height) == self.size) else {
+            self.primed = false;
+            return;
+        };
         self.stats.frames += 1;
-        match kept {
-            Some(share) => self.stats.kept += f64::from(share),
+        match plan {
+            Some(share) => {
+                self.blend(styled);
+                self.stats.kept += f64::from(share);
+            }
             None => self.stats.fresh += 1,
         }
         self.prev_out.resize(styled.width, styled.height);
@@ -198,11 +228,11 @@ impl Temporal {
         std::mem::swap(&mut self.grey, &mut self.prev_grey);
         self.primed = true;
         self.stats.busy += t.elapsed();
-        Ok(())
     }
 
-    /// The share of the frame kept from the last one, or None when it was taken whole.
-    fn step(&mut self, input: &Frame, styled: &mut Frame) -> Result<Option<f32>> {
+    /// Shrinks `input`, finds the flow and the trust: the share of the frame to keep from the last one, or None
+    /// when it is taken whole.
+    fn plan(&mut self, input: &Frame) -> Result<Option<f32>> {
         if (input.width, input.height) != self.size {
             self.resize(input.width, input.height);
         }
@@ -221,7 +251,6 @@ impl Temporal {
             self.take_whole();
             return Ok(None);
         }
-        self.blend(styled);
         Ok(Some(kept))
     }
 
@@ -745,6 +774,36 @@ mod tests {
         }
         assert!(moved > w * h / 4, "too few moving pixels to test the warp: {moved}");
         assert!(worst <= 1, "the blend is {worst} levels from the float mix");
+    }
+
+    /// prepare (the input's half, run beside the network by some callers) then finish is apply; finish without a
+    /// prepared frame leaves the frame as it is and the next one starts afresh.
+    #[test]
+    fn prepare_then_finish_is_apply() {
+        let (w, h) = (160, 96);
+        let frames: Vec<(Frame, Frame)> = (0..4u32)
+            .map(|k| {
+                let input = scene(w, h, 2.0 * k as f32, 0.0, k + 1, 0.5);
+                let styled = stylize(&input, k + 1);
+                (input, styled)
+            })
+            .collect();
+        let (mut whole, mut halves) = (Temporal::new().unwrap(), Temporal::new().unwrap());
+        for (input, styled) in &frames {
+            let (mut a, mut b) = (styled.clone(), styled.clone());
+            whole.apply(input, &mut a).unwrap();
+            halves.prepare(input).unwrap();
+            halves.finish(&mut b);
+            assert_eq!(a, b);
+        }
+        assert!(halves.stats().kept > 0.0, "the frames after the first should keep some of the last");
+        let mut unprepared = frames[0].1.clone();
+        halves.finish(&mut unprepared);
+        assert_eq!(unprepared, frames[0].1);
+        let (input, styled) = &frames[1];
+        let mut next = styled.clone();
+        halves.apply(input, &mut next).unwrap();
+        assert_eq!(&next, styled, "after an unprepared finish the next frame is taken whole");
     }
 
     #[test]

@@ -209,21 +209,34 @@ impl Stylize {
             state.input.resize(state.frame.width, state.frame.height);
             state.input.data.copy_from_slice(&state.frame.data);
         }
+        if !settings.temporal {
+            state.temporal = None;
+        } else if state.temporal.is_none() {
+            let mut stage = Temporal::new().map_err(|e| failed("temporal stage", &e))?;
+            // Its blend runs after the inference, while the engine's cores wait: it may use them all.
+            stage.set_threads(stylize::cores());
+            state.temporal = Some(stage);
+        }
+        // The temporal stage's look at the input (shrinking, flow, trust) runs on a thread of its own beside the
+        // inference of the same frame; only its blend waits for the stylized frame.
+        let State { engine, frame: styled, input, temporal, .. } = state;
         let t = Instant::now();
-        state.engine.stylize(&mut state.frame).map_err(|e| failed("stylize", &e))?;
+        let (stylized, prepared) = std::thread::scope(|s| {
+            let prepare = temporal.as_mut().map(|stage| s.spawn(|| stage.prepare(input)));
+            let stylized = engine.stylize(styled);
+            (stylized, prepare.map(|p| p.join()))
+        });
+        stylized.map_err(|e| failed("stylize", &e))?;
         let took = t.elapsed();
+        match prepared {
+            Some(Ok(Err(e))) => return Err(failed("temporal stage", &e)),
+            Some(Err(_)) => return Err(failed("temporal stage", &"its thread stopped")),
+            _ => {}
+        }
         state.infer = if state.infer.is_zero() { took } else { (state.infer * 7 + took) / 8 };
         effects.apply(&state.input, &mut state.frame);
-        match (settings.temporal, state.temporal.as_mut()) {
-            (true, Some(stage)) => stage.apply(&state.input, &mut state.frame).map_err(|e| failed("temporal stage", &e))?,
-            (true, None) => {
-                let mut stage = Temporal::new().map_err(|e| failed("temporal stage", &e))?;
-                // It runs between inferences, while the engine's cores wait: it may use them all.
-                stage.set_threads(stylize::cores());
-                stage.apply(&state.input, &mut state.frame).map_err(|e| failed("temporal stage", &e))?;
-                state.temporal = Some(stage);
-            }
-            (false, _) => state.temporal = None,
+        if let Some(stage) = state.temporal.as_mut() {
+            stage.finish(&mut state.frame);
         }
         pixels::write(frame, state.yuv.as_mut(), &state.frame).map_err(|e| failed("writing the frame", &e))?;
         // Latency moved by more than a fifth: the pipeline asks again.
