@@ -102,6 +102,23 @@ fn frames_equal_the_engine() {
     }
 }
 
+/// A live source has one frame in flight (stylized in place), any other two (the next inferred while the one
+/// before is finished): the same frames either way, in order, none lost at EOS, the temporal stage included.
+#[test]
+fn live_and_file_pipelines_give_the_same_frames() {
+    init();
+    let run = |live: bool| {
+        let src = format!("videotestsrc num-buffers=8 pattern=ball is-live={live} ! video/x-raw,format=RGB,width={W},height={H},framerate=30/1");
+        frames(&format!("{src} ! stylize model={} device=cpu ! appsink name=out sync=false", model("candy-lite"))).expect("runs")
+    };
+    let (live, file) = (run(true), run(false));
+    assert_eq!((live.len(), file.len()), (8, 8), "every frame comes out");
+    for (k, (a, b)) in live.iter().zip(&file).enumerate() {
+        assert_eq!(a, b, "frame {k}");
+    }
+    assert!(mean_diff(&file[0], &file[7]) > 1.0, "the ball moves: frames out of order would show");
+}
+
 #[test]
 fn every_raw_format_negotiates_and_matches_rgb() {
     init();

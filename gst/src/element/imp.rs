@@ -1,6 +1,8 @@
 //! The element: properties (settings), the model loaded at start (and reloaded in the background when a
-//! property that picks it changes while playing), each frame stylized in place with the strength, colour and
-//! style-mix glide of the moment and the temporal stage, and the latency it adds reported upstream.
+//! property that picks it changes while playing), each frame stylized with the strength, colour and style-mix
+//! glide of the moment and the temporal stage, and the latency it adds reported upstream. A live stream has one
+//! frame in flight, stylized in place as it passes; any other stream (a file) has several ([`Ahead`]): the next
+//! frames are inferred on threads of their own while the one before them is finished and passed on.
 
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::{LazyLock, Mutex};
@@ -11,6 +13,7 @@ use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_base::prelude::*;
+use gst_base::subclass::base_transform::GenerateOutputSuccess;
 use gst_base::subclass::prelude::*;
 use gst_video::subclass::prelude::*;
 use gst_video::{VideoFormat, VideoFrameRef, VideoInfo};
@@ -19,6 +22,7 @@ use stylize::styles::Glide;
 use stylize::temporal::Temporal;
 use stylize::{Effects, Engine, Frame};
 
+use super::ahead::{Ahead, Inferred};
 use super::pixels::{self, Yuv, FORMATS};
 use crate::paths;
 
@@ -75,6 +79,22 @@ struct State {
     /// The inference time, smoothed; and the one last reported as latency.
     infer: Duration,
     reported: Duration,
+    /// The negotiated input; the frames in flight when the stream is not live, and the one inferred and next out.
+    info: Option<VideoInfo>,
+    ahead: Option<Ahead<gst::Buffer>>,
+    ready: Option<Inferred<gst::Buffer>>,
+    /// Frames back from [`Ahead`], reused.
+    spare: Vec<Frame>,
+}
+
+/// A model loaded in the background: the engine, and the engines of the frames in flight (none when live).
+struct Loaded {
+    engine: Engine,
+    stylizers: Vec<Engine>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[derive(Default)]
@@ -82,7 +102,7 @@ pub struct Stylize {
     settings: Mutex<Settings>,
     state: Mutex<Option<State>>,
     /// A model loading in the background after a change while playing.
-    pending: Mutex<Option<(EngineKey, Receiver<Result<Engine, String>>)>>,
+    pending: Mutex<Option<(EngineKey, Receiver<Result<Loaded, String>>)>>,
 }
 
 /// The engine options, parsed as the command parses them (same defaults, checks and messages).
@@ -93,7 +113,7 @@ struct EngineCli {
     engine: EngineArgs,
 }
 
-fn load(key: &EngineKey) -> Result<Engine, String> {
+fn engine_args(key: &EngineKey) -> Result<EngineArgs, String> {
     let mut words = vec!["--device".to_string(), key.device.clone(), "--precision".into(), key.precision.clone()];
     if key.threads > 0 {
         words.extend(["--threads".into(), key.threads.to_string()]);
@@ -108,7 +128,16 @@ fn load(key: &EngineKey) -> Result<Engine, String> {
     args.quiet = true;
     args.ort_lib = args.ort_lib.or_else(paths::ort_lib);
     args.openvino_lib = args.openvino_lib.or_else(paths::openvino_lib);
-    args.load(&key.model).map_err(|e| e.to_string())
+    Ok(args)
+}
+
+fn load(key: &EngineKey) -> Result<Engine, String> {
+    engine_args(key)?.load(&key.model).map_err(|e| e.to_string())
+}
+
+/// The engines of frames in flight, as `stylize video` loads them (on a CPU two, each with half the cores).
+fn load_stylizers(key: &EngineKey) -> Result<Vec<Engine>, String> {
+    engine_args(key)?.load_stylizers(&key.model, None).map_err(|e| e.to_string())
 }
 
 impl Stylize {
@@ -123,10 +152,15 @@ impl Stylize {
         let Some((key, rx)) = pending.as_ref() else { return };
         match rx.try_recv() {
             Err(TryRecvError::Empty) => return,
-            Ok(Ok(engine)) => {
+            Ok(Ok(Loaded { engine, stylizers })) => {
                 gst::info!(CAT, imp = self, "{}", engine.load_line());
                 state.load_line = engine.load_line();
                 state.engine = engine;
+                if let Some(ahead) = &state.ahead {
+                    if let Err(e) = ahead.set_engines(stylizers) {
+                        gst::element_imp_warning!(self, gst::LibraryError::Settings, ("{}", e));
+                    }
+                }
                 state.key = key.clone();
                 state.temporal = None;
                 state.glide = None;
@@ -149,8 +183,10 @@ impl Stylize {
         }
         let (tx, rx) = std::sync::mpsc::channel();
         let k = key.clone();
+        let in_flight = state.ahead.is_some();
         std::thread::spawn(move || {
-            let _ = tx.send(load(&k));
+            let loaded = load(&k).and_then(|engine| Ok(Loaded { engine, stylizers: if in_flight { load_stylizers(&k)? } else { Vec::new() } }));
+            let _ = tx.send(loaded);
         });
         *pending = Some((key.clone(), rx));
     }
@@ -181,6 +217,9 @@ impl Stylize {
                 // The first mix of a stream applies at once.
                 None => {
                     let _ = state.engine.set_style_mix(&target);
+                    if let Some(ahead) = &state.ahead {
+                        let _ = ahead.set_style_mix(&target);
+                    }
                     state.glide = Some(Glide::new(target));
                 }
             }
@@ -189,34 +228,58 @@ impl Stylize {
         if let Some(g) = state.glide.as_mut() {
             if g.step(step) {
                 let _ = state.engine.set_style_mix(&g.current);
+                if let Some(ahead) = &state.ahead {
+                    let _ = ahead.set_style_mix(&g.current);
+                }
             }
         }
     }
 
+    /// Posts the error on the bus with the CLI's message and stops the stream.
+    fn failed(&self, what: &str, e: &dyn std::fmt::Display) -> gst::FlowError {
+        gst::element_imp_error!(self, gst::StreamError::Failed, ("{}: {}", what, e));
+        gst::FlowError::Error
+    }
+
+    /// Starts or ends the temporal stage as the property says.
+    fn set_stage(&self, state: &mut State, on: bool) -> Result<(), gst::FlowError> {
+        if !on {
+            state.temporal = None;
+        } else if state.temporal.is_none() {
+            let mut stage = Temporal::new().map_err(|e| self.failed("temporal stage", &e))?;
+            // Its blend runs between inferences, while the engine's cores wait, where one frame is in flight; beside
+            // the next inference where two are, on one core, as `stylize video` runs it.
+            stage.set_threads(if state.ahead.is_some() { 1 } else { stylize::cores() });
+            state.temporal = Some(stage);
+        }
+        Ok(())
+    }
+
+    /// Smooths the inference time; true when it moved by more than a fifth since it was last reported (the
+    /// pipeline then asks for the latency again).
+    fn record(&self, state: &mut State, took: Duration) -> bool {
+        state.infer = if state.infer.is_zero() { took } else { (state.infer * 7 + took) / 8 };
+        let moved = state.infer.abs_diff(state.reported) * 5 > state.reported.max(Duration::from_millis(1));
+        if moved {
+            state.reported = state.infer;
+        }
+        moved
+    }
+
+    /// A live stream's frame, stylized in place as it passes.
     fn stylize(&self, frame: &mut VideoFrameRef<&mut gst::BufferRef>) -> Result<bool, gst::FlowError> {
-        let settings = self.settings.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let settings = lock(&self.settings).clone();
+        let mut guard = lock(&self.state);
         let state = guard.as_mut().ok_or(gst::FlowError::NotNegotiated)?;
         self.take_pending(state);
         self.glide(state, settings.style_mix.as_ref());
-        let failed = |what: &str, e: &dyn std::fmt::Display| {
-            gst::element_imp_error!(self, gst::StreamError::Failed, ("{}: {}", what, e));
-            gst::FlowError::Error
-        };
-        pixels::read(frame, state.yuv.as_mut(), &mut state.frame).map_err(|e| failed("reading the frame", &e))?;
+        pixels::read(frame, state.yuv.as_mut(), &mut state.frame).map_err(|e| self.failed("reading the frame", &e))?;
         let effects = Effects { strength: settings.strength as f32, preserve_color: settings.preserve_color };
         if settings.temporal || !effects.is_identity() {
             state.input.resize(state.frame.width, state.frame.height);
             state.input.data.copy_from_slice(&state.frame.data);
         }
-        if !settings.temporal {
-            state.temporal = None;
-        } else if state.temporal.is_none() {
-            let mut stage = Temporal::new().map_err(|e| failed("temporal stage", &e))?;
-            // Its blend runs after the inference, while the engine's cores wait: it may use them all.
-            stage.set_threads(stylize::cores());
-            state.temporal = Some(stage);
-        }
+        self.set_stage(state, settings.temporal)?;
         // The temporal stage's look at the input (shrinking, flow, trust) runs on a thread of its own beside the
         // inference of the same frame; only its blend waits for the stylized frame.
         let State { engine, frame: styled, input, temporal, .. } = state;
@@ -226,25 +289,116 @@ impl Stylize {
             let stylized = engine.stylize(styled);
             (stylized, prepare.map(|p| p.join()))
         });
-        stylized.map_err(|e| failed("stylize", &e))?;
-        let took = t.elapsed();
+        stylized.map_err(|e| self.failed("stylize", &e))?;
+        let moved = self.record(state, t.elapsed());
         match prepared {
-            Some(Ok(Err(e))) => return Err(failed("temporal stage", &e)),
-            Some(Err(_)) => return Err(failed("temporal stage", &"its thread stopped")),
+            Some(Ok(Err(e))) => return Err(self.failed("temporal stage", &e)),
+            Some(Err(_)) => return Err(self.failed("temporal stage", &"its thread stopped")),
             _ => {}
         }
-        state.infer = if state.infer.is_zero() { took } else { (state.infer * 7 + took) / 8 };
         effects.apply(&state.input, &mut state.frame);
         if let Some(stage) = state.temporal.as_mut() {
             stage.finish(&mut state.frame);
         }
-        pixels::write(frame, state.yuv.as_mut(), &state.frame).map_err(|e| failed("writing the frame", &e))?;
-        // Latency moved by more than a fifth: the pipeline asks again.
-        let moved = state.infer.abs_diff(state.reported) * 5 > state.reported.max(Duration::from_millis(1));
-        if moved {
-            state.reported = state.infer;
-        }
+        pixels::write(frame, state.yuv.as_mut(), &state.frame).map_err(|e| self.failed("writing the frame", &e))?;
         Ok(moved)
+    }
+
+    /// Not live: when every worker has a frame, waits for the oldest (it becomes the next out); then reads this
+    /// frame and sends it to a worker.
+    fn submit_ahead(&self, mut buffer: gst::Buffer) -> Result<bool, gst::FlowError> {
+        let settings = lock(&self.settings).clone();
+        let mut guard = lock(&self.state);
+        let state = guard.as_mut().ok_or(gst::FlowError::NotNegotiated)?;
+        let mut moved = false;
+        if state.ahead.as_ref().is_some_and(Ahead::full) {
+            moved = self.wait_oldest(state)?;
+        }
+        self.take_pending(state);
+        self.glide(state, settings.style_mix.as_ref());
+        let mut frame = state.spare.pop().unwrap_or_default();
+        {
+            let info = state.info.as_ref().ok_or(gst::FlowError::NotNegotiated)?;
+            let mapped = VideoFrameRef::from_buffer_ref_writable(buffer.make_mut(), info).map_err(|e| self.failed("reading the frame", &e))?;
+            pixels::read(&mapped, state.yuv.as_mut(), &mut frame).map_err(|e| self.failed("reading the frame", &e))?;
+        }
+        let effects = Effects { strength: settings.strength as f32, preserve_color: settings.preserve_color };
+        let input = (settings.temporal || !effects.is_identity()).then(|| {
+            let mut input = state.spare.pop().unwrap_or_default();
+            input.resize(frame.width, frame.height);
+            input.data.copy_from_slice(&frame.data);
+            input
+        });
+        let ahead = state.ahead.as_mut().ok_or(gst::FlowError::NotNegotiated)?;
+        ahead.send(buffer, frame, input).map_err(|e| self.failed("stylize", &e))?;
+        Ok(moved)
+    }
+
+    /// Not live: the oldest frame in flight becomes the ready one; true when the latency moved.
+    fn wait_oldest(&self, state: &mut State) -> Result<bool, gst::FlowError> {
+        let ahead = state.ahead.as_mut().ok_or(gst::FlowError::NotNegotiated)?;
+        match ahead.wait().map_err(|e| self.failed("stylize", &e))? {
+            Some((inferred, took)) => {
+                state.ready = Some(inferred);
+                Ok(self.record(state, took))
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Not live: the ready frame finished (effects, the temporal stage) into its buffer, while the workers infer
+    /// the next ones; None when no frame is ready.
+    fn finish_ahead(&self, state: &mut State, settings: &Settings) -> Result<Option<gst::Buffer>, gst::FlowError> {
+        let Some(Inferred { tag: mut buffer, input, mut styled }) = state.ready.take() else { return Ok(None) };
+        self.set_stage(state, settings.temporal)?;
+        if let Some(input) = &input {
+            Effects { strength: settings.strength as f32, preserve_color: settings.preserve_color }.apply(input, &mut styled);
+            if let Some(stage) = state.temporal.as_mut() {
+                stage.prepare(input).map_err(|e| self.failed("temporal stage", &e))?;
+                stage.finish(&mut styled);
+            }
+        }
+        {
+            let info = state.info.as_ref().ok_or(gst::FlowError::NotNegotiated)?;
+            let mut mapped = VideoFrameRef::from_buffer_ref_writable(buffer.make_mut(), info).map_err(|e| self.failed("writing the frame", &e))?;
+            pixels::write(&mut mapped, state.yuv.as_mut(), &styled).map_err(|e| self.failed("writing the frame", &e))?;
+        }
+        // A frame and an input per frame in flight are in use at a time: keep as many for reuse.
+        let keep = 2 * state.ahead.as_ref().map_or(1, Ahead::workers) + 2;
+        state.spare.extend(input);
+        state.spare.push(styled);
+        state.spare.truncate(keep);
+        Ok(Some(buffer))
+    }
+
+    /// Not live: the frames still in flight, finished in order (`keep`: an event that must follow them), or
+    /// dropped (a flush).
+    fn drain(&self, keep: bool) -> Vec<gst::Buffer> {
+        let settings = lock(&self.settings).clone();
+        let mut guard = lock(&self.state);
+        let mut out = Vec::new();
+        let Some(state) = guard.as_mut() else { return out };
+        while state.ahead.is_some() {
+            if state.ready.is_none() {
+                match state.ahead.as_mut().map(Ahead::wait) {
+                    Some(Ok(Some((inferred, _)))) => state.ready = Some(inferred),
+                    Some(Err(e)) if keep => {
+                        let _ = self.failed("stylize", &e);
+                        break;
+                    }
+                    _ => break,
+                }
+            }
+            if !keep {
+                state.ready = None;
+                continue;
+            }
+            match self.finish_ahead(state, &settings) {
+                Ok(Some(buffer)) => out.push(buffer),
+                _ => break,
+            }
+        }
+        out
     }
 }
 
@@ -363,6 +517,10 @@ impl BaseTransformImpl for Stylize {
             frame_seconds: 1.0 / 30.0,
             infer: Duration::ZERO,
             reported: Duration::ZERO,
+            info: None,
+            ahead: None,
+            ready: None,
+            spare: Vec::new(),
         });
         Ok(())
     }
@@ -389,10 +547,54 @@ impl BaseTransformImpl for Stylize {
         }
         BaseTransformImplExt::parent_query(self, direction, query)
     }
+
+    fn sink_event(&self, event: gst::Event) -> bool {
+        // Frames in flight go on before any event ordered with them (EOS, new caps, a segment); a flush drops them.
+        if event.type_() == gst::EventType::FlushStop {
+            self.drain(false);
+        } else if event.is_serialized() {
+            for buffer in self.drain(true) {
+                if self.obj().src_pad().push(buffer).is_err() {
+                    break;
+                }
+            }
+        }
+        self.parent_sink_event(event)
+    }
+
+    fn submit_input_buffer(&self, is_discont: bool, inbuf: gst::Buffer) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let ahead = lock(&self.state).as_ref().is_some_and(|s| s.ahead.is_some());
+        if !ahead {
+            return self.parent_submit_input_buffer(is_discont, inbuf);
+        }
+        if self.submit_ahead(inbuf)? {
+            let _ = self.obj().post_message(gst::message::Latency::builder().src(&*self.obj()).build());
+        }
+        Ok(gst::FlowSuccess::Ok)
+    }
+
+    fn generate_output(&self) -> Result<GenerateOutputSuccess, gst::FlowError> {
+        let settings = lock(&self.settings).clone();
+        let mut guard = lock(&self.state);
+        match guard.as_mut() {
+            Some(state) if state.ahead.is_some() => Ok(match self.finish_ahead(state, &settings)? {
+                Some(buffer) => GenerateOutputSuccess::Buffer(buffer),
+                None => GenerateOutputSuccess::NoOutput,
+            }),
+            _ => {
+                drop(guard);
+                self.parent_generate_output()
+            }
+        }
+    }
 }
 
 impl VideoFilterImpl for Stylize {
     fn set_info(&self, incaps: &gst::Caps, in_info: &VideoInfo, outcaps: &gst::Caps, out_info: &VideoInfo) -> Result<(), gst::LoggableError> {
+        // A live source gets one frame in flight (the least latency), anything else several (the most frames a
+        // second).
+        let mut upstream = gst::query::Latency::new();
+        let live = self.obj().sink_pad().peer_query(&mut upstream) && upstream.result().0;
         let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let state = guard.as_mut().ok_or_else(|| gst::loggable_error!(CAT, "caps before start"))?;
         state.yuv = match in_info.format() {
@@ -402,16 +604,29 @@ impl VideoFilterImpl for Stylize {
         let fps = in_info.fps();
         state.frame_seconds = if fps.numer() > 0 { f64::from(fps.denom()) / f64::from(fps.numer()) } else { 1.0 / 30.0 };
         state.temporal = None;
-        // A first run at this size: compiles the network for it (OpenVINO) and measures the latency reported.
         let (w, h) = (in_info.width() as usize, in_info.height() as usize);
         state.frame = Frame::new(w, h);
-        let t = Instant::now();
-        if let Err(e) = state.engine.stylize(&mut state.frame) {
-            gst::element_imp_error!(self, gst::StreamError::Failed, ("stylize: {}", e));
-            return Err(gst::loggable_error!(CAT, "{}", e));
+        state.info = Some(in_info.clone());
+        // (Frames of the caps before were sent on before the caps event: see sink_event.)
+        state.ahead = None;
+        state.ready = None;
+        if live {
+            // A first run at this size: compiles the network for it (OpenVINO) and measures the latency reported.
+            let t = Instant::now();
+            if let Err(e) = state.engine.stylize(&mut state.frame) {
+                gst::element_imp_error!(self, gst::StreamError::Failed, ("stylize: {}", e));
+                return Err(gst::loggable_error!(CAT, "{}", e));
+            }
+            state.infer = t.elapsed();
+            state.reported = state.infer;
+        } else {
+            // Latency does not matter here; the workers' engines compile for the size on their first frame.
+            let key = lock(&self.settings).key.clone();
+            let stylizers = load_stylizers(&key).map_err(|e| gst::loggable_error!(CAT, "{}", e))?;
+            state.ahead = Some(Ahead::new(stylizers).map_err(|e| gst::loggable_error!(CAT, "inference threads: {}", e))?);
         }
-        state.infer = t.elapsed();
-        state.reported = state.infer;
+        let in_flight = state.ahead.as_ref().map_or(1, |a| a.workers() + 1);
+        gst::info!(CAT, imp = self, "{} frames in flight ({})", in_flight, if live { "a live source" } else { "not a live source" });
         drop(guard);
         let _ = self.obj().post_message(gst::message::Latency::builder().src(&*self.obj()).build());
         self.parent_set_info(incaps, in_info, outcaps, out_info)

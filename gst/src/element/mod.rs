@@ -1,9 +1,11 @@
 //! The `stylize` element: a video filter (raw RGB, RGBx, BGRx or I420 in, the same out) that stylizes each
-//! frame in place. `imp` is the element; `pixels` moves a frame of each format to and from the engine's RGB.
+//! frame. `imp` is the element; `ahead` keeps frames in flight for streams that are not live; `pixels` moves a
+//! frame of each format to and from the engine's RGB.
 
 use gst::glib;
 use gst::prelude::*;
 
+mod ahead;
 mod imp;
 mod pixels;
 
