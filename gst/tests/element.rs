@@ -162,6 +162,41 @@ fn strength_changes_while_playing() {
     }
 }
 
+/// A model changed while playing loads in the background and takes over from a frame on, in a file pipeline
+/// (frames in flight, each worker's engine swapped in order) as in a live one.
+#[test]
+fn the_model_changes_while_playing() {
+    init();
+    for live in [false, true] {
+        let desc = format!("videotestsrc num-buffers=24 pattern=ball is-live={live} ! video/x-raw,format=RGB,width={W},height={H},framerate=30/1 ! tee name=t t. ! queue ! appsink name=in sync=false t. ! queue ! stylize name=s model={} device=cpu temporal=false ! appsink name=out sync=false max-buffers=1", model("candy-lite"));
+        let pipeline = gst::parse::launch(&desc).expect("parses").downcast::<gst::Pipeline>().expect("a pipeline");
+        let out = pipeline.by_name("out").expect("out").downcast::<gst_app::AppSink>().expect("appsink");
+        let input = pipeline.by_name("in").expect("in").downcast::<gst_app::AppSink>().expect("appsink");
+        pipeline.set_state(gst::State::Playing).expect("plays");
+        let mut styled = Vec::new();
+        while let Ok(sample) = out.pull_sample() {
+            styled.push(rgb_of(&sample));
+            if styled.len() == 2 {
+                pipeline.by_name("s").expect("the stylize element").set_property("model", model("mosaic-lite"));
+            }
+            // Slow enough for the new model to load before the end.
+            std::thread::sleep(std::time::Duration::from_millis(60));
+        }
+        let inputs: Vec<Vec<u8>> = std::iter::from_fn(|| input.pull_sample().ok().map(|s| rgb_of(&s))).collect();
+        pipeline.set_state(gst::State::Null).expect("stops");
+        assert_eq!((styled.len(), inputs.len()), (24, 24), "live={live}");
+        let want = |name: &str, k: usize| {
+            let mut engine = Engine::load(Path::new(&model(name)), &EngineOptions { device: Device::Cpu, ..Default::default() }).expect("loads");
+            let mut frame = Frame::from_raw(W, H, inputs[k].clone());
+            engine.stylize(&mut frame).expect("stylizes");
+            frame.data
+        };
+        let close = |a: &[u8], b: &[u8]| a.iter().zip(b).all(|(x, y)| x.abs_diff(*y) <= 1);
+        assert!(close(&styled[0], &want("candy-lite", 0)), "live={live}: the first frame is candy-lite's");
+        assert!(close(&styled[23], &want("mosaic-lite", 23)), "live={live}: the last frame is mosaic-lite's");
+    }
+}
+
 #[test]
 fn a_bad_model_fails_the_pipeline_with_its_message() {
     init();
