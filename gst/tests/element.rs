@@ -197,6 +197,46 @@ fn the_model_changes_while_playing() {
     }
 }
 
+/// A pipeline stopped when it goes out of scope, pass or fail.
+struct Running(gst::Pipeline);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.set_state(gst::State::Null);
+    }
+}
+
+/// Streaming to the local machine: a live source through the element, raw-video RTP over UDP to 127.0.0.1, and a
+/// receiving pipeline started by the test gets the stylized frames (both stopped at the end, bounded in time).
+#[test]
+fn a_live_source_streams_over_rtp_udp_on_the_local_machine() {
+    init();
+    let port = std::net::UdpSocket::bind("127.0.0.1:0").expect("a free local port").local_addr().expect("its address").port();
+    let caps = format!("application/x-rtp,media=video,clock-rate=90000,encoding-name=RAW,sampling=RGB,depth=(string)8,width=(string){W},height=(string){H},colorimetry=(string)SMPTE240M,payload=96");
+    let launch = |desc: &str| Running(gst::parse::launch(desc).expect("parses").downcast::<gst::Pipeline>().expect("a pipeline"));
+    let receiver = launch(&format!("udpsrc address=127.0.0.1 port={port} caps=\"{caps}\" ! rtpvrawdepay ! videoconvert ! video/x-raw,format=RGB ! appsink name=out sync=false"));
+    receiver.0.set_state(gst::State::Playing).expect("the receiver plays");
+    let out = receiver.0.by_name("out").expect("out").downcast::<gst_app::AppSink>().expect("appsink");
+    let sender = launch(&format!("{} ! stylize model={} device=cpu ! rtpvrawpay ! udpsink host=127.0.0.1 port={port}", source(40, "RGB").replace("videotestsrc", "videotestsrc is-live=true"), model("candy-lite")));
+    sender.0.set_state(gst::State::Playing).expect("the sender plays");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut got = Vec::new();
+    while got.len() < 10 && std::time::Instant::now() < deadline {
+        if let Some(sample) = out.try_pull_sample(gst::ClockTime::from_mseconds(200)) {
+            got.push(rgb_of(&sample));
+        }
+    }
+    drop((sender, receiver));
+    assert!(got.len() >= 10, "only {} frames arrived over UDP", got.len());
+    let input = frames(&format!("{} ! appsink name=out sync=false", source(1, "RGB"))).expect("runs").remove(0);
+    let mut want = Frame::from_raw(W, H, input.clone());
+    Engine::load(Path::new(&model("candy-lite")), &EngineOptions { device: Device::Cpu, ..Default::default() }).expect("loads").stylize(&mut want).expect("stylizes");
+    // The bars stand still: the stage keeps them as the first stylized frame showed them.
+    let last = got.last().expect("a frame");
+    assert!(mean_diff(last, &input) > 10.0, "the frames that arrived are stylized");
+    assert!(mean_diff(last, &want.data) < 1.0, "and are the engine's: {:.2} levels apart", mean_diff(last, &want.data));
+}
+
 #[test]
 fn a_bad_model_fails_the_pipeline_with_its_message() {
     init();
