@@ -159,22 +159,34 @@ pub(super) fn inference_thread(mut models: Models, input: &Slot<Captured>, outpu
                 }
             }
         }
-        let t = Instant::now();
-        if let Err(e) = engine.stylize(&mut styled) {
-            shared.fail(e);
-            break;
-        }
-        counters.stylize_nanos.fetch_add(t.elapsed().as_nanos() as u64, Relaxed);
-        if let Some(temporal) = models.temporal.as_mut() {
-            let t = Instant::now();
-            if restyled {
+        if restyled {
+            if let Some(temporal) = models.temporal.as_mut() {
                 temporal.reset();
             }
-            if let Err(e) = temporal.apply(&frame, &mut styled) {
+        }
+        // The temporal stage's look at the input (shrinking, flow, trust) runs on a thread of its own beside the
+        // inference; only its blend waits for the stylized frame, so that is all it adds to the latency.
+        let t = Instant::now();
+        let (stylized, prepared) = std::thread::scope(|s| {
+            let prepare = models.temporal.as_mut().map(|stage| s.spawn(|| stage.prepare(&frame)));
+            let stylized = engine.stylize(&mut styled).map(|_| t.elapsed());
+            (stylized, prepare.map(|p| p.join().unwrap_or_else(|_| Err(Error::Invalid("the temporal stage's thread stopped".into())))))
+        });
+        let inferred = match stylized {
+            Ok(took) => took,
+            Err(e) => {
                 shared.fail(e);
                 break;
             }
-            counters.temporal_nanos.fetch_add(t.elapsed().as_nanos() as u64, Relaxed);
+        };
+        counters.stylize_nanos.fetch_add(inferred.as_nanos() as u64, Relaxed);
+        if let Some(temporal) = models.temporal.as_mut() {
+            if let Some(Err(e)) = prepared {
+                shared.fail(e);
+                break;
+            }
+            temporal.finish(&mut styled);
+            counters.temporal_nanos.fetch_add((t.elapsed() - inferred).as_nanos() as u64, Relaxed);
             counters.temporal_on.store(true, Relaxed);
         }
         counters.stylized.fetch_add(1, Relaxed);

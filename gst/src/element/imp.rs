@@ -142,13 +142,13 @@ fn load_stylizers(key: &EngineKey) -> Result<Vec<Engine>, String> {
 
 impl Stylize {
     fn latency(&self) -> gst::ClockTime {
-        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let state = lock(&self.state);
         gst::ClockTime::from_nseconds(state.as_ref().map_or(0, |s| s.infer.as_nanos() as u64))
     }
 
     /// Swaps in a model that finished loading in the background (a failed load is a warning: the old goes on).
     fn take_pending(&self, state: &mut State) {
-        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let mut pending = lock(&self.pending);
         let Some((key, rx)) = pending.as_ref() else { return };
         match rx.try_recv() {
             Err(TryRecvError::Empty) => return,
@@ -175,9 +175,9 @@ impl Stylize {
 
     /// Starts loading the engine for `key` in the background when it differs from the running one.
     fn reload_if_needed(&self, key: &EngineKey) {
-        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let state = lock(&self.state);
         let Some(state) = state.as_ref() else { return };
-        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let mut pending = lock(&self.pending);
         if &state.key == key || pending.as_ref().is_some_and(|(k, _)| k == key) {
             return;
         }
@@ -430,7 +430,7 @@ impl ObjectImpl for Stylize {
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
         let key = {
-            let mut s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
+            let mut s = lock(&self.settings);
             let text = || value.get::<Option<String>>().expect("type checked upstream");
             match pspec.name() {
                 "model" => s.key.model = text().unwrap_or_else(|| stylize::models::DEFAULT_MODEL.into()),
@@ -450,7 +450,7 @@ impl ObjectImpl for Stylize {
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
-        let s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
+        let s = lock(&self.settings);
         match pspec.name() {
             "model" => s.key.model.to_value(),
             "device" => s.key.device.to_value(),
@@ -461,7 +461,7 @@ impl ObjectImpl for Stylize {
             "preserve-color" => s.preserve_color.to_value(),
             "style-mix" => s.style_mix.to_value(),
             "temporal" => s.temporal.to_value(),
-            "info" => self.state.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(|st| st.load_line.clone()).to_value(),
+            "info" => lock(&self.state).as_ref().map(|st| st.load_line.clone()).to_value(),
             _ => unimplemented!("property {}", pspec.name()),
         }
     }
@@ -501,10 +501,10 @@ impl BaseTransformImpl for Stylize {
     const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
-        let key = self.settings.lock().unwrap_or_else(|e| e.into_inner()).key.clone();
+        let key = lock(&self.settings).key.clone();
         let engine = load(&key).map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ("{}", e)))?;
         gst::info!(CAT, imp = self, "{}", engine.load_line());
-        *self.state.lock().unwrap_or_else(|e| e.into_inner()) = Some(State {
+        *lock(&self.state) = Some(State {
             load_line: engine.load_line(),
             engine,
             key,
@@ -526,8 +526,8 @@ impl BaseTransformImpl for Stylize {
     }
 
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
-        *self.state.lock().unwrap_or_else(|e| e.into_inner()) = None;
-        *self.pending.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        *lock(&self.state) = None;
+        *lock(&self.pending) = None;
         Ok(())
     }
 
@@ -595,7 +595,7 @@ impl VideoFilterImpl for Stylize {
         // second).
         let mut upstream = gst::query::Latency::new();
         let live = self.obj().sink_pad().peer_query(&mut upstream) && upstream.result().0;
-        let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = lock(&self.state);
         let state = guard.as_mut().ok_or_else(|| gst::loggable_error!(CAT, "caps before start"))?;
         state.yuv = match in_info.format() {
             VideoFormat::I420 => Some(Yuv::new(in_info).map_err(|e| gst::loggable_error!(CAT, "I420 converter: {}", e))?),
