@@ -40,9 +40,9 @@ fn frame(w: usize, h: usize, t: usize, noise: f32, at: impl Fn(usize, usize) -> 
         for x in 0..w {
             let (sx, sy) = at(x, y);
             let p = texture(sx, sy);
-            for c in 0..3 {
+            for (c, (v, out)) in p.iter().zip(&mut f.data[(y * w + x) * 3..(y * w + x) * 3 + 3]).enumerate() {
                 let n = (hash(x * 3 + c, y, t) - 127.5) / 127.5 * noise;
-                f.data[(y * w + x) * 3 + c] = (p[c] + n).clamp(0.0, 255.0) as u8;
+                *out = (v + n).clamp(0.0, 255.0) as u8;
             }
         }
     }

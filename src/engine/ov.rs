@@ -69,7 +69,7 @@ pub fn native_bf16(cpu_flags: &str) -> bool {
 pub fn auto_prefers(cpu_flags: &str, lite_net: bool, work: AutoCpu, int8: bool) -> std::result::Result<&'static str, &'static str> {
     match (work, native_bf16(cpu_flags), lite_net) {
         (AutoCpu::OnnxRuntime, ..) => Err("ONNX Runtime asked for"),
-        (_, ..) if int8 => Ok("an INT8 model on a CPU with VNNI: OpenVINO's int8 kernels"),
+        (..) if int8 => Ok("an INT8 model on a CPU with VNNI: OpenVINO's int8 kernels"),
         (AutoCpu::Streams, true, _) => Ok("the CPU has native bf16: 1.9-3.7x ONNX Runtime"),
         (AutoCpu::Streams, false, true) => Ok("a lite net: 1.07-1.29x ONNX Runtime on CPUs without native bf16"),
         (AutoCpu::Streams, false, false) => Err("kept ONNX Runtime: without native bf16 OpenVINO is no faster for this net"),

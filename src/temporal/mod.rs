@@ -421,9 +421,9 @@ impl Blend<'_> {
                 } else if stretch != Stretch::Leave {
                     // The stretch's small columns and the one to its right, interpolated down to this row.
                     let lerp = |v: &[f32], i: usize| v[y0 * sw * 2 + i] + wy * (v[y1 * sw * 2 + i] - v[y0 * sw * 2 + i]);
-                    for s in first..(sx + 1).min(sw) {
+                    for (s, out) in along.iter_mut().enumerate().take((sx + 1).min(sw)).skip(first) {
                         let alpha = self.alpha[y0 * sw + s] + wy * (self.alpha[y1 * sw + s] - self.alpha[y0 * sw + s]);
-                        along[s] = [alpha, k * lerp(self.flow, 2 * s), k * lerp(self.flow, 2 * s + 1)];
+                        *out = [alpha, k * lerp(self.flow, 2 * s), k * lerp(self.flow, 2 * s + 1)];
                     }
                     if stretch == Stretch::MixInPlace {
                         self.mix_in_place(row, y, a..b, &along[..sw]);
@@ -767,8 +767,8 @@ mod tests {
                     };
                     std::array::from_fn(|c| (a * old[c] + (1.0 - a) * f32::from(new[c]) + 0.5) as u8)
                 };
-                for c in 0..3 {
-                    worst = worst.max(out.data[o + c].abs_diff(expected[c]));
+                for (&got, want) in out.data[o..o + 3].iter().zip(expected) {
+                    worst = worst.max(got.abs_diff(want));
                 }
             }
         }

@@ -87,6 +87,9 @@ struct State {
     spare: Vec<Frame>,
 }
 
+/// A model loading in the background, and where it arrives.
+type Loading = (EngineKey, Receiver<Result<Loaded, String>>);
+
 /// A model loaded in the background: the engine, and the engines of the frames in flight (none when live).
 struct Loaded {
     engine: Engine,
@@ -102,7 +105,7 @@ pub struct Stylize {
     settings: Mutex<Settings>,
     state: Mutex<Option<State>>,
     /// A model loading in the background after a change while playing.
-    pending: Mutex<Option<(EngineKey, Receiver<Result<Loaded, String>>)>>,
+    pending: Mutex<Option<Loading>>,
 }
 
 /// The engine options, parsed as the command parses them (same defaults, checks and messages).
