@@ -252,7 +252,6 @@ impl Default for VideoArgs {
     }
 }
 
-/// Parses `WxH` (`640x360`) for `--size` and `bench --sizes`.
 /// Options given as words by a program that embeds the library (the Python package, the GStreamer element),
 /// parsed by the command's own clap structs so the defaults and checks are the command's; an error is clap's
 /// first line, without its `error: `.
@@ -260,6 +259,7 @@ pub fn parse_words<T: clap::Parser>(words: Vec<String>) -> std::result::Result<T
     T::try_parse_from(words).map_err(|e| e.to_string().lines().next().unwrap_or_default().trim_start_matches("error: ").to_string())
 }
 
+/// Parses `WxH` (`640x360`) for `--size` and `bench --sizes`.
 pub fn parse_size(s: &str) -> std::result::Result<(u32, u32), String> {
     parse_size_within(s, 1..=16384)
 }

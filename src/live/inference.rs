@@ -167,12 +167,8 @@ pub(super) fn inference_thread(mut models: Models, input: &Slot<Captured>, outpu
         // The temporal stage's look at the input (shrinking, flow, trust) runs on a thread of its own beside the
         // inference; only its blend waits for the stylized frame, so that is all it adds to the latency.
         let t = Instant::now();
-        let (stylized, prepared) = std::thread::scope(|s| {
-            let prepare = models.temporal.as_mut().map(|stage| s.spawn(|| stage.prepare(&frame)));
-            let stylized = engine.stylize(&mut styled).map(|_| t.elapsed());
-            (stylized, prepare.map(|p| p.join().unwrap_or_else(|_| Err(Error::Invalid("the temporal stage's thread stopped".into())))))
-        });
-        let inferred = match stylized {
+        let (stylized, prepared) = prepare_beside(models.temporal.as_mut(), &frame, || engine.stylize(&mut styled).map(|_| t.elapsed()));
+        let inferred = match stylized.and_then(|took| prepared.map(|()| took)) {
             Ok(took) => took,
             Err(e) => {
                 shared.fail(e);
@@ -181,10 +177,6 @@ pub(super) fn inference_thread(mut models: Models, input: &Slot<Captured>, outpu
         };
         counters.stylize_nanos.fetch_add(inferred.as_nanos() as u64, Relaxed);
         if let Some(temporal) = models.temporal.as_mut() {
-            if let Some(Err(e)) = prepared {
-                shared.fail(e);
-                break;
-            }
             temporal.finish(&mut styled);
             counters.temporal_nanos.fetch_add((t.elapsed() - inferred).as_nanos() as u64, Relaxed);
             counters.temporal_on.store(true, Relaxed);

@@ -52,7 +52,7 @@ use crate::frame::Frame;
 use crate::output::PendingOutput;
 use crate::stop::{catch_signals, interrupted};
 use crate::styles::{self, Glide};
-use crate::temporal::{Temporal, TemporalMode};
+use crate::temporal::{prepare_beside, Temporal, TemporalMode};
 use crate::media::images;
 use crate::models;
 

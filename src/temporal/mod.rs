@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 pub use flow::{Dis, Preset};
 use warp::{sample, shrink_luma, small_pos, small_size};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::frame::Frame;
 
 /// `--temporal`: whether the stage runs.
@@ -365,6 +365,19 @@ impl Temporal {
     }
 }
 
+/// Runs `work` (the network, on the frame `input` shows) on this thread while `stage`'s [`Temporal::prepare`] of
+/// `input` runs on a thread of its own, for callers with a core to spare beside the network (live mode, the
+/// GStreamer element); returns what `work` returned and how prepare went (Ok without a stage). Then
+/// [`Temporal::finish`] the stylized frame.
+pub fn prepare_beside<R>(stage: Option<&mut Temporal>, input: &Frame, work: impl FnOnce() -> R) -> (R, Result<()>) {
+    std::thread::scope(|s| {
+        let prepare = stage.map(|stage| s.spawn(|| stage.prepare(input)));
+        let out = work();
+        let prepared = prepare.map_or(Ok(()), |p| p.join().unwrap_or_else(|_| Err(Error::Invalid("the temporal stage's thread stopped".into()))));
+        (out, prepared)
+    })
+}
+
 /// What the blend reads, borrowed from the stage: shared by the threads that blend bands of rows.
 struct Blend<'a> {
     size: (usize, usize),
@@ -420,10 +433,10 @@ impl Blend<'_> {
                     row[a * 3..b * 3].copy_from_slice(&self.prev.data[(y * w + a) * 3..(y * w + b) * 3]);
                 } else if stretch != Stretch::Leave {
                     // The stretch's small columns and the one to its right, interpolated down to this row.
-                    let lerp = |v: &[f32], i: usize| v[y0 * sw * 2 + i] + wy * (v[y1 * sw * 2 + i] - v[y0 * sw * 2 + i]);
+                    // (Entry i of a map with n values per small pixel.)
+                    let lerp = |v: &[f32], n: usize, i: usize| v[y0 * sw * n + i] + wy * (v[y1 * sw * n + i] - v[y0 * sw * n + i]);
                     for (s, out) in along.iter_mut().enumerate().take((sx + 1).min(sw)).skip(first) {
-                        let alpha = self.alpha[y0 * sw + s] + wy * (self.alpha[y1 * sw + s] - self.alpha[y0 * sw + s]);
-                        *out = [alpha, k * lerp(self.flow, 2 * s), k * lerp(self.flow, 2 * s + 1)];
+                        *out = [lerp(self.alpha, 1, s), k * lerp(self.flow, 2, 2 * s), k * lerp(self.flow, 2, 2 * s + 1)];
                     }
                     if stretch == Stretch::MixInPlace {
                         self.mix_in_place(row, y, a..b, &along[..sw]);

@@ -19,7 +19,7 @@ use gst_video::subclass::prelude::*;
 use gst_video::{VideoFormat, VideoFrameRef, VideoInfo};
 use stylize::args::EngineArgs;
 use stylize::styles::Glide;
-use stylize::temporal::Temporal;
+use stylize::temporal::{prepare_beside, Temporal};
 use stylize::{Effects, Engine, Frame};
 
 use super::ahead::{Ahead, Inferred};
@@ -48,6 +48,12 @@ struct Settings {
     preserve_color: bool,
     style_mix: Option<String>,
     temporal: bool,
+}
+
+impl Settings {
+    fn effects(&self) -> Effects {
+        Effects { strength: self.strength as f32, preserve_color: self.preserve_color }
+    }
 }
 
 impl Default for Settings {
@@ -277,7 +283,7 @@ impl Stylize {
         self.take_pending(state);
         self.glide(state, settings.style_mix.as_ref());
         pixels::read(frame, state.yuv.as_mut(), &mut state.frame).map_err(|e| self.failed("reading the frame", &e))?;
-        let effects = Effects { strength: settings.strength as f32, preserve_color: settings.preserve_color };
+        let effects = settings.effects();
         if settings.temporal || !effects.is_identity() {
             state.input.resize(state.frame.width, state.frame.height);
             state.input.data.copy_from_slice(&state.frame.data);
@@ -287,18 +293,10 @@ impl Stylize {
         // inference of the same frame; only its blend waits for the stylized frame.
         let State { engine, frame: styled, input, temporal, .. } = state;
         let t = Instant::now();
-        let (stylized, prepared) = std::thread::scope(|s| {
-            let prepare = temporal.as_mut().map(|stage| s.spawn(|| stage.prepare(input)));
-            let stylized = engine.stylize(styled);
-            (stylized, prepare.map(|p| p.join()))
-        });
+        let (stylized, prepared) = prepare_beside(temporal.as_mut(), input, || engine.stylize(styled));
         stylized.map_err(|e| self.failed("stylize", &e))?;
         let moved = self.record(state, t.elapsed());
-        match prepared {
-            Some(Ok(Err(e))) => return Err(self.failed("temporal stage", &e)),
-            Some(Err(_)) => return Err(self.failed("temporal stage", &"its thread stopped")),
-            _ => {}
-        }
+        prepared.map_err(|e| self.failed("temporal stage", &e))?;
         effects.apply(&state.input, &mut state.frame);
         if let Some(stage) = state.temporal.as_mut() {
             stage.finish(&mut state.frame);
@@ -325,7 +323,7 @@ impl Stylize {
             let mapped = VideoFrameRef::from_buffer_ref_writable(buffer.make_mut(), info).map_err(|e| self.failed("reading the frame", &e))?;
             pixels::read(&mapped, state.yuv.as_mut(), &mut frame).map_err(|e| self.failed("reading the frame", &e))?;
         }
-        let effects = Effects { strength: settings.strength as f32, preserve_color: settings.preserve_color };
+        let effects = settings.effects();
         let input = (settings.temporal || !effects.is_identity()).then(|| {
             let mut input = state.spare.pop().unwrap_or_default();
             input.resize(frame.width, frame.height);
@@ -355,7 +353,7 @@ impl Stylize {
         let Some(Inferred { tag: mut buffer, input, mut styled }) = state.ready.take() else { return Ok(None) };
         self.set_stage(state, settings.temporal)?;
         if let Some(input) = &input {
-            Effects { strength: settings.strength as f32, preserve_color: settings.preserve_color }.apply(input, &mut styled);
+            settings.effects().apply(input, &mut styled);
             if let Some(stage) = state.temporal.as_mut() {
                 stage.prepare(input).map_err(|e| self.failed("temporal stage", &e))?;
                 stage.finish(&mut styled);
