@@ -22,11 +22,13 @@
 //! 4. A cut (most of the frame untrusted) starts afresh; callers [`Temporal::reset`] on a change of model or
 //!    style mix.
 
+mod blend;
 mod flow;
 pub mod warp;
 
 use std::time::{Duration, Instant};
 
+use blend::{Blend, Source, HELD, MIXED, NEW, STILL};
 pub use flow::{Dis, Preset};
 use warp::{sample, shrink_luma, small_pos, small_size};
 
@@ -376,176 +378,6 @@ pub fn prepare_beside<R>(stage: Option<&mut Temporal>, input: &Frame, work: impl
         let prepared = prepare.map_or(Ok(()), |p| p.join().unwrap_or_else(|_| Err(Error::Invalid("the temporal stage's thread stopped".into()))));
         (out, prepared)
     })
-}
-
-/// What the blend reads, borrowed from the stage: shared by the threads that blend bands of rows.
-struct Blend<'a> {
-    size: (usize, usize),
-    small: (usize, usize),
-    k: usize,
-    rows: &'a [(usize, f32)],
-    cols: &'a [(usize, f32)],
-    spans: &'a [usize],
-    class: &'a [u8],
-    alpha: &'a [f32],
-    flow: &'a [f32],
-    prev: &'a Frame,
-}
-
-impl Blend<'_> {
-    /// Rows `y_start..` of the frame, held in `data`. The pixels between four small pixels of one class are copied
-    /// (all held) or left (all new), a stretch of such columns at once; the others are mixed one by one.
-    fn blend_rows(&self, data: &mut [u8], y_start: usize, sources: &mut [Source]) {
-        let (w, _) = self.size;
-        let (sw, sh) = self.small;
-        let k = self.k as f32;
-        // Per small column: alpha and the flow (in full-size pixels), interpolated down to the row being blended.
-        let mut along = [[0f32; 3]; FLOW_SIDE];
-        for (dy, row) in data.chunks_exact_mut(w * 3).enumerate() {
-            let y = y_start + dy;
-            let (y0, wy) = self.rows[y];
-            let y1 = (y0 + 1).min(sh - 1);
-            // What the pixels between small columns sx and sx + 1 on this row need.
-            let kind = |sx: usize| {
-                let sx1 = (sx + 1).min(sw - 1);
-                let c = [y0 * sw + sx, y0 * sw + sx1, y1 * sw + sx, y1 * sw + sx1].map(|i| self.class[i]);
-                let (all, any) = (c[0] & c[1] & c[2] & c[3], c[0] | c[1] | c[2] | c[3]);
-                if any & CLASS == NEW {
-                    Stretch::Leave
-                } else if all & CLASS == HELD && any & CLASS == HELD {
-                    Stretch::Copy
-                } else if all & STILL != 0 {
-                    Stretch::MixInPlace
-                } else {
-                    Stretch::Mix
-                }
-            };
-            let mut sx = 0;
-            while sx < sw {
-                let first = sx;
-                let stretch = kind(sx);
-                sx += 1;
-                while sx < sw && kind(sx) == stretch {
-                    sx += 1;
-                }
-                let (a, b) = (self.spans[first], self.spans[sx]);
-                if stretch == Stretch::Copy {
-                    row[a * 3..b * 3].copy_from_slice(&self.prev.data[(y * w + a) * 3..(y * w + b) * 3]);
-                } else if stretch != Stretch::Leave {
-                    // The stretch's small columns and the one to its right, interpolated down to this row.
-                    // (Entry i of a map with n values per small pixel.)
-                    let lerp = |v: &[f32], n: usize, i: usize| v[y0 * sw * n + i] + wy * (v[y1 * sw * n + i] - v[y0 * sw * n + i]);
-                    for (s, out) in along.iter_mut().enumerate().take((sx + 1).min(sw)).skip(first) {
-                        *out = [lerp(self.alpha, 1, s), k * lerp(self.flow, 2, 2 * s), k * lerp(self.flow, 2, 2 * s + 1)];
-                    }
-                    if stretch == Stretch::MixInPlace {
-                        self.mix_in_place(row, y, a..b, &along[..sw]);
-                    } else {
-                        self.mix(row, y, a..b, &along[..sw], sources);
-                    }
-                }
-            }
-        }
-    }
-
-    /// alpha of `along`, interpolated across to full-size column `x`, in 1/256ths.
-    #[inline]
-    fn alpha_at(&self, along: &[[f32; 3]], x: usize) -> u32 {
-        let (s, wx) = self.cols[x];
-        let (l, r) = (along[s][0], along[(s + 1).min(along.len() - 1)][0]);
-        (((l + wx * (r - l)) * 256.0 + 0.5) as u32).min(256)
-    }
-
-    /// Pixels `xs` of row `y` where all four small neighbours are still: alpha x the previous output where it was +
-    /// (1 - alpha) x the new one (most mixed pixels of real footage, where the camera and most of the scene
-    /// stand still).
-    fn mix_in_place(&self, row: &mut [u8], y: usize, xs: std::ops::Range<usize>, along: &[[f32; 3]]) {
-        let w = self.size.0;
-        let old = &self.prev.data[(y * w + xs.start) * 3..(y * w + xs.end) * 3];
-        for ((px, o), x) in row[xs.start * 3..xs.end * 3].chunks_exact_mut(3).zip(old.chunks_exact(3)).zip(xs) {
-            let a = self.alpha_at(along, x);
-            for c in 0..3 {
-                px[c] = ((a * u32::from(o[c]) + (256 - a) * u32::from(px[c]) + 128) >> 8) as u8;
-            }
-        }
-    }
-
-    /// Pixels `xs` of row `y` (held in `row`), one by one: alpha x (the previous output, warped along the flow) +
-    /// (1 - alpha) x the new one, with alpha and the flow interpolated across from `along`. In fixed point
-    /// (weights and positions in 1/256ths), in two passes (where each pixel reads from, then the mix) whose
-    /// iterations are short and independent, so that the CPU overlaps them: the stage's per-pixel work, which as
-    /// one loop in floats cost twice as much.
-    fn mix(&self, row: &mut [u8], y: usize, xs: std::ops::Range<usize>, along: &[[f32; 3]], at: &mut [Source]) {
-        let last = along.len() - 1;
-        let prev = self.prev;
-        let stride = prev.width * 3;
-        // The last sample position in 1/256ths of a pixel: there the fraction is 0, so the next pixel is not read.
-        let (xmax, ymax) = ((prev.width as i32 - 1) * 256, (prev.height as i32 - 1) * 256);
-        let at = &mut at[xs.clone()];
-        for (x, src) in xs.clone().zip(at.iter_mut()) {
-            let (s, wx) = self.cols[x];
-            let (l, r) = (along[s], along[(s + 1).min(last)]);
-            let (fx, fy) = (l[1] + wx * (r[1] - l[1]), l[2] + wx * (r[2] - l[2]));
-            // Still pixels read the previous output where they are, not resampled. (Here and below, no branches
-            // on what varies from pixel to pixel: in real footage still and moving pixels alternate, and
-            // mispredicted branches cost more than the arithmetic.)
-            let moving = f32::from(u8::from(fx.abs() >= STILL_FLOW || fy.abs() >= STILL_FLOW));
-            let (fx, fy) = (fx * moving, fy * moving);
-            // Float to int casts saturate, so far positions clamp to the border.
-            *src = Source {
-                alpha: self.alpha_at(along, x),
-                x: (((x as f32 + fx) * 256.0) as i32).clamp(0, xmax) as u32,
-                y: (((y as f32 + fy) * 256.0) as i32).clamp(0, ymax) as u32,
-            };
-        }
-        // (alpha 0 gives the new pixel back exactly, so it needs no branch either.)
-        for (px, src) in row[xs.start * 3..xs.end * 3].chunks_exact_mut(3).zip(at.iter()) {
-            let a = src.alpha;
-            let (ux, uy) = (src.x & 255, src.y & 255);
-            let top = ((src.y >> 8) as usize) * stride + ((src.x >> 8) as usize) * 3;
-            // The next pixel to the right and below, or this one where the fraction is 0 (at the border).
-            let right = 3 * ((ux + 255) >> 8) as usize;
-            let down = stride * ((uy + 255) >> 8) as usize;
-            let (r0, r1) = (&prev.data[top..top + right + 3], &prev.data[top + down..top + down + right + 3]);
-            for c in 0..3 {
-                // Bilinear, in 1/256ths of a level (the first terms are never smaller than the subtracted ones).
-                let lerp = |p: &[u8]| (u32::from(p[c]) << 8) + ux * u32::from(p[c + right]) - ux * u32::from(p[c]);
-                let (t, b) = (lerp(r0), lerp(r1));
-                let old = ((t << 8) + uy * b - uy * t) >> 8;
-                px[c] = ((a * old + (256 - a) * (u32::from(px[c]) << 8) + (1 << 15)) >> 16) as u8;
-            }
-        }
-    }
-}
-
-/// Where [`Blend::mix`] reads a pixel of the previous output (in 1/256ths of a pixel) and how much of it it keeps
-/// (in 1/256ths).
-#[derive(Clone, Copy, Default)]
-struct Source {
-    alpha: u32,
-    x: u32,
-    y: u32,
-}
-
-/// Small pixels whose output is all new, all kept as it was, or anything else (the low bits, [`CLASS`]); and a
-/// bit for those whose flow is zero.
-const NEW: u8 = 0;
-const HELD: u8 = 1;
-const MIXED: u8 = 2;
-const CLASS: u8 = 3;
-const STILL: u8 = 4;
-
-/// What [`Blend::blend_rows`] does with a stretch of pixels, from the classes of their small neighbours.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Stretch {
-    /// All new: the stylized frame as it is.
-    Leave,
-    /// All held: the previous output as it was.
-    Copy,
-    /// All still: mixed with the previous output where it was.
-    MixInPlace,
-    /// Some moving: mixed with the previous output warped along the flow.
-    Mix,
 }
 
 /// For each of `n` full-size positions, the small pixel at or before its centre and the weight of the next
