@@ -25,11 +25,12 @@ pub fn metadata(state: &ckpt::RunState) -> Vec<(String, String)> {
         ("loss_style", format!("{:.6}", l.style)),
         ("loss_tv", format!("{:.6}", l.tv)),
         ("loss_weights", format!(
-            "content={} style={} tv={}{} (scale-free terms, see training/README.md)",
+            "content={} style={} tv={}{}{} (scale-free terms, see training/README.md)",
             state.weights.content,
             state.weights.style,
             state.weights.tv,
-            if state.weights.stability > 0.0 { format!(" stability={}", state.weights.stability) } else { String::new() }
+            if state.weights.stability > 0.0 { format!(" stability={}", state.weights.stability) } else { String::new() },
+            state.weights.style_layers.map_or(String::new(), |l| format!(" style_layers={},{},{},{}", l[0], l[1], l[2], l[3]))
         )),
         ("content_images", state.content_images.to_string()),
         ("style_image", state.style.clone()),

@@ -4,8 +4,10 @@
 //! Modules in the spirit of pytorch/examples `fast_neural_style`: [`transformer`] (the net),
 //! [`vgg`] (the loss network), [`data`] (image folder, crops, worker threads), [`train`] (the
 //! loop), plus [`loss`], [`optim`] (a checkpointable Adam), [`schedule`] (the learning rate), [`ckpt`],
-//! [`report`], [`export`], [`optimize`] (Gatys per-image optimisation).
+//! [`report`], [`export`], [`optimize`] (Gatys per-image optimisation), [`score`] and [`calibrate`] (the style
+//! weight for a wanted style ratio).
 
+pub mod calibrate;
 pub mod ckpt;
 pub mod data;
 pub mod export;

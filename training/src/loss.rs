@@ -5,7 +5,8 @@
 //! magnitude), on the feature layer or on the image size:
 //! - content = MSE(φ_c(y), φ_c(x)) / mean(φ_c(x)²), φ_c = relu2_2 by default;
 //! - style   = mean over relu1_2, relu2_2, relu3_3, relu4_3 of MSE(G(y), G_s) / mean(G_s²),
-//!   with G the Gram matrix F Fᵀ / (C H W) and G_s that of the style image;
+//!   with G the Gram matrix F Fᵀ / (C H W) and G_s that of the style image (a weighted mean when
+//!   `style_layers` is set: the low layers carry colour and fine strokes, relu4_3 large shapes);
 //! - tv      = mean squared difference of neighbouring pixels, on the 0..1 scale.
 //!
 //! total = content_weight·content + style_weight·style + tv_weight·tv. With content 1, style
@@ -28,6 +29,23 @@ pub struct Weights {
     /// Temporal stability (0: off); see [`stability`].
     #[serde(default)]
     pub stability: f64,
+    /// Relative weights of the style layers relu1_2, relu2_2, relu3_3, relu4_3 (None: equal). The style term
+    /// is their weighted mean, so scaling them all changes nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub style_layers: Option<[f64; 4]>,
+}
+
+impl Weights {
+    pub fn new(content: f64, style: f64, tv: f64) -> Self {
+        Self { content, style, tv, stability: 0.0, style_layers: None }
+    }
+
+    /// Each style layer's share of the style term (summing to 1).
+    pub fn layer_shares(&self) -> [f64; 4] {
+        let w = self.style_layers.unwrap_or([1.0; 4]);
+        let sum: f64 = w.iter().sum();
+        w.map(|x| x / sum)
+    }
 }
 
 /// One evaluation's terms (unweighted) and the weighted total.
@@ -89,16 +107,34 @@ impl Perceptual {
         let fy = self.vgg.forward(y, 4);
         let c = self.content_layer;
         let content = (fy[c].to_kind(Kind::Float) - fx).square().mean(None) / fx.square().mean(None);
-        let style = fy
-            .iter()
-            .zip(self.style_grams[style].iter().zip(&self.style_energy[style]))
-            .map(|(f, (gs, e))| (gram(f) - gs).square().mean(None) / e)
-            .fold(Tensor::from(0f32).to_device(y.device()), |a, b| a + b)
-            / self.style_grams[style].len() as f64;
+        let style = self.style_by_layer(&fy, style)
+            .zip(self.weights.layer_shares())
+            .map(|(t, share)| t * share)
+            .fold(Tensor::from(0f32).to_device(y.device()), |a, b| a + b);
         let tv = tv_loss(y);
         let w = self.weights;
         let total = &content * w.content + &style * w.style + &tv * w.tv;
         (total, content, style, tv)
+    }
+}
+
+impl Perceptual {
+    /// Each style layer's term, MSE(G(y), G_s) / mean(G_s²), from the features `fy` of the stylized image.
+    fn style_by_layer<'a>(&'a self, fy: &'a [Tensor], style: usize) -> impl Iterator<Item = Tensor> + 'a {
+        fy.iter().zip(self.style_grams[style].iter().zip(&self.style_energy[style])).map(|(f, (gs, e))| (gram(f) - gs).square().mean(None) / e)
+    }
+
+    /// The per-layer style terms of image `y` (no gradient): with those of the photo, where a stylization moved
+    /// towards the style (fine strokes and colour low, large shapes high).
+    pub fn style_layers(&self, y: &Tensor, style: usize) -> [f64; 4] {
+        tch::no_grad(|| {
+            let fy = self.vgg.forward(y, 4);
+            let mut out = [0.0; 4];
+            for (o, t) in out.iter_mut().zip(self.style_by_layer(&fy, style)) {
+                *o = t.double_value(&[]);
+            }
+            out
+        })
     }
 }
 

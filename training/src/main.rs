@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
-use stylize_train::{export, loss, mixed::Precision, optimize, parse_device, schedule::LrScaling, score, train, vgg::Convention};
+use stylize_train::{calibrate, export, loss, mixed::Precision, optimize, parse_device, schedule::LrScaling, score, train, vgg::Convention};
 
 #[derive(Parser)]
 #[command(name = "stylize-train", version, about = "Perceptual-loss training of Johnson style-transfer networks (tch/libtorch), ONNX export")]
@@ -29,8 +29,12 @@ enum Cmd {
     },
     /// Per-image style transfer by optimising the pixels (Gatys et al.).
     Optimize(OptimizeArgs),
-    /// Loss terms of finished stylizations (content image + its stylized version), e.g. on held-out photos.
+    /// Loss terms of finished stylizations (content image + its stylized version), e.g. on held-out photos, and
+    /// each one's style ratio (its style term over the unstylized photo's: lower is more style).
     Score(ScoreArgs),
+    /// The style weight that lands a style at a chosen style ratio (e.g. another model's), from per-image
+    /// optimisation probes (minutes on a CPU): set it with --style-weight before training.
+    Calibrate(CalibrateArgs),
 }
 
 #[derive(Args)]
@@ -54,6 +58,10 @@ struct LossArgs {
     /// not move more than the input, which keeps video from flickering. Try 0.1-1.
     #[arg(long, default_value_t = 0.0)]
     stability_weight: f64,
+    /// Relative weights of the style layers relu1_2,relu2_2,relu3_3,relu4_3 (default: equal), e.g. 4,4,1,0.25
+    /// for the fine strokes of the pytorch/examples models (see training/README.md, "Calibration").
+    #[arg(long, value_parser = parse_layers)]
+    style_layers: Option<[f64; 4]>,
     /// VGG layer of the content loss: relu1_2, relu2_2, relu3_3, relu4_3.
     #[arg(long, default_value = "relu2_2")]
     content_layer: String,
@@ -76,7 +84,11 @@ impl LossArgs {
         }
     }
     fn weights(&self) -> loss::Weights {
-        loss::Weights { content: self.content_weight, style: self.style_weight, tv: self.tv_weight, stability: self.stability_weight }
+        loss::Weights {
+            style_layers: self.style_layers,
+            stability: self.stability_weight,
+            ..loss::Weights::new(self.content_weight, self.style_weight, self.tv_weight)
+        }
     }
 }
 
@@ -203,11 +215,47 @@ struct ScoreArgs {
     /// Their stylizations (any size with the same aspect ratio).
     #[arg(long, required = true)]
     stylized: Vec<PathBuf>,
-    /// Long side both images are scored at.
+    /// Long side both images are scored at (0: the content image's own size, as a user sees it).
     #[arg(long, default_value_t = 512)]
     size: u32,
     #[command(flatten)]
     loss: LossArgs,
+}
+
+#[derive(Args)]
+struct CalibrateArgs {
+    #[arg(long)]
+    style: PathBuf,
+    /// Content images the probes stylize (repeat; a few varied photos).
+    #[arg(long, required = true)]
+    content: Vec<PathBuf>,
+    /// The style ratio to land at (style term of the stylization over the photo's; lower is more style).
+    #[arg(long, required_unless_present = "reference")]
+    target_style_ratio: Option<f64>,
+    /// ... or that of this stylization of the first --content image (e.g. a reference model's output).
+    #[arg(long, conflicts_with = "target_style_ratio")]
+    reference: Option<PathBuf>,
+    /// Long side the probes optimise and measure at.
+    #[arg(long, default_value_t = 256)]
+    size: u32,
+    /// Optimisation steps per probe and image.
+    #[arg(long, default_value_t = 150)]
+    iters: u64,
+    #[arg(long, default_value_t = 2.0)]
+    lr: f64,
+    /// Probes (each one optimisation per content image); the first uses --style-weight.
+    #[arg(long, default_value_t = 6)]
+    probes: usize,
+    #[command(flatten)]
+    loss: LossArgs,
+}
+
+fn parse_layers(s: &str) -> Result<[f64; 4], String> {
+    let v: Vec<f64> = s.split(',').map(|x| x.trim().parse::<f64>().map_err(|e| format!("{x:?}: {e}"))).collect::<Result<_, _>>()?;
+    match v[..] {
+        [a, b, c, d] if v.iter().all(|x| *x >= 0.0) && v.iter().sum::<f64>() > 0.0 => Ok([a, b, c, d]),
+        _ => Err("four weights >= 0, not all 0, for relu1_2,relu2_2,relu3_3,relu4_3, e.g. 4,4,1,0.25".into()),
+    }
 }
 
 /// `--plan`'s file.
@@ -368,6 +416,39 @@ fn run() -> Result<()> {
                 device: parse_device(&a.loss.device)?,
             })?;
         }
+        Cmd::Calibrate(a) => {
+            if let Some(n) = a.loss.threads {
+                tch::set_num_threads(n);
+            }
+            let cfg = calibrate::CalibrateConfig {
+                style: a.style,
+                style_size: a.loss.style_size,
+                content: a.content,
+                target: a.target_style_ratio,
+                reference: a.reference,
+                size: a.size,
+                iters: a.iters,
+                lr: a.lr,
+                weights: a.loss.weights(),
+                probes: a.probes,
+                vgg: a.loss.vgg.clone(),
+                vgg_convention: a.loss.convention()?,
+                content_layer: a.loss.content_layer.clone(),
+                device: parse_device(&a.loss.device)?,
+            };
+            println!("{:>12} {:>12} {:>10}", "style weight", "style ratio", "content");
+            let t0 = std::time::Instant::now();
+            let c = calibrate::calibrate(&cfg, |p| println!("{:>12.3} {:>12.4} {:>10.4}", p.style_weight, p.style_ratio, p.content))?;
+            let how = if c.bracketed { "interpolated between the probes around it" } else { "the nearest probe: the target lies outside the probes, give more --probes" };
+            println!(
+                "style weight {:.3} for style ratio {:.4} at content weight {} ({how}); {} probes in {:.0} s",
+                c.style_weight,
+                c.target,
+                cfg.weights.content,
+                c.probes.len(),
+                t0.elapsed().as_secs_f64()
+            );
+        }
         Cmd::Score(a) => {
             if a.content.len() != a.stylized.len() {
                 bail!("give as many --stylized images as --content images ({} vs {})", a.stylized.len(), a.content.len());
@@ -383,14 +464,27 @@ fn run() -> Result<()> {
                 content_layer: a.loss.content_layer.clone(),
                 device: parse_device(&a.loss.device)?,
             };
-            let terms = score::score(&cfg)?;
-            println!("{:<40} {:>10} {:>10} {:>10} {:>10}", "stylized", "total", "content", "style", "tv");
-            for ((_, y), t) in cfg.pairs.iter().zip(&terms) {
-                println!("{:<40} {:>10.4} {:>10.4} {:>10.4} {:>10.5}", y.display(), t.total, t.content, t.style, t.tv);
+            let scored = score::score(&cfg)?;
+            // Columns 1-6 stay put for scripts; the per-layer style ratios follow.
+            println!("{:<40} {:>10} {:>10} {:>10} {:>10} {:>10} {:>8} {:>8} {:>8} {:>8}", "stylized", "total", "content", "style", "tv", "ratio", "r1_2", "r2_2", "r3_3", "r4_3");
+            let row = |name: &str, s: &score::Scored| {
+                let (t, l) = (s.terms, s.layer_ratios);
+                println!("{name:<40} {:>10.4} {:>10.4} {:>10.4} {:>10.5} {:>10.4} {:>8.3} {:>8.3} {:>8.3} {:>8.3}", t.total, t.content, t.style, t.tv, s.style_ratio, l[0], l[1], l[2], l[3]);
+            };
+            for ((_, y), s) in cfg.pairs.iter().zip(&scored) {
+                row(&y.display().to_string(), s);
             }
-            let n = terms.len() as f64;
-            let mean = |f: fn(&loss::Terms) -> f64| terms.iter().map(f).sum::<f64>() / n;
-            println!("{:<40} {:>10.4} {:>10.4} {:>10.4} {:>10.5}", "mean", mean(|t| t.total), mean(|t| t.content), mean(|t| t.style), mean(|t| t.tv));
+            let n = scored.len() as f64;
+            let mean = |f: &dyn Fn(&score::Scored) -> f64| scored.iter().map(f).sum::<f64>() / n;
+            let terms = loss::Terms {
+                total: mean(&|s| s.terms.total),
+                content: mean(&|s| s.terms.content),
+                style: mean(&|s| s.terms.style),
+                tv: mean(&|s| s.terms.tv),
+                stability: 0.0,
+            };
+            let layer_ratios = [0, 1, 2, 3].map(|i| mean(&|s| s.layer_ratios[i]));
+            row("mean", &score::Scored { terms, style_ratio: mean(&|s| s.style_ratio), layer_ratios });
         }
     }
     Ok(())

@@ -45,12 +45,23 @@ pub fn optimize(cfg: &OptimizeConfig) -> Result<()> {
     let content = load_resized(&cfg.content, cfg.size, dev)?;
     let style = load_resized(&cfg.style, cfg.style_size.unwrap_or(cfg.size), dev)?;
     let loss = Perceptual::new(vgg, &style, &cfg.content_layer, cfg.weights)?;
-    // The image is the only parameter: Adam (torch defaults) written out on one tensor.
+    let pb = indicatif::ProgressBar::new(cfg.iters);
+    let x = gatys(&loss, &content, cfg.iters, cfg.lr, |step, t| {
+        pb.set_position(step);
+        pb.set_message(format!("loss {:.4} content {:.4} style {:.4}", t.total, t.content, t.style));
+    });
+    pb.finish();
+    crate::report::save_png(&cfg.out, &crate::report::tensor_to_image(&x)?)
+}
+
+/// `iters` steps of Adam (torch defaults, step `lr` on the 0..255 scale) on the pixels of an image that starts
+/// as `content` ((1, 3, H, W), 0..255), under `loss`; `on_step` sees each step's terms.
+pub fn gatys(loss: &Perceptual, content: &Tensor, iters: u64, lr: f64, mut on_step: impl FnMut(u64, loss::Terms)) -> Tensor {
+    // The image is the only parameter: Adam written out on one tensor.
     let mut x = content.copy().to_kind(Kind::Float).set_requires_grad(true);
     let (mut m, mut v) = (x.zeros_like(), x.zeros_like());
-    let pb = indicatif::ProgressBar::new(cfg.iters);
-    for step in 1..=cfg.iters {
-        let l = loss.loss(&x, &content);
+    for step in 1..=iters {
+        let l = loss.loss(&x, content);
         x.zero_grad();
         l.0.backward();
         tch::no_grad(|| {
@@ -59,13 +70,10 @@ pub fn optimize(cfg: &OptimizeConfig) -> Result<()> {
             let _ = v.lerp_(&g.square(), 0.001);
             let denom = (&v / (1.0 - 0.999f64.powi(step as i32))).sqrt() + 1e-8;
             let mut x_ = x.shallow_clone();
-            let _ = x_.addcdiv_(&(&m * (-cfg.lr / (1.0 - 0.9f64.powi(step as i32)))), &denom);
+            let _ = x_.addcdiv_(&(&m * (-lr / (1.0 - 0.9f64.powi(step as i32)))), &denom);
             let _ = x_.clamp_(0.0, 255.0);
         });
-        let t = loss::terms(&l);
-        pb.set_position(step);
-        pb.set_message(format!("loss {:.4} content {:.4} style {:.4}", t.total, t.content, t.style));
+        on_step(step, loss::terms(&l));
     }
-    pb.finish();
-    crate::report::save_png(&cfg.out, &crate::report::tensor_to_image(&x)?)
+    x.detach()
 }

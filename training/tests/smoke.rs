@@ -68,7 +68,7 @@ fn config(dir: &Path, vgg: &Path, iters: u64) -> TrainConfig {
         // Batch 2 against the reference's 4: these runs use --lr as given.
         lr_scaling: LrScaling::None,
         warmup: None,
-        weights: loss::Weights { content: 1.0, style: 10.0, tv: 1.0, stability: 0.0 },
+        weights: loss::Weights::new(1.0, 10.0, 1.0),
         content_layer: "relu2_2".into(),
         seed: 5,
         resume: false,
