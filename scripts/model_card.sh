@@ -69,4 +69,5 @@ $cmd
 
 ![loss curve]($(basename "$CARDS")/$NAME-loss.png)
 EOF
+STYLIZE="$STYLIZE" scripts/card_people.sh "$NAME" >/dev/null
 echo "wrote onnx/$NAME.onnx and onnx/$NAME.md"

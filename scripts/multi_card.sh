@@ -99,4 +99,5 @@ $cmd
 
 ![loss curve](cards/$NAME-loss.png)
 EOF
+STYLIZE="$STYLIZE" scripts/card_people.sh "$NAME" >/dev/null
 echo "wrote $MODEL and onnx/$NAME.md"
