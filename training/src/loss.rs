@@ -116,9 +116,7 @@ impl Perceptual {
         let total = &content * w.content + &style * w.style + &tv * w.tv;
         (total, content, style, tv)
     }
-}
 
-impl Perceptual {
     /// Each style layer's term, MSE(G(y), G_s) / mean(G_s²), from the features `fy` of the stylized image.
     fn style_by_layer<'a>(&'a self, fy: &'a [Tensor], style: usize) -> impl Iterator<Item = Tensor> + 'a {
         fy.iter().zip(self.style_grams[style].iter().zip(&self.style_energy[style])).map(|(f, (gs, e))| (gram(f) - gs).square().mean(None) / e)
