@@ -15,7 +15,8 @@ use tch::{Device, Tensor};
 
 use crate::loss::{self, Perceptual};
 use crate::optimize::{gatys, load_resized};
-use crate::score::{load_style, style_ratios};
+use crate::score::Scored;
+use crate::train::style_tensor;
 use crate::vgg::{Convention, Vgg};
 
 #[derive(Clone, Debug)]
@@ -63,7 +64,7 @@ pub fn calibrate(cfg: &CalibrateConfig, mut on_probe: impl FnMut(&Probe)) -> Res
     }
     let dev = cfg.device;
     let vgg = Vgg::load(&cfg.vgg, dev, cfg.vgg_convention.clone())?;
-    let style = load_style(&cfg.style, cfg.style_size, dev)?;
+    let style = style_tensor(&cfg.style, cfg.style_size, None, dev)?;
     let mut loss = Perceptual::new(vgg, &style, &cfg.content_layer, cfg.weights)?;
     let contents = cfg.content.iter().map(|p| load_resized(p, cfg.size, dev)).collect::<Result<Vec<Tensor>>>()?;
     let target = match (cfg.target, &cfg.reference) {
@@ -73,20 +74,28 @@ pub fn calibrate(cfg: &CalibrateConfig, mut on_probe: impl FnMut(&Probe)) -> Res
             if y.size() != contents[0].size() {
                 bail!("--reference {} is not a stylization of {} (shapes {:?} and {:?} at {} px)", r.display(), cfg.content[0].display(), y.size(), contents[0].size(), cfg.size);
             }
-            style_ratios(&loss, &y, &contents[0]).0
+            Scored::of(&loss, &y, &contents[0]).style_ratio
         }
         (None, None) => bail!("give --target-style-ratio R or --reference STYLIZED"),
     };
     if !(target > 0.0 && target < 1.0) {
         bail!("the target style ratio must lie between 0 and 1 (got {target:.4}): 1 is the photo itself");
     }
+    // The photos' side of each score: their features and style terms do not change from probe to probe.
+    let photos: Vec<(Vec<Tensor>, [f64; 4])> = contents.iter().map(|x| {
+        let f = loss.features(x);
+        let layers = loss.style_layers(&f, 0);
+        (f, layers)
+    }).collect();
+    let shares = loss.weights.layer_shares();
     let mut probe = |w: f64| -> Probe {
         loss.weights.style = w;
         let (mut ratio, mut content) = (0.0, 0.0);
-        for x in &contents {
+        for (x, (fx, photo)) in contents.iter().zip(&photos) {
             let y = gatys(&loss, x, cfg.iters, cfg.lr, |_, _| {}).round();
-            ratio += style_ratios(&loss, &y, x).0;
-            content += tch::no_grad(|| loss::terms(&loss.loss(&y, x))).content;
+            let (terms, styled) = loss.evaluate(&y, fx, 0);
+            ratio += Scored::from_layers(terms, &styled, photo, shares).style_ratio;
+            content += terms.content;
         }
         let n = contents.len() as f64;
         let p = Probe { style_weight: w, style_ratio: ratio / n, content: content / n };

@@ -104,10 +104,14 @@ impl Perceptual {
 
     /// Loss of `y` against the content target `fx` ([`Self::content_features`]) and style image `style`.
     pub fn loss_with(&self, y: &Tensor, fx: &Tensor, style: usize) -> (Tensor, Tensor, Tensor, Tensor) {
-        let fy = self.vgg.forward(y, 4);
+        self.loss_of(&self.vgg.forward(y, 4), y, fx, style)
+    }
+
+    /// [`Self::loss_with`] from `y`'s features `fy` (relu1_2..relu4_3), already computed.
+    fn loss_of(&self, fy: &[Tensor], y: &Tensor, fx: &Tensor, style: usize) -> (Tensor, Tensor, Tensor, Tensor) {
         let c = self.content_layer;
         let content = (fy[c].to_kind(Kind::Float) - fx).square().mean(None) / fx.square().mean(None);
-        let style = self.style_by_layer(&fy, style)
+        let style = self.style_by_layer(fy, style)
             .zip(self.weights.layer_shares())
             .map(|(t, share)| t * share)
             .fold(Tensor::from(0f32).to_device(y.device()), |a, b| a + b);
@@ -122,16 +126,30 @@ impl Perceptual {
         fy.iter().zip(self.style_grams[style].iter().zip(&self.style_energy[style])).map(|(f, (gs, e))| (gram(f) - gs).square().mean(None) / e)
     }
 
-    /// The per-layer style terms of image `y` (no gradient): with those of the photo, where a stylization moved
-    /// towards the style (fine strokes and colour low, large shapes high).
-    pub fn style_layers(&self, y: &Tensor, style: usize) -> [f64; 4] {
+    /// The features of image `x` at relu1_2..relu4_3, without gradient: a photo's side of [`Self::evaluate`].
+    pub fn features(&self, x: &Tensor) -> Vec<Tensor> {
+        tch::no_grad(|| self.vgg.forward(x, 4))
+    }
+
+    /// Each style layer's term of the image whose features are `f` ([`Self::features`]): with those of the
+    /// photo, where a stylization moved towards the style (fine strokes and colour low, large shapes high).
+    pub fn style_layers(&self, f: &[Tensor], style: usize) -> [f64; 4] {
+        let mut out = [0.0; 4];
         tch::no_grad(|| {
-            let fy = self.vgg.forward(y, 4);
-            let mut out = [0.0; 4];
-            for (o, t) in out.iter_mut().zip(self.style_by_layer(&fy, style)) {
+            for (o, t) in out.iter_mut().zip(self.style_by_layer(f, style)) {
                 *o = t.double_value(&[]);
             }
-            out
+        });
+        out
+    }
+
+    /// The terms of stylization `y` of the photo whose features are `fx`, and each style layer's term, from
+    /// one VGG pass over `y` (no gradient).
+    pub fn evaluate(&self, y: &Tensor, fx: &[Tensor], style: usize) -> (Terms, [f64; 4]) {
+        tch::no_grad(|| {
+            let fy = self.vgg.forward(y, 4);
+            let t = terms(&self.loss_of(&fy, y, &fx[self.content_layer].to_kind(Kind::Float), style));
+            (t, self.style_layers(&fy, style))
         })
     }
 }

@@ -12,6 +12,7 @@ use anyhow::{bail, Result};
 use tch::{Device, Tensor};
 
 use crate::loss::{self, Perceptual, Terms};
+use crate::train::style_tensor;
 use crate::optimize::load_resized;
 use crate::vgg::{Convention, Vgg};
 
@@ -39,29 +40,31 @@ pub struct Scored {
     pub layer_ratios: [f64; 4],
 }
 
-/// The style ratio of stylization `y` of photo `x` (both (1, 3, H, W) on 0..255) under `loss` (its layers
-/// weighted as the loss weighs them), and each layer's.
-pub fn style_ratios(loss: &Perceptual, y: &Tensor, x: &Tensor) -> (f64, [f64; 4]) {
-    let (ly, lx) = (loss.style_layers(y, 0), loss.style_layers(x, 0));
-    let shares = loss.weights.layer_shares();
-    let weighted = |l: &[f64; 4]| l.iter().zip(&shares).map(|(t, s)| t * s).sum::<f64>();
-    let mut per_layer = [0.0; 4];
-    for (r, (a, b)) in per_layer.iter_mut().zip(ly.iter().zip(&lx)) {
-        *r = a / b.max(1e-12);
+impl Scored {
+    /// The score of stylization `y` of photo `x` (both (1, 3, H, W) on 0..255) under `loss`: one VGG pass over
+    /// each. The style ratio weighs the layers as the loss does.
+    pub fn of(loss: &Perceptual, y: &Tensor, x: &Tensor) -> Self {
+        let fx = loss.features(x);
+        let (terms, styled) = loss.evaluate(y, &fx, 0);
+        Self::from_layers(terms, &styled, &loss.style_layers(&fx, 0), loss.weights.layer_shares())
     }
-    (weighted(&ly) / weighted(&lx).max(1e-12), per_layer)
-}
 
-/// The style image at `style_size` (its own size when `None`), as the loss wants it.
-pub fn load_style(path: &std::path::Path, style_size: Option<u32>, dev: Device) -> Result<Tensor> {
-    load_resized(path, style_size.unwrap_or(0), dev)
+    /// From the per-layer style terms of the stylization and of the photo, and the loss's layer shares.
+    pub fn from_layers(terms: Terms, styled: &[f64; 4], photo: &[f64; 4], shares: [f64; 4]) -> Self {
+        let weighted = |l: &[f64; 4]| l.iter().zip(&shares).map(|(t, s)| t * s).sum::<f64>();
+        let mut layer_ratios = [0.0; 4];
+        for (r, (a, b)) in layer_ratios.iter_mut().zip(styled.iter().zip(photo)) {
+            *r = a / b.max(1e-12);
+        }
+        Self { terms, style_ratio: weighted(styled) / weighted(photo).max(1e-12), layer_ratios }
+    }
 }
 
 /// The terms of each pair, in order.
 pub fn score(cfg: &ScoreConfig) -> Result<Vec<Scored>> {
     let dev = cfg.device;
     let vgg = Vgg::load(&cfg.vgg, dev, cfg.vgg_convention.clone())?;
-    let style = load_style(&cfg.style, cfg.style_size, dev)?;
+    let style = style_tensor(&cfg.style, cfg.style_size, None, dev)?;
     let loss = Perceptual::new(vgg, &style, &cfg.content_layer, cfg.weights)?;
     let mut out = Vec::new();
     for (content, stylized) in &cfg.pairs {
@@ -70,9 +73,7 @@ pub fn score(cfg: &ScoreConfig) -> Result<Vec<Scored>> {
         if x.size() != y.size() {
             bail!("{} and {} differ in shape at {} px: {:?} vs {:?}", content.display(), stylized.display(), cfg.size, x.size(), y.size());
         }
-        let terms = tch::no_grad(|| loss::terms(&loss.loss(&y, &x)));
-        let (style_ratio, layer_ratios) = style_ratios(&loss, &y, &x);
-        out.push(Scored { terms, style_ratio, layer_ratios });
+        out.push(Scored::of(&loss, &y, &x));
     }
     Ok(out)
 }

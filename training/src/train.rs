@@ -456,7 +456,7 @@ pub fn style_names(paths: &[PathBuf]) -> Vec<String> {
 }
 
 /// A style image as (1, 3, H, W) on 0..255, its long side resized to `size`, or scaled by `scale`, if given.
-fn style_tensor(path: &std::path::Path, size: Option<u32>, scale: Option<f64>, dev: Device) -> Result<Tensor> {
+pub(crate) fn style_tensor(path: &std::path::Path, size: Option<u32>, scale: Option<f64>, dev: Device) -> Result<Tensor> {
     let mut img = data::load_rgb(path)?;
     let (w, h) = img.dimensions();
     let k = match (size, scale) {

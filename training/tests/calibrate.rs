@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use image::{Rgb, RgbImage};
 use stylize_train::calibrate::{calibrate, CalibrateConfig};
 use stylize_train::loss::{Perceptual, Weights};
-use stylize_train::score::{score, style_ratios, ScoreConfig};
+use stylize_train::score::{score, ScoreConfig, Scored};
 use stylize_train::vgg::{self, Vgg};
 use tch::{Device, Tensor};
 
@@ -72,7 +72,7 @@ fn style_layer_weights_pick_the_layers_of_the_style_term() {
     let (x, s) = (load(&photo), load(&style));
     let vgg = Vgg::load(&vgg_path, Device::Cpu, None).unwrap();
     let mut loss = Perceptual::new(vgg, &s, "relu2_2", Weights::new(1.0, 1.0, 0.0)).unwrap();
-    let layers = loss.style_layers(&x, 0);
+    let layers = loss.style_layers(&loss.features(&x), 0);
     assert!(layers.iter().all(|t| *t > 0.0), "{layers:?}");
     let style_term = |loss: &Perceptual| loss.loss(&x, &x).2.double_value(&[]);
     let equal = style_term(&loss);
@@ -87,7 +87,7 @@ fn style_layer_weights_pick_the_layers_of_the_style_term() {
     // The overall ratio follows the same weights: only relu1_2 counted gives relu1_2's ratio.
     loss.weights.style_layers = Some([1.0, 0.0, 0.0, 0.0]);
     let y = (&x * 0.5 + &s * 0.5).round();
-    let (overall, per_layer) = style_ratios(&loss, &y, &x);
+    let Scored { style_ratio: overall, layer_ratios: per_layer, .. } = Scored::of(&loss, &y, &x);
     assert!((overall - per_layer[0]).abs() < 1e-9 && overall < 1.0, "{overall} vs {per_layer:?}");
 }
 
