@@ -267,6 +267,11 @@ struct Plan {
 
 /// Errors print as one line, the context chain joined (`error: --plan p.json: unknown field ...`), exit 1.
 fn main() {
+    // `stylize-train score ... | head` ends quietly, as the stylize CLI does (Rust ignores SIGPIPE, and println!
+    // would panic). SAFETY: called first, before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     if let Err(e) = run() {
         eprintln!("error: {e:#}");
         std::process::exit(1);
