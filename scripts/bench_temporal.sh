@@ -8,7 +8,7 @@
 #   scripts/bench_temporal.sh [FRAMES]     (default 60 frames per clip for the coherence table)
 #
 # Clips: vtest.avi (a static camera, people walking, 768x576) and Megamind.avi (a face close-up, 720x528) are
-# OpenCV's sample videos, taken from Debian's opencv-doc package (apt-get download, cached in
+# OpenCV's sample videos, taken from Debian's opencv-doc package (scripts/debs.sh; the clips cached in
 # ~/.cache/stylize/clips: the only download, and only when this script runs); bikes.mp4 (a moving camera,
 # 640x272) and the demo clip from ../shared/data/video and assets/.
 set -euo pipefail
@@ -23,8 +23,8 @@ BIN="${STYLIZE:-$ROOT/target/release/stylize}"
 
 if [[ ! -f "$CLIPS/vtest.avi" || ! -f "$CLIPS/Megamind.avi" ]]; then
     mkdir -p "$CLIPS"
-    (cd "$WORK" && apt-get download -qq opencv-doc 2>&1 | grep -v "^W: Download is performed unsandboxed" >&2 || true)
-    dpkg-deb --fsys-tarfile "$WORK"/opencv-doc_*.deb | tar -x -C "$WORK" ./usr/share/doc/opencv-doc/examples/data/vtest.avi ./usr/share/doc/opencv-doc/examples/data/Megamind.avi
+    deb=$(scripts/debs.sh opencv-doc); deb=${deb#* }
+    dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$WORK" ./usr/share/doc/opencv-doc/examples/data/vtest.avi ./usr/share/doc/opencv-doc/examples/data/Megamind.avi
     mv "$WORK"/usr/share/doc/opencv-doc/examples/data/{vtest,Megamind}.avi "$CLIPS/"
 fi
 clips=("$CLIPS/vtest.avi" "$CLIPS/Megamind.avi")

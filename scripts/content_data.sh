@@ -29,7 +29,6 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 OUT="$ROOT/.deps/content"
-DEBS="${XDG_CACHE_HOME:-$HOME/.cache}/stylize/debs"
 WITH_SHARED=0
 while (($#)); do
     case "$1" in
@@ -265,20 +264,10 @@ STAGE=$(mktemp -d "$(dirname "$OUT")/.content_data.XXXXXX")
 trap 'rm -rf "$WORK" "$STAGE"' EXIT
 mkdir -p "$STAGE/licences"
 
-# The .deb files: one apt-get call for those not cached yet.
-deb_of() { find "$DEBS" -maxdepth 1 -name "${1}_*.deb" 2>/dev/null | sort -V | tail -n 1; }
-missing=()
-for pkg in "${!PKGS[@]}"; do [[ -n "$(deb_of "$pkg")" ]] || missing+=("$pkg"); done
-if ((${#missing[@]})); then
-    mkdir -p "$DEBS" "$WORK/dl"
-    echo "content_data: downloading ${missing[*]}" >&2
-    if ! (cd "$WORK/dl" && apt-get download -q "${missing[@]}") >"$WORK/apt.log" 2>&1; then
-        why=$(grep -m1 '^E:' "$WORK/apt.log" | sed 's/^E: //' || true)
-        echo "error: apt-get download ${missing[*]} failed (${why:-see the output of apt-get}); no network, or no package lists (run apt-get update)?" >&2
-        exit 1
-    fi
-    mv "$WORK"/dl/*.deb "$DEBS/"
-fi
+# The .deb files (scripts/debs.sh: one apt-get call for those not cached yet).
+declare -A DEB=()
+debs=$("$ROOT/scripts/debs.sh" "${!PKGS[@]}")
+while read -r pkg path; do DEB[$pkg]=$path; done <<<"$debs"
 
 py() { python3 -c "$PY_EXTRACT" "$@" 2>"$WORK/py.log" || { echo "error: $pkg $ver: $(tail -n 1 "$WORK/py.log")" >&2; exit 1; }; }
 # Extracts PATH (or FILE.rcc:/MEMBER) of a package unpacked under $X to the file $2.
@@ -296,7 +285,7 @@ take() {
 declare -A VER=()
 new=0
 for pkg in $(printf '%s\n' "${!PKGS[@]}" | sort); do
-    deb=$(deb_of "$pkg")
+    deb=${DEB[$pkg]}
     ver=$(dpkg-deb -f "$deb" Version)
     VER[$pkg]=$ver
     X="$WORK/x/$pkg"; mkdir -p "$X"

@@ -7,7 +7,8 @@
 #             facedetect example: US Navy, public domain), messi5.jpg and basketball1.png (OpenCV's samples, from
 #             Debian's opencv-doc), a frame of OpenCV's vtest.avi (people walking) and of Megamind.avi (a face).
 # scikit-image's and OpenCV's samples are kept out of every training set for this. Downloads (only here, only
-# when missing): the scikit-image 0.26.0 wheel from PyPI, the facedetect and opencv-doc .debs from Debian.
+# when missing): the scikit-image 0.26.0 wheel from PyPI, the facedetect and opencv-doc .debs from Debian
+# (scripts/debs.sh, cached).
 #
 #   scripts/heldout.sh [DIR]
 set -euo pipefail
@@ -20,10 +21,12 @@ DIR=${1:-$CACHE/heldout}
 if [[ -f $DIR/ready ]]; then echo "$DIR"; exit 0; fi
 WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$WORK/set/general" "$WORK/set/people" "$CACHE/clips"
-debfile() { # package path-inside dest: one file of a Debian package, without installing it
-    [[ -f "$WORK/$1.deb" ]] || (cd "$WORK" && apt-get download -qq "$1" 2>&1 | grep -v "^W: Download is performed unsandboxed" >&2 || true
-        mv "$WORK"/"$1"_*.deb "$WORK/$1.deb") || { echo "error: apt-get download $1 failed (network or apt sources?)" >&2; exit 1; }
-    dpkg-deb --fsys-tarfile "$WORK/$1.deb" | tar -x -O ".$2" > "$3"
+debfile() { # package path-inside dest: one file of a Debian package (scripts/debs.sh), without installing it
+    local deb
+    # Explicit exits: a caller's `||` turns errexit off in here; the file appears only when whole.
+    deb=$(scripts/debs.sh "$1") || exit 1
+    dpkg-deb --fsys-tarfile "${deb#* }" | tar -x -O ".$2" > "$3.part" || { rm -f "$3.part"; echo "error: no $2 in $1" >&2; exit 1; }
+    mv "$3.part" "$3"
 }
 # The clips are shared with scripts/bench_temporal.sh's cache.
 for c in vtest Megamind; do
