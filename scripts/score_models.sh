@@ -24,6 +24,7 @@ DIR=${DIR:-onnx} MODELS=${MODELS:-full lite lite-stable}
 HELD=$(scripts/heldout.sh)
 WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT
 images=("$HELD"/general/amber.jpg "$HELD"/general/*.png "$HELD"/people/*)
+people=$(cd "$HELD/people" && ls | sed 's/\..*//' | tr '\n' ' ')
 
 # Per image of a stylization set: "name ratio content"; $1: style, then content/stylized pairs.
 score() {
@@ -52,7 +53,7 @@ for s in "$@"; do
             "$STYLIZE" image -q -m "$path" "${mix_args[@]}" "$f" -o "$out" >/dev/null
             args+=(--content "$f" --stylized "$out")
         done
-        score "$s" "${args[@]}" | awk -v m="$m" -v rr="$ref_ratio" -v rc="$ref_content" -v people="$(cd "$HELD/people" && ls | sed 's/\..*//' | tr '\n' ' ')" '
+        score "$s" "${args[@]}" | awk -v m="$m" -v rr="$ref_ratio" -v rc="$ref_content" -v people="$people" '
             BEGIN { k = split(people, p, " "); for (i = 1; i <= k; i++) is_person["out-" p[i] ".png"] = 1 }
             $1 == "out-amber.png" { ar = $2; ac = $3; next }
             { hr += $2; hc += $3; n++ }
