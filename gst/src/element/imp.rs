@@ -323,13 +323,13 @@ impl Stylize {
             let mapped = VideoFrameRef::from_buffer_ref_writable(buffer.make_mut(), info).map_err(|e| self.failed("reading the frame", &e))?;
             pixels::read(&mapped, state.yuv.as_mut(), &mut frame).map_err(|e| self.failed("reading the frame", &e))?;
         }
-        let effects = settings.effects();
-        let input = (settings.temporal || !effects.is_identity()).then(|| {
-            let mut input = state.spare.pop().unwrap_or_default();
-            input.resize(frame.width, frame.height);
-            input.data.copy_from_slice(&frame.data);
-            input
-        });
+        // The input is kept for every frame in flight, not only when effects or the temporal stage are on now:
+        // they apply when the frame is finished, so a strength or temporal change made while frames are in
+        // flight reaches the next frame out (one copy a frame, small beside the inference).
+        let mut input = state.spare.pop().unwrap_or_default();
+        input.resize(frame.width, frame.height);
+        input.data.copy_from_slice(&frame.data);
+        let input = Some(input);
         let ahead = state.ahead.as_mut().ok_or(gst::FlowError::NotNegotiated)?;
         ahead.send(buffer, frame, input).map_err(|e| self.failed("stylize", &e))?;
         Ok(moved)
