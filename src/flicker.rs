@@ -176,7 +176,9 @@ impl CoherenceMeter {
                 let o = (y * w + x) * 3;
                 self.all_pixels += 1;
                 let (a, b) = (&prev.data[o..o + 3], &input.data[o..o + 3]);
-                // Where was this pixel a frame ago?
+                // Where was this pixel a frame ago? Where it is, if that explains the input as well as the flow
+                // does: in flat and noisy parts the flow is a guess, and warping a still output along it would
+                // count as an error what is none.
                 let sx = small_pos(x, k, sw);
                 let (fx, fy) = (sample(&self.flow, sw, 2, 0, sx, sy) * k as f32, sample(&self.flow, sw, 2, 1, sx, sy) * k as f32);
                 if (0..3).all(|c| a[c].abs_diff(b[c]) < STILL_NOISE_THRESHOLD) {
@@ -195,13 +197,19 @@ impl CoherenceMeter {
                         }
                     }
                 }
-                let (px, py) = (x as f32 + fx, y as f32 + fy);
+                let (mut px, mut py) = (x as f32 + fx, y as f32 + fy);
                 if px < 0.0 || py < 0.0 || px > (w - 1) as f32 || py > (h - 1) as f32 {
                     continue;
                 }
-                let warped_in = sample_rgb(prev, px, py);
+                // Warped from where it is if that explains the input as well as the flow does: in flat, noisy
+                // parts the flow is a guess, and warping a still output along it counted as an error what is none.
                 let luma = |p: [f32; 3]| 0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2];
-                if (luma(warped_in) - luma([b[0], b[1], b[2]].map(f32::from))).abs() > OCCLUSION_LEVEL {
+                let rgb = |p: &[u8]| [p[0], p[1], p[2]].map(f32::from);
+                if (luma(rgb(a)) - luma(rgb(b))).abs() <= (luma(sample_rgb(prev, px, py)) - luma(rgb(b))).abs() {
+                    (px, py) = (x as f32, y as f32);
+                }
+                let warped_in = sample_rgb(prev, px, py);
+                if (luma(warped_in) - luma(rgb(b))).abs() > OCCLUSION_LEVEL {
                     continue;
                 }
                 self.warp_pixels += 1;
