@@ -236,8 +236,9 @@ pub struct VideoArgs {
 
 
 /// `--temporal` (video, demo, live, serve, flicker).
-pub const TEMPORAL_HELP: &str = "Temporal coherence: on keeps the previous output where the scene stood still or moved \
-predictably (optical flow on the input), so still parts do not boil; off stylizes each frame on its own";
+pub const TEMPORAL_HELP: &str = "Temporal coherence: on keeps the previous output where the scene stands still (optical \
+flow on the input), so still parts do not boil, and stylizes what moves afresh (full style); smooth also carries \
+moving parts along the flow (steadier motion, paler strokes); off stylizes each frame on its own";
 
 #[cfg(feature = "video")]
 impl Default for VideoArgs {

@@ -119,7 +119,7 @@ pub enum Command {
         /// Frames to measure (from the start)
         #[arg(long, default_value_t = 120)]
         frames: usize,
-        /// Also measure the output with the temporal stage (on, the default) beside the per-frame output
+        /// Also measure the output with the temporal stage (on, the default, or smooth) beside the per-frame output
         #[arg(long, default_value = stylize::temporal::DEFAULT_MODE, ignore_case = true)]
         temporal: stylize::temporal::TemporalMode,
         #[command(flatten)]

@@ -191,7 +191,7 @@ fn stylize(state: &State, engines: &mut Engines, req: &mut Request, original: &m
             engines.mixes[s.model] = Some(mix);
         }
     }
-    if !s.effects.is_identity() || state.temporal == TemporalMode::On {
+    if !s.effects.is_identity() || state.temporal != TemporalMode::Off {
         original.resize(req.frame.width, req.frame.height);
         original.data.copy_from_slice(&req.frame.data);
     }
@@ -200,16 +200,16 @@ fn stylize(state: &State, engines: &mut Engines, req: &mut Request, original: &m
     Ok(())
 }
 
-/// The client's temporal stage on its stylized frame (`--temporal on`): started afresh when the client picks
+/// The client's temporal stage on its stylized frame (`--temporal on` or `smooth`): started afresh when the client picks
 /// another model, mix or effect, and for a frame of another size.
 fn steady(state: &State, client: &Client, original: &Frame, req: &mut Request) -> Result<(), String> {
-    if state.temporal == TemporalMode::Off {
-        return Ok(());
-    }
     let mut slot = client.temporal.lock().unwrap_or_else(PoisonError::into_inner);
     let (stage, settings) = match slot.as_mut() {
         Some(kept) => kept,
-        None => slot.insert((Temporal::new().map_err(|e| e.to_string())?, req.settings.clone())),
+        None => match Temporal::for_mode(state.temporal).map_err(|e| e.to_string())? {
+            Some(stage) => slot.insert((stage, req.settings.clone())),
+            None => return Ok(()),
+        },
     };
     if *settings != req.settings {
         stage.reset();

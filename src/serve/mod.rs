@@ -174,10 +174,8 @@ pub fn run(args: ServeArgs) -> Result<()> {
         return Err(Error::Invalid("stylize serve: the style mix is picked per client in the page (and per upload, as \"style_mix\"); drop --style-mix".into()));
     }
     let token = read_token(&args)?;
-    if args.temporal == TemporalMode::On {
-        // Each client gets its own stage later; a missing flow library is an error now, not on the first frame.
-        Temporal::new()?;
-    }
+    // Each client gets its own stage later; a missing flow library is an error now, not on the first frame.
+    Temporal::for_mode(args.temporal)?;
     let limits = Limits::from_args(&args);
     let engine = args.engine.clone();
     let live_workers = args.live_workers as usize;

@@ -35,6 +35,21 @@ impl Dis {
         Ok(Dis { dis, flow: opencv::core::Mat::default() })
     }
 
+    /// Runs the coarse-to-fine search down to `finest_scale` (0: the full size of the frames given; each step
+    /// halves it) and smooths each scale's flow with `iterations` of variational refinement.
+    #[cfg(feature = "temporal")]
+    pub fn refined(mut self, finest_scale: i32, iterations: i32) -> Result<Dis> {
+        use opencv::prelude::*;
+        self.dis.set_finest_scale(finest_scale).map_err(|e| flow_error("could not start", e))?;
+        self.dis.set_variational_refinement_iterations(iterations).map_err(|e| flow_error("could not start", e))?;
+        Ok(self)
+    }
+
+    #[cfg(not(feature = "temporal"))]
+    pub fn refined(self, _finest_scale: i32, _iterations: i32) -> Result<Dis> {
+        Ok(self)
+    }
+
     #[cfg(not(feature = "temporal"))]
     pub fn new(_preset: Preset) -> Result<Dis> {
         Err(Error::Invalid("this build has no optical flow for --temporal (it was built without OpenCV: install libopencv-video-dev and build with the default features), so use --temporal off".into()))

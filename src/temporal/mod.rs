@@ -6,7 +6,8 @@
 //! it does not:
 //!
 //! 1. Both inputs are shrunk to a long side of at most [`FLOW_SIDE`] (grey, area-averaged: that also averages
-//!    the sensor noise away) and OpenCV's DIS optical flow ([`flow`]) says where each pixel was a frame ago.
+//!    the sensor noise away; in square-root levels, [`SQRT_TONE`]) and OpenCV's DIS optical flow ([`flow`]) says
+//!    where each pixel was a frame ago.
 //! 2. Trust: the stage keeps, beside the previous output, the input as that output shows it (the reference,
 //!    small and grey). Warped along the flow, it is compared with the new input: where they agree within the
 //!    noise ([`SAME_LEVEL`], raised for noisy footage by [`NOISE_MARGIN`]) the previous output is kept, where
@@ -15,10 +16,13 @@
 //!    frame is taken, and in between the two are blended. Comparing with the reference rather than with the
 //!    previous input makes slow changes (a fade, exposure drift) add up until they count, so the output
 //!    follows them instead of drifting away from the input.
-//! 3. Where the flow is below a pixel ([`STILL_FLOW`]) the previous output is copied as it is, not resampled, so a still
-//!    scene stays exactly as it was however long it lasts (repeated resampling would blur the strokes away);
-//!    moving pixels keep [`MOVING_HOLD`] of the warped output, so their strokes travel with them and are
-//!    renewed within a few frames.
+//! 3. Where the flow is below [`STILL_FLOW`] the previous output is copied as it is, not resampled, so a still
+//!    scene stays exactly as it was however long it lasts (repeated resampling would blur the strokes away).
+//!    What moves is stylized afresh each frame (`--temporal on`): blending the previous strokes into the new
+//!    ones averages two paintings into a paler one (measured: the style term 1.4-1.6x weaker on a face and a
+//!    moving camera when moving pixels kept 3/4 of the warped output). `--temporal smooth` does keep
+//!    [`MOVING_HOLD`] of the warped output there, so strokes travel with what moves and are renewed within a few
+//!    frames: steadier motion, softer strokes.
 //! 4. A cut (most of the frame untrusted) starts afresh; callers [`Temporal::reset`] on a change of model or
 //!    style mix.
 
@@ -35,11 +39,13 @@ use warp::{sample, shrink_luma, small_pos, small_size};
 use crate::error::{Error, Result};
 use crate::frame::Frame;
 
-/// `--temporal`: whether the stage runs.
+/// `--temporal`: whether the stage runs, and what it keeps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum TemporalMode {
-    /// Keep the previous output where the input stood still or moved predictably (no boiling)
+    /// Keep the previous output where the input stood still (no boiling); what moves is stylized afresh (full style)
     On,
+    /// Also carry moving parts along the optical flow, 3/4 from the frame before: steadier motion, paler strokes
+    Smooth,
     /// Every frame stylized on its own
     Off,
 }
@@ -58,8 +64,16 @@ impl Default for TemporalMode {
     }
 }
 
-/// The flow and the trust are computed with the long side shrunk to at most this many pixels.
-pub const FLOW_SIDE: usize = 320;
+/// The flow and the trust are computed with the long side shrunk to at most this many pixels (320 before the
+/// flow was refined; 192 keeps the stage within 10% of `stylize video`'s frames a second at 640x360, where 240
+/// cost 18%, for a little less steadiness on small frames).
+pub const FLOW_SIDE: usize = 192;
+/// DIS at its ultrafast preset, but searched down to half that size ([`FLOW_FINEST_SCALE`]) and smoothed by
+/// variational refinement ([`FLOW_REFINEMENT`] iterations): the preset's own flow is blocky (8-pixel patches, no
+/// refinement), and its blocks showed as rectangles of old strokes in moving footage; refined, the still-pixel
+/// change fell from 2.0x to 1.1x the input's on a static camera (vtest.avi), for 1-2 ms more a frame.
+pub const FLOW_FINEST_SCALE: i32 = 1;
+pub const FLOW_REFINEMENT: i32 = 5;
 /// A (small, grey, area-averaged) pixel whose input differs from the warped reference by at most this many
 /// grey levels shows the same thing: the previous output is kept there.
 pub const SAME_LEVEL: f32 = 3.0;
@@ -69,16 +83,25 @@ pub const NEW_LEVEL: f32 = 10.0;
 /// of a frame shows the same thing, so the median is the noise), up to [`MAX_SAME_LEVEL`].
 pub const NOISE_MARGIN: f32 = 2.5;
 pub const MAX_SAME_LEVEL: f32 = 6.0;
-/// The share of the warped previous output that moving pixels keep (the rest is the new frame's).
+/// `--temporal smooth`: the share of the warped previous output that moving pixels keep (the rest is the new
+/// frame's); `on` keeps none.
 pub const MOVING_HOLD: f32 = 0.75;
-/// Flow below this many pixels (at the frame's size) counts as none: the previous output is copied, not resampled
-/// (DIS on noisy still footage reads up to about a pixel of motion; measured on vtest.avi, 1.0 holds 83% of
-/// the frame against 79% at 0.5, with a lower still-pixel change).
-pub const STILL_FLOW: f32 = 1.0;
+/// Flow below this many pixels (at the frame's size) counts as none: the previous output is copied, not resampled,
+/// where the input still matches it (DIS on noisy still footage reads up to about a pixel of motion, and a face
+/// that barely moves should not boil; measured on a face close-up, Megamind.avi, 2.0 against 1.0: still-pixel
+/// change 3.1x the input's instead of 6.4x, the style term 4% weaker).
+pub const STILL_FLOW: f32 = 2.0;
 /// Frames whose shrunk long side is below this are too small to track (DIS needs 12): they show as they are.
 pub const MIN_FLOW_SIDE: usize = 16;
-/// A frame more than this share of which is untrusted is a cut: it is taken whole and the stage starts afresh.
+/// A frame more than this share of which is untrusted (its input differs from the warped reference by
+/// [`NEW_LEVEL`] or more) is a cut: it is taken whole and the stage starts afresh.
 pub const CUT_SHARE: f32 = 0.7;
+
+/// Grey levels as the flow and the trust compare them: the square root, scaled to 0..255. A camera's noise grows
+/// with the square root of the light, so in these levels it is about the same in the dark as in the bright, and one
+/// [`SAME_LEVEL`] fits both; in plain levels, dark parts (whose strokes the network repaints at every small change)
+/// were held as the same for many frames, and showed as rectangles of old strokes (a fade-in from black).
+static SQRT_TONE: std::sync::LazyLock<[u8; 256]> = std::sync::LazyLock::new(|| std::array::from_fn(|g| (255.0 * (g as f32 / 255.0).sqrt() + 0.5) as u8));
 
 /// What the stage did over a run, for summaries and the live HUD.
 #[derive(Clone, Copy, Debug, Default)]
@@ -116,6 +139,8 @@ pub struct Temporal {
     /// The input as the kept output shows it (small, grey), and its warped copy.
     reference: Vec<f32>,
     warped: Vec<f32>,
+    /// The new input's difference to the reference where it is, unwarped (smoothed like `alpha`'s).
+    in_place: Vec<f32>,
     /// How much of the warped previous output each small pixel keeps (0..1), and a scratch row for smoothing.
     alpha: Vec<f32>,
     scratch: Vec<f32>,
@@ -136,13 +161,16 @@ pub struct Temporal {
     stats: TemporalStats,
     /// Threads the blend may use (1: the caller's own; more where the stage runs while cores are idle).
     threads: usize,
+    /// The share of the warped previous output that moving pixels keep: 0 (`on`) or [`MOVING_HOLD`] (`smooth`).
+    moving_hold: f32,
 }
 
 impl Temporal {
-    /// A stage with OpenCV's DIS at its ultrafast preset (a few ms per frame at [`FLOW_SIDE`]).
+    /// The stage of `--temporal on`: still parts held, moving parts stylized afresh. OpenCV's DIS at its ultrafast
+    /// preset, refined (a few ms per frame at [`FLOW_SIDE`]).
     pub fn new() -> Result<Temporal> {
         Ok(Temporal {
-            dis: Dis::new(Preset::UltraFast)?,
+            dis: Dis::new(Preset::UltraFast)?.refined(FLOW_FINEST_SCALE, FLOW_REFINEMENT)?,
             size: (0, 0),
             k: 1,
             small: (0, 0),
@@ -151,6 +179,7 @@ impl Temporal {
             flow: Vec::new(),
             reference: Vec::new(),
             warped: Vec::new(),
+            in_place: Vec::new(),
             alpha: Vec::new(),
             scratch: Vec::new(),
             class: Vec::new(),
@@ -163,13 +192,20 @@ impl Temporal {
             plan: None,
             stats: TemporalStats::default(),
             threads: 1,
+            moving_hold: 0.0,
         })
     }
 
-    /// A stage when `mode` is on, none when it is off.
+    /// The stage of `--temporal smooth`: moving parts also keep [`MOVING_HOLD`] of the previous output, warped.
+    pub fn smooth() -> Result<Temporal> {
+        Ok(Temporal { moving_hold: MOVING_HOLD, ..Temporal::new()? })
+    }
+
+    /// The stage `mode` asks for, none when it is off.
     pub fn for_mode(mode: TemporalMode) -> Result<Option<Temporal>> {
         match mode {
             TemporalMode::On => Temporal::new().map(Some),
+            TemporalMode::Smooth => Temporal::smooth().map(Some),
             TemporalMode::Off => Ok(None),
         }
     }
@@ -240,6 +276,8 @@ impl Temporal {
         }
         let (sw, sh) = self.small;
         shrink_luma(input, self.k, sw, sh, &mut self.grey);
+        let tone = &*SQRT_TONE;
+        self.grey.iter_mut().for_each(|g| *g = tone[usize::from(*g)]);
         // DIS needs a side of at least 12 pixels; frames that small show as they are.
         if !self.primed || sw.max(sh) < MIN_FLOW_SIDE {
             self.take_whole();
@@ -248,8 +286,8 @@ impl Temporal {
         let t = Instant::now();
         self.dis.calc(&self.grey, &self.prev_grey, sw, sh, &mut self.flow)?;
         self.stats.flow += t.elapsed();
-        let kept = self.trust();
-        if kept < 1.0 - CUT_SHARE {
+        let (kept, trusted) = self.trust();
+        if trusted < 1.0 - CUT_SHARE {
             self.take_whole();
             return Ok(None);
         }
@@ -263,7 +301,7 @@ impl Temporal {
         self.small = (sw, sh);
         self.prev_grey.clear();
         self.prev_grey.resize(sw * sh, 0);
-        for v in [&mut self.reference, &mut self.warped, &mut self.alpha] {
+        for v in [&mut self.reference, &mut self.warped, &mut self.in_place, &mut self.alpha] {
             v.clear();
             v.resize(sw * sh, 0.0);
         }
@@ -285,8 +323,9 @@ impl Temporal {
     }
 
     /// Fills `alpha` (how much of the warped previous output each small pixel keeps) and moves the reference
-    /// along; returns the mean of `alpha`.
-    fn trust(&mut self) -> f32 {
+    /// along; returns the mean of `alpha` and the share of the frame the warp explains (a cut when low: with
+    /// `on`, moving pixels keep nothing, so the kept share alone would call any pan a cut).
+    fn trust(&mut self) -> (f32, f32) {
         let (sw, sh) = self.small;
         let still = STILL_FLOW / self.k as f32;
         // The reference warped along the flow; the difference to the new input, smoothed over 3x3 (noise).
@@ -304,9 +343,11 @@ impl Temporal {
                 };
                 let d = (f32::from(self.grey[i]) - self.warped[i]).abs();
                 self.alpha[i] = if d.is_nan() { 255.0 } else { d };
+                self.in_place[i] = (f32::from(self.grey[i]) - self.reference[i]).abs();
             }
         }
         box3(&mut self.alpha, &mut self.scratch, sw, sh);
+        box3(&mut self.in_place, &mut self.scratch, sw, sh);
         // The input's own noise, as most of a frame shows it (the median difference): compressed or dim footage
         // differs by more where nothing changed than clean footage, and the levels rise with it, up to a cap
         // (at a cut the median is the cut, not noise).
@@ -316,29 +357,44 @@ impl Temporal {
         let noise = *self.scratch.select_nth_unstable_by(mid, f32::total_cmp).1;
         let same_level = (NOISE_MARGIN * noise).clamp(SAME_LEVEL, MAX_SAME_LEVEL);
         let new_level = same_level + (NEW_LEVEL - SAME_LEVEL);
-        let mut sum = 0.0f64;
+        let (mut sum, mut trusted) = (0.0f64, 0.0f64);
         for i in 0..sw * sh {
             let (fx, fy) = (self.flow[2 * i], self.flow[2 * i + 1]);
-            let trust = ((new_level - self.alpha[i]) / (new_level - same_level)).clamp(0.0, 1.0);
-            let is_still = fx.abs() < still && fy.abs() < still;
+            // Still where the flow says so, and where it reads a little motion (up to twice that) but no motion
+            // explains the input as well, within the noise: in flat parts the flow is a guess, and strokes renewed
+            // on a guess boil. (Without the bound on the flow, flat parts of a moving camera's view were held as
+            // the strokes around them moved on, and tore.)
+            let is_still = fx.abs() < still && fy.abs() < still
+                || self.in_place[i] <= same_level.min(self.alpha[i]) && fx.abs() < 2.0 * still && fy.abs() < 2.0 * still;
             if is_still {
-                // The blend copies these pixels as they are.
+                self.warped[i] = self.reference[i];
+                self.alpha[i] = self.in_place[i];
+            }
+            let trust = ((new_level - self.alpha[i]) / (new_level - same_level)).clamp(0.0, 1.0);
+            // The blend copies still pixels as they are; so it does moving ones that keep nothing of the last
+            // frame (`on`), where they border held ones: warped along their flow, the blend there would read
+            // the previous output from elsewhere, and the held side would keep what it read for good.
+            let in_place = is_still || self.moving_hold == 0.0;
+            if in_place {
                 self.flow[2 * i] = 0.0;
                 self.flow[2 * i + 1] = 0.0;
             }
-            let hold = if is_still { 1.0 } else { MOVING_HOLD };
-            let a = if self.warped[i].is_nan() { 0.0 } else { trust * hold };
+            let hold = if is_still { 1.0 } else { self.moving_hold };
+            // (Where the warp left the frame the difference is 255, so the trust is 0.)
+            let a = trust * hold;
             self.alpha[i] = a;
             self.class[i] = match a {
                 0.0 => NEW,
                 1.0 if is_still => HELD,
                 _ => MIXED,
-            } | if is_still { STILL } else { 0 };
+            } | if in_place { STILL } else { 0 };
             let warped = if self.warped[i].is_nan() { 0.0 } else { self.warped[i] };
             self.reference[i] = a * warped + (1.0 - a) * f32::from(self.grey[i]);
             sum += f64::from(a);
+            trusted += f64::from(trust);
         }
-        (sum / (sw * sh) as f64) as f32
+        let n = (sw * sh) as f64;
+        ((sum / n) as f32, (trusted / n) as f32)
     }
 
     /// `styled` = alpha x (previous output warped along the flow) + (1 - alpha) x `styled`, at full size, in
@@ -500,10 +556,58 @@ mod tests {
         assert_eq!(t.stats().fresh, 2);
     }
 
+    /// `--temporal on`: what moves by more than twice [`STILL_FLOW`] is the network's new frame as it is (nothing of
+    /// the last frame's strokes is blended into it), while what stands still is held.
+    #[test]
+    fn panned_content_is_stylized_afresh_and_a_still_scene_held() {
+        let (w, h) = (192, 128);
+        let mut t = Temporal::new().unwrap();
+        let first = scene(w, h, 0.0, 0.0, 1, 0.5);
+        t.apply(&first, &mut stylize(&first, 1)).unwrap();
+        let second = scene(w, h, 8.0, 0.0, 2, 0.5);
+        let styled = stylize(&second, 2);
+        let mut out = styled.clone();
+        t.apply(&second, &mut out).unwrap();
+        let middle = |f: &Frame| (24..h - 24).flat_map(|y| f.data[(y * w + 24) * 3..(y * w + w - 24) * 3].to_vec()).collect::<Vec<u8>>();
+        assert!(middle(&out) == middle(&styled), "moving pixels should show the new frame as it is");
+        assert_eq!(t.stats().fresh, 1, "a pan is not a cut");
+        // The same scene again: held as the last output showed it.
+        let third = scene(w, h, 8.0, 0.0, 3, 0.5);
+        let mut held = stylize(&third, 3);
+        t.apply(&third, &mut held).unwrap();
+        assert!(mean_abs(&held, &out) < 0.5, "a still scene should be held: {:.2}", mean_abs(&held, &out));
+    }
+
+    /// Dark parts are compared in square-root levels: a fade-in from black to a dark scene (levels 0..6, a few
+    /// levels a frame) shows the network's new strokes, not those of the black frames held as "the same".
+    #[test]
+    fn a_fade_from_black_shows_new_strokes_in_the_dark() {
+        let (w, h) = (160, 96);
+        let mut t = Temporal::new().unwrap();
+        let black = Frame::new(w, h);
+        for i in 0..2 {
+            t.apply(&black, &mut stylize(&black, i)).unwrap();
+        }
+        let scene = scene(w, h, 0.0, 0.0, 1, 0.0);
+        let mut last = 0.0;
+        for k in 1..=4u32 {
+            let mut dark = scene.clone();
+            dark.data.iter_mut().for_each(|v| *v = (u32::from(*v) * k / 160) as u8);
+            let styled = stylize(&dark, 2 + k);
+            let mut out = styled.clone();
+            t.apply(&dark, &mut out).unwrap();
+            last = mean_abs(&out, &styled);
+        }
+        // (In plain levels 3.7: most of the black frames' output held; in square-root levels 2.0, the rest where the
+        // scene is as black as they were.)
+        assert!(last < 2.8, "the faded-in dark scene should show its own strokes: {last:.2} levels from them");
+    }
+
+    /// `--temporal smooth`: moving pixels carry the last frame's strokes along the flow.
     #[test]
     fn panned_content_keeps_its_strokes_where_they_moved() {
         let (w, h) = (192, 128);
-        let mut t = Temporal::new().unwrap();
+        let mut t = Temporal::smooth().unwrap();
         let first = scene(w, h, 0.0, 0.0, 1, 0.5);
         let mut out0 = stylize(&first, 1);
         t.apply(&first, &mut out0).unwrap();
@@ -536,7 +640,7 @@ mod tests {
     fn blending_in_bands_of_rows_gives_the_same_frames() {
         let (w, h) = (192, 131);
         let run = |threads: usize| {
-            let mut t = Temporal::new().unwrap();
+            let mut t = Temporal::smooth().unwrap();
             t.set_threads(threads);
             (0..4)
                 .map(|k| {
@@ -633,7 +737,7 @@ mod tests {
                 (input, styled)
             })
             .collect();
-        let (mut whole, mut halves) = (Temporal::new().unwrap(), Temporal::new().unwrap());
+        let (mut whole, mut halves) = (Temporal::smooth().unwrap(), Temporal::smooth().unwrap());
         for (input, styled) in &frames {
             let (mut a, mut b) = (styled.clone(), styled.clone());
             whole.apply(input, &mut a).unwrap();
