@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# The temporal stage (--temporal on) against per-frame stylization, on real clips:
-#   1. coherence (`stylize flicker`): output change on still pixels (as a multiple of the input's own) and the
-#      warping error, per frame and with the stage, for candy, candy-lite and a styles4-lite mix;
-#   2. cost: `stylize video -m candy-lite` fps at 640x360 with the stage off and on (same run);
-#   3. memory: peak RSS of the same transcode at 1x and 8x the length, with the stage on.
+# The temporal stage (--temporal on, and smooth) against per-frame stylization, on real clips:
+#   1. coherence (`stylize flicker`): output change on still and static pixels (as multiples of the input's own)
+#      and the warping error, per frame and with the stage, for candy, candy-lite and a styles4-lite mix;
+#   2. style: the style ratio (the trainer's `stylize-train score`, candy-lite against candy.jpg) of frames 7, 13,
+#      19 and 25 of each clip, per frame and with the stage (skipped without the trainer or ../shared/data);
+#   3. cost: `stylize video -m candy-lite` fps at 640x360 with the stage off, on and smooth (same run);
+#   4. memory: peak RSS of the same transcode at 1x and 8x the length, with the stage on.
 #
 #   scripts/bench_temporal.sh [FRAMES]     (default 60 frames per clip for the coherence table)
 #
@@ -30,22 +32,46 @@ fi
 clips=("$CLIPS/vtest.avi" "$CLIPS/Megamind.avi")
 [[ -f ../shared/data/video/bikes.mp4 ]] && clips+=(../shared/data/video/bikes.mp4)
 
-echo "== coherence: $FRAMES frames per clip (still pixels: each channel of the input changes by < 3 levels)"
-printf '%-12s %-26s %9s %9s %9s %9s %9s %9s\n' clip model "still in" "still pf" "still tmp" "warp in" "warp pf" "warp tmp"
+echo "== coherence: $FRAMES frames per clip (still pixels: each channel of the input changes by < 3 levels; static: still and"
+echo "   the flow below half a pixel; x: the output's change there over the input's; warping error: temporal / per frame)"
+printf '%-12s %-26s %-6s %9s %9s %9s %9s %9s\n' clip model mode "still pf" "still tmp" "static pf" "static tmp" "warp"
 for clip in "${clips[@]}"; do
     for m in candy candy-lite "styles4-lite --style-mix candy=0.5,mosaic=0.5"; do
-        # shellcheck disable=SC2086
-        out=$("$BIN" flicker -q -m $m "$clip" --frames "$FRAMES")
-        still=$(awk '/^still-pixel change/ { gsub(/[(),%]/, " "); print $4, $(NF-1), $NF }' <<<"$out")
-        warp=$(awk '/^warping error/ { gsub(/[(),%]/, " "); print $4, $(NF-1), $NF }' <<<"$out")
-        read -r si sp st <<<"$still"
-        read -r wi wp wt <<<"$warp"
-        printf '%-12s %-26s %9s %9s %9s %9s %9s %9s\n' "$(basename "$clip")" "${m/ --style-mix /:}" "$si" "$sp" "$st" "$wi" "$wp" "$wt"
+        for mode in on smooth; do
+            # shellcheck disable=SC2086
+            out=$("$BIN" flicker -q -m $m "$clip" --frames "$FRAMES" --temporal "$mode")
+            read -r sp st zp zt <<<"$(awk '/x the input/ { printf "%s %s ", $(NF-1), $NF }' <<<"$out")"
+            warp=$(awk '/^warping error/ { printf "%.2f", $NF / $(NF-1) }' <<<"$out")
+            printf '%-12s %-26s %-6s %9s %9s %9s %9s %9s\n' "$(basename "$clip")" "${m/ --style-mix /:}" "$mode" "$sp" "$st" "$zp" "$zt" "$warp"
+        done
     done
 done
 
+TRAIN=${TRAIN:-$ROOT/target/release/stylize-train}
+DATA=../shared/data
+if [[ -x $TRAIN && -f $DATA/vgg16/vgg16_relu4_3.safetensors ]]; then
+    echo "== style: style ratio of candy-lite frames 7, 13, 19, 25 (lower is more style; x: over per frame)"
+    printf '%-16s %9s %9s %9s %9s %9s\n' clip "off" "on" "x" "smooth" "x"
+    for clip in "${clips[@]}"; do
+        name=$(basename "$clip"); mkdir -p "$WORK/$name/in"
+        ffmpeg -v error -y -i "$clip" -frames:v 25 "$WORK/$name/in/%05d.png"
+        row=()
+        for mode in off on smooth; do
+            mkdir -p "$WORK/$name/$mode"
+            "$BIN" video -q -m candy-lite "$clip" --frames 25 --temporal "$mode" -o "$WORK/$name/$mode/%05d.png" >/dev/null
+            pairs=()
+            for n in 00007 00013 00019 00025; do pairs+=(--content "$WORK/$name/in/$n.png" --stylized "$WORK/$name/$mode/$n.png"); done
+            row+=("$("$TRAIN" score --style "$DATA/styles/candy.jpg" --vgg "$DATA/vgg16/vgg16_relu4_3.safetensors" \
+                --content-weight 1.5 --style-weight 10 --size 512 "${pairs[@]}" | awk '$1 == "mean" { print $6 }')")
+        done
+        awk -v c="$name" -v a="${row[0]}" -v b="${row[1]}" -v s="${row[2]}" 'BEGIN { printf "%-16s %9.4f %9.4f %9.3f %9.4f %9.3f\n", c, a, b, b / a, s, s / a }'
+    done
+else
+    echo "== style: skipped (needs $TRAIN, built by scripts/setup.sh --train, and ../shared/data's VGG16)"
+fi
+
 echo "== cost: stylize video -m candy-lite, 640x360 (the demo clip at half size, 130 frames)"
-for mode in off on off on; do
+for mode in off on smooth off on smooth; do
     fps=$("$BIN" video -q -m candy-lite assets/bigbuckbunny.mp4 --scale 0.5 --temporal "$mode" -o "$WORK/t.mp4" | sed 's/.* \([0-9.]*\) fps.*/\1/')
     echo "temporal $mode: $fps fps"
 done
