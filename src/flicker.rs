@@ -176,9 +176,7 @@ impl CoherenceMeter {
                 let o = (y * w + x) * 3;
                 self.all_pixels += 1;
                 let (a, b) = (&prev.data[o..o + 3], &input.data[o..o + 3]);
-                // Where was this pixel a frame ago? Where it is, if that explains the input as well as the flow
-                // does: in flat and noisy parts the flow is a guess, and warping a still output along it would
-                // count as an error what is none.
+                // Where was this pixel a frame ago?
                 let sx = small_pos(x, k, sw);
                 let (fx, fy) = (sample(&self.flow, sw, 2, 0, sx, sy) * k as f32, sample(&self.flow, sw, 2, 1, sx, sy) * k as f32);
                 if (0..3).all(|c| a[c].abs_diff(b[c]) < STILL_NOISE_THRESHOLD) {
