@@ -67,15 +67,15 @@ impl Drop for Worker {
 /// A frame the workers are done with, with what came with it.
 pub struct Inferred<T> {
     pub tag: T,
-    pub input: Option<Frame>,
+    pub input: Frame,
     pub styled: Frame,
 }
 
 /// The workers and the frames in flight; `T` is what travels beside each frame (the element's buffer).
 pub struct Ahead<T> {
     workers: Vec<Worker>,
-    /// Oldest first: what came with each frame being inferred, and its input (kept where the stage needs it).
-    inferring: VecDeque<(T, Option<Frame>)>,
+    /// Oldest first: what came with each frame being inferred, and its input (for the effects and the stage).
+    inferring: VecDeque<(T, Frame)>,
     sent: usize,
 }
 
@@ -97,7 +97,7 @@ impl<T> Ahead<T> {
     }
 
     /// Sends a frame to the next worker.
-    pub fn send(&mut self, tag: T, frame: Frame, input: Option<Frame>) -> Result<(), String> {
+    pub fn send(&mut self, tag: T, frame: Frame, input: Frame) -> Result<(), String> {
         let n = self.workers.len();
         self.workers[self.sent % n].send(Job::Frame(frame))?;
         self.sent += 1;

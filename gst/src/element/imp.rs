@@ -329,7 +329,6 @@ impl Stylize {
         let mut input = state.spare.pop().unwrap_or_default();
         input.resize(frame.width, frame.height);
         input.data.copy_from_slice(&frame.data);
-        let input = Some(input);
         let ahead = state.ahead.as_mut().ok_or(gst::FlowError::NotNegotiated)?;
         ahead.send(buffer, frame, input).map_err(|e| self.failed("stylize", &e))?;
         Ok(moved)
@@ -352,12 +351,10 @@ impl Stylize {
     fn finish_ahead(&self, state: &mut State, settings: &Settings) -> Result<Option<gst::Buffer>, gst::FlowError> {
         let Some(Inferred { tag: mut buffer, input, mut styled }) = state.ready.take() else { return Ok(None) };
         self.set_stage(state, settings.temporal)?;
-        if let Some(input) = &input {
-            settings.effects().apply(input, &mut styled);
-            if let Some(stage) = state.temporal.as_mut() {
-                stage.prepare(input).map_err(|e| self.failed("temporal stage", &e))?;
-                stage.finish(&mut styled);
-            }
+        settings.effects().apply(&input, &mut styled);
+        if let Some(stage) = state.temporal.as_mut() {
+            stage.prepare(&input).map_err(|e| self.failed("temporal stage", &e))?;
+            stage.finish(&mut styled);
         }
         {
             let info = state.info.as_ref().ok_or(gst::FlowError::NotNegotiated)?;
@@ -366,7 +363,7 @@ impl Stylize {
         }
         // A frame and an input per frame in flight are in use at a time: keep as many for reuse.
         let keep = 2 * state.ahead.as_ref().map_or(1, Ahead::workers) + 2;
-        state.spare.extend(input);
+        state.spare.push(input);
         state.spare.push(styled);
         state.spare.truncate(keep);
         Ok(Some(buffer))
