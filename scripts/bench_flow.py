@@ -1,7 +1,8 @@
 """Can FFmpeg decoder motion vectors (export_mvs) replace DIS optical flow?
 
 Measures, per clip, on the temporal stage's small grey frames (BT.601 luma,
-area-averaged by k = ceil(max(w, h) / 240)):
+area-averaged by k = ceil(max(w, h) / 192), in square-root levels as the stage
+compares them):
   * photometric warp error  mean |now(p) - bilinear(prev, p + flow(p))|  for
     zero flow, OpenCV DIS (ULTRAFAST, finest scale 1, 5 variational iters, as in
     the stage) and the decoder's motion vectors made dense (backward flow);
@@ -51,12 +52,12 @@ CELL = 4  # all MPEG-4 / H.264 partitions are multiples of 4 px and 4-aligned
 
 
 def small_grey(rgb, k):
-    """BT.601 integer luma, then area-average by k to (w//k, h//k), uint8."""
+    """BT.601 integer luma, area-averaged by k to (w//k, h//k), in square-root levels (the stage's SQRT_TONE), uint8."""
     rgb = rgb.astype(np.uint32)
     y = (77 * rgb[..., 0] + 150 * rgb[..., 1] + 29 * rgb[..., 2]) >> 8
     h, w = y.shape[0] // k, y.shape[1] // k
-    y = y[: h * k, : w * k].reshape(h, k, w, k).mean(axis=(1, 3))
-    return np.round(y).astype(np.uint8)
+    y = np.round(y[: h * k, : w * k].reshape(h, k, w, k).mean(axis=(1, 3)))
+    return np.floor(255.0 * np.sqrt(y / 255.0) + 0.5).astype(np.uint8)
 
 
 @functools.lru_cache(maxsize=None)
@@ -130,7 +131,7 @@ def bench(path, frames):
     s.thread_type, s.codec_context.thread_count = "SLICE", 1
     s.codec_context.options = {"flags2": "+export_mvs"}
     codec, W, H = s.codec_context.name, s.codec_context.width, s.codec_context.height
-    k = math.ceil(max(W, H) / 240)
+    k = math.ceil(max(W, H) / 192)  # the stage's FLOW_SIDE
     prev, last_anchor = None, None
     R = {key: [] for key in "ez ed em xz xd xm epe t_dis t_mv cov".split()}
     cnt = {"intra": 0, "scaled": 0, "types": ""}
