@@ -203,6 +203,9 @@ fn stylize(state: &State, engines: &mut Engines, req: &mut Request, original: &m
 /// The client's temporal stage on its stylized frame (`--temporal on` or `smooth`): started afresh when the client picks
 /// another model, mix or effect, and for a frame of another size.
 fn steady(state: &State, client: &Client, original: &Frame, req: &mut Request) -> Result<(), String> {
+    if state.temporal == TemporalMode::Off {
+        return Ok(());
+    }
     let mut slot = client.temporal.lock().unwrap_or_else(PoisonError::into_inner);
     let (stage, settings) = match slot.as_mut() {
         Some(kept) => kept,
