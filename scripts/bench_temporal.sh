@@ -11,8 +11,9 @@
 #
 # Clips: vtest.avi (a static camera, people walking, 768x576) and Megamind.avi (a face close-up, 720x528) are
 # OpenCV's sample videos, taken from Debian's opencv-doc package (scripts/debs.sh; the clips cached in
-# ~/.cache/stylize/clips: the only download, and only when this script runs); bikes.mp4 (a moving camera,
-# 640x272) and the demo clip from ../shared/data/video and assets/.
+# ~/.cache/stylize/clips: the only download, and only when this script runs); vtest-handheld.mp4 is vtest.avi
+# shaken like a hand-held camera (made here); bikes.mp4 (a moving camera, 640x272) and the demo clip from
+# ../shared/data/video and assets/.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -29,7 +30,16 @@ if [[ ! -f "$CLIPS/vtest.avi" || ! -f "$CLIPS/Megamind.avi" ]]; then
     dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$WORK" ./usr/share/doc/opencv-doc/examples/data/vtest.avi ./usr/share/doc/opencv-doc/examples/data/Megamind.avi
     mv "$WORK"/usr/share/doc/opencv-doc/examples/data/{vtest,Megamind}.avi "$CLIPS/"
 fi
-clips=("$CLIPS/vtest.avi" "$CLIPS/Megamind.avi")
+# A hand-held camera with people: vtest.avi shaken (two slow sways and a drift, sub-pixel: moved at twice the
+# size, then shrunk), 688x512, H.264 as a phone would store it. Simulated: the people move on their own, the
+# camera's shake is made.
+if [[ ! -f "$CLIPS/vtest-handheld.mp4" ]]; then
+    ffmpeg -v error -y -i "$CLIPS/vtest.avi" -frames:v 200 -vf "scale=1536:1152:flags=lanczos,crop=1376:1024\
+:x='80+24*sin(2*PI*t*0.8)+10*sin(2*PI*t*2.1+1)+6*t':y='64+18*sin(2*PI*t*0.6+2)+8*sin(2*PI*t*1.7)',scale=688:512:flags=area" \
+        -c:v libx264 -crf 18 -pix_fmt yuv420p "$WORK/handheld.mp4"
+    mv "$WORK/handheld.mp4" "$CLIPS/vtest-handheld.mp4"
+fi
+clips=("$CLIPS/vtest.avi" "$CLIPS/vtest-handheld.mp4" "$CLIPS/Megamind.avi")
 [[ -f ../shared/data/video/bikes.mp4 ]] && clips+=(../shared/data/video/bikes.mp4)
 
 echo "== coherence: $FRAMES frames per clip (still pixels: each channel of the input changes by < 3 levels; static: still and"

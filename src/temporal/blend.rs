@@ -18,6 +18,9 @@ pub(super) struct Blend<'a> {
     pub(super) alpha: &'a [f32],
     pub(super) flow: &'a [f32],
     pub(super) prev: &'a Frame,
+    /// Read the nearest pixel, not a bilinear mix of four, and at any offset (the anchor, read once per pixel: its
+    /// strokes stay as sharp as drawn); else offsets below [`STILL_FLOW`] read in place.
+    pub(super) nearest: bool,
 }
 
 impl Blend<'_> {
@@ -117,14 +120,13 @@ impl Blend<'_> {
             // Still pixels read the previous output where they are, not resampled. (Here and below, no branches
             // on what varies from pixel to pixel: in real footage still and moving pixels alternate, and
             // mispredicted branches cost more than the arithmetic.)
-            let moving = f32::from(u8::from(fx.abs() >= STILL_FLOW || fy.abs() >= STILL_FLOW));
+            let moving = f32::from(u8::from(self.nearest || fx.abs() >= STILL_FLOW || fy.abs() >= STILL_FLOW));
             let (fx, fy) = (fx * moving, fy * moving);
-            // Float to int casts saturate, so far positions clamp to the border.
-            *src = Source {
-                alpha: self.alpha_at(along, x),
-                x: (((x as f32 + fx) * 256.0) as i32).clamp(0, xmax) as u32,
-                y: (((y as f32 + fy) * 256.0) as i32).clamp(0, ymax) as u32,
-            };
+            // Float to int casts saturate, so far positions clamp to the border; nearest: whole pixels (the
+            // fractions 0, so the mix below reads the one pixel).
+            let (px, py) = ((((x as f32 + fx) * 256.0) as i32).clamp(0, xmax), (((y as f32 + fy) * 256.0) as i32).clamp(0, ymax));
+            let (px, py) = if self.nearest { ((px + 128) & !255, (py + 128) & !255) } else { (px, py) };
+            *src = Source { alpha: self.alpha_at(along, x), x: px.min(xmax) as u32, y: py.min(ymax) as u32 };
         }
         // (alpha 0 gives the new pixel back exactly, so it needs no branch either.)
         for (px, src) in row[xs.start * 3..xs.end * 3].chunks_exact_mut(3).zip(at.iter()) {
