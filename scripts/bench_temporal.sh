@@ -2,8 +2,9 @@
 # The temporal stage (--temporal on, and smooth) against per-frame stylization, on real clips:
 #   1. coherence (`stylize flicker`): output change on still and static pixels (as multiples of the input's own)
 #      and the warping error, per frame and with the stage, for candy, candy-lite and a styles4-lite mix;
-#   2. style: the style ratio (the trainer's `stylize-train score`, candy-lite against candy.jpg) of frames 7, 13,
-#      19 and 25 of each clip, per frame and with the stage (skipped without the trainer or ../shared/data);
+#   2. style: the style ratio (the trainer's `stylize-train score`, candy-lite against candy.jpg) of frames 3 to 26
+#      of each clip (every frame: the anchor of `on` is renewed every few frames, and frames picked at that
+#      period would all be renewals), per frame and with the stage (skipped without the trainer or ../shared/data);
 #   3. cost: `stylize video -m candy-lite` fps at 640x360 with the stage off, on and smooth (same run);
 #   4. memory: peak RSS of the same transcode at 1x and 8x the length, with the stage on.
 #
@@ -60,17 +61,17 @@ done
 TRAIN=${TRAIN:-$ROOT/target/release/stylize-train}
 DATA=../shared/data
 if [[ -x $TRAIN && -f $DATA/vgg16/vgg16_relu4_3.safetensors ]]; then
-    echo "== style: style ratio of candy-lite frames 7, 13, 19, 25 (lower is more style; x: over per frame)"
+    echo "== style: style ratio of candy-lite frames 3 to 26 (lower is more style; x: over per frame)"
     printf '%-16s %9s %9s %9s %9s %9s\n' clip "off" "on" "x" "smooth" "x"
     for clip in "${clips[@]}"; do
         name=$(basename "$clip"); mkdir -p "$WORK/$name/in"
-        ffmpeg -v error -y -i "$clip" -frames:v 25 "$WORK/$name/in/%05d.png"
+        ffmpeg -v error -y -i "$clip" -frames:v 26 "$WORK/$name/in/%05d.png"
         row=()
         for mode in off on smooth; do
             mkdir -p "$WORK/$name/$mode"
-            "$BIN" video -q -m candy-lite "$clip" --frames 25 --temporal "$mode" -o "$WORK/$name/$mode/%05d.png" >/dev/null
+            "$BIN" video -q -m candy-lite "$clip" --frames 26 --temporal "$mode" -o "$WORK/$name/$mode/%05d.png" >/dev/null
             pairs=()
-            for n in 00007 00013 00019 00025; do pairs+=(--content "$WORK/$name/in/$n.png" --stylized "$WORK/$name/$mode/$n.png"); done
+            for n in $(seq -f %05g 3 26); do pairs+=(--content "$WORK/$name/in/$n.png" --stylized "$WORK/$name/$mode/$n.png"); done
             row+=("$("$TRAIN" score --style "$DATA/styles/candy.jpg" --vgg "$DATA/vgg16/vgg16_relu4_3.safetensors" \
                 --content-weight 1.5 --style-weight 10 --size 512 "${pairs[@]}" | awk '$1 == "mean" { print $6 }')")
         done

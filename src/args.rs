@@ -237,8 +237,9 @@ pub struct VideoArgs {
 
 /// `--temporal` (video, demo, live, serve, flicker).
 pub const TEMPORAL_HELP: &str = "Temporal coherence: on keeps the previous output where the scene stands still (optical \
-flow on the input), so still parts do not boil, and stylizes what moves afresh (full style); smooth also carries \
-moving parts along the flow (steadier motion, paler strokes); off stylizes each frame on its own";
+flow on the input), so still parts do not boil, and stylizes what moves afresh (full style; where the camera moves, \
+what moves keeps its strokes for a few frames); smooth also carries moving parts along the flow (steadier motion, \
+paler strokes); off stylizes each frame on its own";
 
 #[cfg(feature = "video")]
 impl Default for VideoArgs {

@@ -28,6 +28,7 @@ pub(super) struct Anchor {
     moved_to: Vec<f32>,
     moved: Vec<f32>,
     in_place: Vec<f32>,
+    scratch: Vec<f32>,
 }
 
 /// The differences (grey, square-root levels) within which an input shows the same thing, and from which
@@ -76,7 +77,7 @@ impl Anchor {
     /// there, or below twice that where staying explains the input as well, within the noise (noisy still footage
     /// reads up to about a pixel of motion, and in flat parts the flow is a guess); else it moves with the flow.
     /// The blend takes the anchor only where `carried` says so (moving pixels).
-    pub(super) fn follow(&mut self, flow: &[f32], grey: &[u8], (sw, sh): (usize, usize), still: f32, levels: Levels, carried: impl Fn(usize) -> bool, scratch: &mut Vec<f32>) {
+    pub(super) fn follow(&mut self, flow: &[f32], grey: &[u8], (sw, sh): (usize, usize), still: f32, levels: Levels, carried: impl Fn(usize) -> bool) {
         let (xmax, ymax) = ((sw - 1) as f32, (sh - 1) as f32);
         let inside = |x: f32, y: f32| (0.0..=xmax).contains(&x) && (0.0..=ymax).contains(&y);
         for i in 0..sw * sh {
@@ -90,8 +91,8 @@ impl Anchor {
             self.moved[i] = if found { (g - sample(&self.grey, sw, 1, 0, x + mx, y + my)).abs() } else { 255.0 };
             (self.moved_to[2 * i], self.moved_to[2 * i + 1]) = if found { (mx, my) } else { (0.0, 0.0) };
         }
-        box3(&mut self.in_place, scratch, sw, sh);
-        box3(&mut self.moved, scratch, sw, sh);
+        box3(&mut self.in_place, &mut self.scratch, sw, sh);
+        box3(&mut self.moved, &mut self.scratch, sw, sh);
         for i in 0..sw * sh {
             let (fx, fy) = (flow[2 * i].abs(), flow[2 * i + 1].abs());
             let (stay, moved) = (self.in_place[i], self.moved[i]);

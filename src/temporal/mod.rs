@@ -126,7 +126,7 @@ pub struct TemporalStats {
     pub frames: u64,
     /// Frames taken whole: the first, cuts, resets.
     pub fresh: u64,
-    /// Sum over frames of the share of the output that came from the previous one.
+    /// Sum over frames of the share of the output that came from earlier ones (the last output, the anchor).
     pub kept: f64,
     pub busy: Duration,
     /// Of `busy`, the optical flow's share.
@@ -134,11 +134,11 @@ pub struct TemporalStats {
 }
 
 impl TemporalStats {
-    /// `temporal: 61% of each frame kept from the last, 2 fresh starts, 3.1 ms/frame (flow 1.2)`.
+    /// `temporal: 61% of each frame kept from earlier frames, 2 fresh starts, 3.1 ms/frame (flow 1.2)`.
     pub fn describe(&self) -> String {
         let n = self.frames.max(1) as f64;
         let ms = |d: Duration| d.as_secs_f64() * 1e3 / n;
-        format!("temporal: {:.0}% of each frame kept from the last, {} fresh starts, {:.1} ms/frame (flow {:.1})", 100.0 * self.kept / n, self.fresh, ms(self.busy), ms(self.flow))
+        format!("temporal: {:.0}% of each frame kept from earlier frames, {} fresh starts, {:.1} ms/frame (flow {:.1})", 100.0 * self.kept / n, self.fresh, ms(self.busy), ms(self.flow))
     }
 }
 
@@ -438,7 +438,7 @@ impl Temporal {
             let moving = self.moving.iter().filter(|&&m| m).count();
             let camera_moves = moving as f32 >= CARRY_SHARE * self.moving.len() as f32;
             let levels = Levels { same: same_level, new: new_level };
-            anchor.follow(&self.flow, &self.grey, (sw, sh), still, levels, |i| camera_moves && self.moving[i], &mut self.scratch);
+            anchor.follow(&self.flow, &self.grey, (sw, sh), still, levels, |i| camera_moves && self.moving[i]);
             sum += anchor.alpha.iter().map(|&a| f64::from(a)).sum::<f64>();
             self.renew = anchor.age >= RENEW_EVERY;
         }
