@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Exports a training run to onnx/NAME.onnx and writes its model card onnx/NAME.md with pictures in
-# onnx/cards/: the style image, amber.jpg | our output | the pytorch/examples reference output, the loss curve.
+# onnx/cards/: the style image, amber.jpg | our output | the pytorch/examples reference output, the loss curve, held-out
+# people (scripts/card_people.sh) and the scores against the reference model (scripts/card_reference.sh).
 #
 #   scripts/model_card.sh NAME RUN_DIR "MACHINE DESCRIPTION" ["extra notes"]
 # (STYLIZE=... TRAIN=... pick the binaries; default target/release/, built when missing)
@@ -70,4 +71,5 @@ $cmd
 ![loss curve]($(basename "$CARDS")/$NAME-loss.png)
 EOF
 STYLIZE="$STYLIZE" scripts/card_people.sh "$NAME" >/dev/null
+STYLIZE="$STYLIZE" TRAIN="$TRAIN" scripts/card_reference.sh "$NAME" >/dev/null
 echo "wrote onnx/$NAME.onnx and onnx/$NAME.md"
