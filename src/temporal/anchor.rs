@@ -5,7 +5,7 @@
 //! them (the warp of the frame before, resampled frame after frame, blurred them away within a few frames). The
 //! anchor's own input says where it still shows the scene.
 
-use super::blend::{HELD, MIXED, NEW, STILL};
+use super::blend::{class_of, NEW};
 use super::box3;
 use super::warp::sample;
 use crate::frame::Frame;
@@ -107,11 +107,7 @@ impl Anchor {
             let a = if carried(i) { levels.trust(d) } else { 0.0 };
             let in_place = self.to[2 * i] == 0.0 && self.to[2 * i + 1] == 0.0;
             self.alpha[i] = a;
-            self.class[i] = match a {
-                0.0 => NEW,
-                1.0 if in_place => HELD,
-                _ => MIXED,
-            } | if in_place { STILL } else { 0 };
+            self.class[i] = class_of(a, in_place, in_place);
         }
     }
 }

@@ -165,6 +165,16 @@ pub(super) const MIXED: u8 = 2;
 const CLASS: u8 = 3;
 pub(super) const STILL: u8 = 4;
 
+/// The class of a small pixel that keeps `alpha` of the previous output (or the anchor): held where it keeps all of
+/// it and is `copied` (read where it is, not resampled), with the still bit where its flow is zero (`in_place`).
+pub(super) fn class_of(alpha: f32, copied: bool, in_place: bool) -> u8 {
+    (match alpha {
+        0.0 => NEW,
+        1.0 if copied => HELD,
+        _ => MIXED,
+    }) | if in_place { STILL } else { 0 }
+}
+
 /// What [`Blend::blend_rows`] does with a stretch of pixels, from the classes of their small neighbours.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Stretch {

@@ -37,7 +37,7 @@ pub mod warp;
 use std::time::{Duration, Instant};
 
 use anchor::{Anchor, Levels};
-use blend::{Blend, Source, HELD, MIXED, NEW, STILL};
+use blend::{class_of, Blend, Source, NEW};
 pub use flow::{Dis, Preset};
 use warp::{sample, shrink_luma, small_pos, small_size};
 
@@ -397,7 +397,7 @@ impl Temporal {
         let mid = self.scratch.len() / 2;
         let noise = *self.scratch.select_nth_unstable_by(mid, f32::total_cmp).1;
         let same_level = (NOISE_MARGIN * noise).clamp(SAME_LEVEL, MAX_SAME_LEVEL);
-        let new_level = same_level + (NEW_LEVEL - SAME_LEVEL);
+        let levels = Levels { same: same_level, new: same_level + (NEW_LEVEL - SAME_LEVEL) };
         let (mut sum, mut trusted) = (0.0f64, 0.0f64);
         for i in 0..sw * sh {
             let (fx, fy) = (self.flow[2 * i], self.flow[2 * i + 1]);
@@ -411,7 +411,7 @@ impl Temporal {
                 self.warped[i] = self.reference[i];
                 self.alpha[i] = self.in_place[i];
             }
-            let trust = ((new_level - self.alpha[i]) / (new_level - same_level)).clamp(0.0, 1.0);
+            let trust = levels.trust(self.alpha[i]);
             // The blend copies still pixels as they are. Moving ones that keep nothing of the last frame (`on`)
             // need no flow either: zeroed, the pixels between them and held ones mix with the previous output
             // where it is, not resampled from where the flow points.
@@ -421,11 +421,7 @@ impl Temporal {
             // (Where the warp left the frame the difference is 255, so the trust is 0.)
             let a = trust * hold;
             self.alpha[i] = a;
-            self.class[i] = match a {
-                0.0 => NEW,
-                1.0 if is_still => HELD,
-                _ => MIXED,
-            } | if in_place { STILL } else { 0 };
+            self.class[i] = class_of(a, is_still, in_place);
             let warped = if self.warped[i].is_nan() { 0.0 } else { self.warped[i] };
             self.reference[i] = a * warped + (1.0 - a) * f32::from(self.grey[i]);
             sum += f64::from(a);
@@ -437,7 +433,6 @@ impl Temporal {
         if let Some(anchor) = &mut self.anchor {
             let moving = self.moving.iter().filter(|&&m| m).count();
             let camera_moves = moving as f32 >= CARRY_SHARE * self.moving.len() as f32;
-            let levels = Levels { same: same_level, new: new_level };
             anchor.follow(&self.flow, &self.grey, (sw, sh), still, levels, |i| camera_moves && self.moving[i]);
             sum += anchor.alpha.iter().map(|&a| f64::from(a)).sum::<f64>();
             self.renew = anchor.age >= RENEW_EVERY;

@@ -1,6 +1,7 @@
 //! The temporal stage on synthetic scenes with known motion, noise, cuts and fades.
 
 use super::*;
+use super::blend::{HELD, MIXED, STILL};
 use crate::temporal::warp::sample_rgb;
 
 /// A textured scene (smooth shapes, as a camera sees them), with `(dx, dy)` the offset of its content.
