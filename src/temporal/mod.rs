@@ -103,6 +103,7 @@ pub const RENEW_EVERY: u32 = 6;
 /// (bikes.mp4): carrying from a moving share of 0.3 on, 1.11x weaker style for a warping error of 0.55x; from 0.5,
 /// 1.07x and 0.62x (per frame as before: 1.06x and 0.65x).
 pub const CARRY_SHARE: f32 = 0.5;
+pub const CARRY_UNTIL: f32 = 0.3;
 /// Flow below this many pixels (at the frame's size) counts as none: the previous output is copied, not resampled,
 /// where the input still matches it (DIS on noisy still footage reads up to about a pixel of motion, and a face
 /// that barely moves should not boil; measured on a face close-up, Megamind.avi, 2.0 against 1.0 with a flow side
@@ -180,10 +181,12 @@ pub struct Temporal {
     threads: usize,
     /// The share of the warped previous output that moving pixels keep: 0 (`on`) or [`MOVING_HOLD`] (`smooth`).
     moving_hold: f32,
-    /// `on`: the anchor moving pixels are carried from, and which small pixels move (not still).
+    /// `on`: the anchor moving pixels are carried from, which small pixels move (not still), whether the anchor is
+    /// renewed with this frame and whether moving pixels are carried (the camera moves).
     anchor: Option<Anchor>,
     moving: Vec<bool>,
     renew: bool,
+    carrying: bool,
 }
 
 impl Temporal {
@@ -217,6 +220,7 @@ impl Temporal {
             anchor: Some(Anchor::default()),
             moving: Vec::new(),
             renew: false,
+            carrying: false,
         })
     }
 
@@ -432,8 +436,12 @@ impl Temporal {
         // it still shows them; before a still camera they show the new frame.
         if let Some(anchor) = &mut self.anchor {
             let moving = self.moving.iter().filter(|&&m| m).count();
-            let camera_moves = moving as f32 >= CARRY_SHARE * self.moving.len() as f32;
-            anchor.follow(&self.flow, &self.grey, (sw, sh), still, levels, |i| camera_moves && self.moving[i]);
+            // (Once carrying, until the moving share falls to [`CARRY_UNTIL`]: frames that hover about the threshold
+            // would otherwise switch what moves between the anchor's strokes and new ones, frame after frame.)
+            let from = if self.carrying { CARRY_UNTIL } else { CARRY_SHARE };
+            self.carrying = moving as f32 >= from * self.moving.len() as f32;
+            let carrying = self.carrying;
+            anchor.follow(&self.flow, &self.grey, (sw, sh), still, levels, |i| carrying && self.moving[i]);
             sum += anchor.alpha.iter().map(|&a| f64::from(a)).sum::<f64>();
             self.renew = anchor.age >= RENEW_EVERY;
         }
