@@ -416,9 +416,8 @@ impl Temporal {
                 self.alpha[i] = self.in_place[i];
             }
             let trust = levels.trust(self.alpha[i]);
-            // The blend copies still pixels as they are. Moving ones that keep nothing of the last frame (`on`)
-            // need no flow either: zeroed, the pixels between them and held ones mix with the previous output
-            // where it is, not resampled from where the flow points.
+            // The blend copies still pixels as they are; so it does moving ones that keep nothing of the last frame
+            // (`on`), whose flow is zeroed below.
             let in_place = is_still || self.moving_hold == 0.0;
             self.moving[i] = !is_still;
             let hold = if is_still { 1.0 } else { self.moving_hold };
@@ -431,7 +430,6 @@ impl Temporal {
             sum += f64::from(a);
             trusted += f64::from(trust);
         }
-        // `on`: moving pixels are carried from the anchor (along the flow as it is), where it still shows them.
         // `on`: where the camera moves, moving pixels are carried from the anchor (along the flow as it is), where
         // it still shows them; before a still camera they show the new frame.
         if let Some(anchor) = &mut self.anchor {
@@ -445,6 +443,8 @@ impl Temporal {
             sum += anchor.alpha.iter().map(|&a| f64::from(a)).sum::<f64>();
             self.renew = anchor.age >= RENEW_EVERY;
         }
+        // Zeroed (once the anchor has followed it), the pixels between moving ones that keep nothing of the last
+        // frame and held ones mix with the previous output where it is, not resampled from where the flow points.
         for (i, f) in self.flow.chunks_exact_mut(2).enumerate() {
             if !self.moving[i] || self.moving_hold == 0.0 {
                 f.fill(0.0);
