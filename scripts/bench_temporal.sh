@@ -5,7 +5,8 @@
 #   2. style: the style ratio (the trainer's `stylize-train score`, candy-lite against candy.jpg) of frames 3 to 26
 #      of each clip (every frame: the anchor of `on` is renewed every few frames, and frames picked at that
 #      period would all be renewals), per frame and with the stage (skipped without the trainer or ../shared/data);
-#   3. cost: `stylize video -m candy-lite` fps at 640x360 with the stage off, on and smooth (same run);
+#   3. cost: `stylize video -m candy-lite` fps at 640x360 and on the hand-held clip with the stage off, on and
+#      smooth (same run);
 #   4. memory: peak RSS of the same transcode at 1x and 8x the length, with the stage on.
 #
 #   scripts/bench_temporal.sh [FRAMES]     (default 60 frames per clip for the coherence table)
@@ -81,10 +82,12 @@ else
     echo "== style: skipped (needs $TRAIN, built by scripts/setup.sh --train, and ../shared/data's VGG16)"
 fi
 
-echo "== cost: stylize video -m candy-lite, 640x360 (the demo clip at half size, 130 frames)"
+echo "== cost: stylize video -m candy-lite: the demo clip at half size (640x360, 130 frames), where little of the"
+echo "   picture moves, and 150 frames of the hand-held clip (688x512), where nearly all of it is carried from the anchor"
 for mode in off on smooth off on smooth; do
     fps=$("$BIN" video -q -m candy-lite assets/bigbuckbunny.mp4 --scale 0.5 --temporal "$mode" -o "$WORK/t.mp4" | sed 's/.* \([0-9.]*\) fps.*/\1/')
-    echo "temporal $mode: $fps fps"
+    hand=$("$BIN" video -q -m candy-lite "$CLIPS/vtest-handheld.mp4" --frames 150 --temporal "$mode" -o "$WORK/t.mp4" | sed 's/.* \([0-9.]*\) fps.*/\1/')
+    echo "temporal $mode: $fps fps, hand-held $hand fps"
 done
 
 echo "== memory: peak RSS, --temporal on, 1x and 8x the length"
