@@ -247,6 +247,7 @@ impl Temporal {
     /// The next frame starts afresh (a new model or style, a jump in the input).
     pub fn reset(&mut self) {
         self.primed = false;
+        self.carrying = false;
     }
 
     pub fn stats(&self) -> TemporalStats {
