@@ -341,7 +341,8 @@ fn sigkill_loses_at_most_one_checkpoint_interval_and_a_torn_write_is_harmless() 
     assert!(!status.success());
     let run = dir.join("run");
     let (at, logged) = (checkpoint_iteration(&run), logged_iterations(&log));
-    assert!(at > 0 && at % every == 0 && logged - at < every + 1, "checkpoint at {at}, {logged} iterations logged before the kill");
+    // (The kill may land after a checkpoint is written and before its iteration's log line: then nothing is lost.)
+    assert!(at > 0 && at % every == 0 && logged.saturating_sub(at) < every + 1, "checkpoint at {at}, {logged} iterations logged before the kill");
     // A checkpoint write torn half-way (its temporary file) does not spoil the checkpoint before it.
     let whole = std::fs::read(ckpt::checkpoint_path(&run)).unwrap();
     std::fs::write(run.join(".checkpoint.safetensors.99999999.tmp"), &whole[..whole.len() / 2]).unwrap();
