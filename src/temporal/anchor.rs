@@ -44,6 +44,14 @@ impl Levels {
     pub(super) fn trust(&self, d: f32) -> f32 {
         ((self.new - d) / (self.new - self.same)).clamp(0.0, 1.0)
     }
+
+    /// Whether a pixel whose flow reads a little motion (`flow`, under twice `still` each way) is better taken as
+    /// standing where it was: there (`stay`, the input's difference) it explains the input as well as where the
+    /// flow points (`moved`), within the noise. In flat parts the flow is a guess, and strokes moved or renewed on a
+    /// guess boil.
+    pub(super) fn explained_in_place(&self, (fx, fy): (f32, f32), still: f32, stay: f32, moved: f32) -> bool {
+        fx.abs() < 2.0 * still && fy.abs() < 2.0 * still && stay <= self.same.min(moved)
+    }
 }
 
 impl Anchor {
@@ -94,9 +102,9 @@ impl Anchor {
         box3(&mut self.in_place, &mut self.scratch, sw, sh);
         box3(&mut self.moved, &mut self.scratch, sw, sh);
         for i in 0..sw * sh {
-            let (fx, fy) = (flow[2 * i].abs(), flow[2 * i + 1].abs());
+            let (fx, fy) = (flow[2 * i], flow[2 * i + 1]);
             let (stay, moved) = (self.in_place[i], self.moved[i]);
-            let stays = fx < still && fy < still && stay <= levels.same || fx < 2.0 * still && fy < 2.0 * still && stay <= levels.same.min(moved);
+            let stays = fx.abs() < still && fy.abs() < still && stay <= levels.same || levels.explained_in_place((fx, fy), still, stay, moved);
             let d = if stays {
                 stay
             } else {

@@ -37,7 +37,7 @@ pub mod warp;
 use std::time::{Duration, Instant};
 
 use anchor::{Anchor, Levels};
-use blend::{class_of, Blend, Source, NEW};
+use blend::{class_of, Blend, Grid, Source, NEW};
 pub use flow::{Dis, Preset};
 use warp::{sample, shrink_luma, small_pos, small_size};
 
@@ -146,10 +146,8 @@ impl TemporalStats {
 /// The stage's state for one stream of frames (all of one size; another size starts afresh).
 pub struct Temporal {
     dis: Dis,
-    /// Full size, the shrink factor and the small size.
-    size: (usize, usize),
-    k: usize,
-    small: (usize, usize),
+    /// Where full-size pixels sit on the small maps.
+    grid: Grid,
     grey: Vec<u8>,
     prev_grey: Vec<u8>,
     /// Backward flow at the small size: the pixel at p now was at p + flow(p) a frame ago.
@@ -164,11 +162,6 @@ pub struct Temporal {
     scratch: Vec<f32>,
     /// Per small pixel: [`NEW`], [`HELD`] or [`MIXED`], and [`STILL`] where its flow was zeroed.
     class: Vec<u8>,
-    /// Per full-size column and row: the small pixel to its left/top and the weight of the next.
-    cols: Vec<(usize, f32)>,
-    rows: Vec<(usize, f32)>,
-    /// Per small column: the first full-size column whose left neighbour it is (and the width at the end).
-    spans: Vec<usize>,
     /// Where the blend reads each pixel of a row from: one row per band of rows.
     sources: Vec<Source>,
     prev_out: Frame,
@@ -181,11 +174,10 @@ pub struct Temporal {
     threads: usize,
     /// The share of the warped previous output that moving pixels keep: 0 (`on`) or [`MOVING_HOLD`] (`smooth`).
     moving_hold: f32,
-    /// `on`: the anchor moving pixels are carried from, which small pixels move (not still), whether the anchor is
-    /// renewed with this frame and whether moving pixels are carried (the camera moves).
+    /// `on`: the anchor moving pixels are carried from, which small pixels move (not still) and whether moving
+    /// pixels are carried (the camera moves).
     anchor: Option<Anchor>,
     moving: Vec<bool>,
-    renew: bool,
     carrying: bool,
 }
 
@@ -195,9 +187,7 @@ impl Temporal {
     pub fn new() -> Result<Temporal> {
         Ok(Temporal {
             dis: Dis::new(Preset::UltraFast)?.refined(FLOW_FINEST_SCALE, FLOW_REFINEMENT)?,
-            size: (0, 0),
-            k: 1,
-            small: (0, 0),
+            grid: Grid::default(),
             grey: Vec::new(),
             prev_grey: Vec::new(),
             flow: Vec::new(),
@@ -207,9 +197,6 @@ impl Temporal {
             alpha: Vec::new(),
             scratch: Vec::new(),
             class: Vec::new(),
-            cols: Vec::new(),
-            rows: Vec::new(),
-            spans: Vec::new(),
             sources: Vec::new(),
             prev_out: Frame::new(0, 0),
             primed: false,
@@ -219,7 +206,6 @@ impl Temporal {
             moving_hold: 0.0,
             anchor: Some(Anchor::default()),
             moving: Vec::new(),
-            renew: false,
             carrying: false,
         })
     }
@@ -278,17 +264,17 @@ impl Temporal {
     /// leaves `styled` as it is and the next frame starts afresh.
     pub fn finish(&mut self, styled: &mut Frame) {
         let t = Instant::now();
-        let Some(plan) = self.plan.take().filter(|_| (styled.width, styled.height) == self.size) else {
+        let Some(plan) = self.plan.take().filter(|_| (styled.width, styled.height) == self.grid.size) else {
             self.primed = false;
             return;
         };
         self.stats.frames += 1;
         // The anchor first (what moves), then the previous output (what stands still) over it.
-        let renew = plan.is_none() || self.renew;
+        let renew = plan.is_none() || self.anchor.as_ref().is_some_and(|a| a.age >= RENEW_EVERY);
         if let Some(anchor) = self.anchor.as_mut().filter(|_| renew) {
             anchor.set(styled, &self.grey);
         } else if let Some(a) = &self.anchor {
-            let inputs = Blend { size: self.size, small: self.small, k: self.k, rows: &self.rows, cols: &self.cols, spans: &self.spans, class: &a.class, alpha: &a.alpha, flow: &a.to, prev: &a.out, nearest: true };
+            let inputs = Blend { grid: &self.grid, class: &a.class, alpha: &a.alpha, flow: &a.to, prev: &a.out, nearest: true };
             blend(&inputs, self.threads, styled, &mut self.sources);
         }
         if let Some(anchor) = &mut self.anchor {
@@ -296,7 +282,7 @@ impl Temporal {
         }
         match plan {
             Some(share) => {
-                let inputs = Blend { size: self.size, small: self.small, k: self.k, rows: &self.rows, cols: &self.cols, spans: &self.spans, class: &self.class, alpha: &self.alpha, flow: &self.flow, prev: &self.prev_out, nearest: false };
+                let inputs = Blend { grid: &self.grid, class: &self.class, alpha: &self.alpha, flow: &self.flow, prev: &self.prev_out, nearest: false };
                 blend(&inputs, self.threads, styled, &mut self.sources);
                 self.stats.kept += f64::from(share);
             }
@@ -312,11 +298,11 @@ impl Temporal {
     /// Shrinks `input`, finds the flow and the trust: the share of the frame to keep from the last one, or None
     /// when it is taken whole.
     fn plan(&mut self, input: &Frame) -> Result<Option<f32>> {
-        if (input.width, input.height) != self.size {
+        if (input.width, input.height) != self.grid.size {
             self.resize(input.width, input.height);
         }
-        let (sw, sh) = self.small;
-        shrink_luma(input, self.k, sw, sh, &mut self.grey);
+        let (sw, sh) = self.grid.small;
+        shrink_luma(input, self.grid.k, sw, sh, &mut self.grey);
         let tone = &*SQRT_TONE;
         self.grey.iter_mut().for_each(|g| *g = tone[usize::from(*g)]);
         // DIS needs a side of at least 12 pixels; frames that small show as they are.
@@ -337,9 +323,9 @@ impl Temporal {
 
     fn resize(&mut self, w: usize, h: usize) {
         let (k, sw, sh) = small_size(w, h, FLOW_SIDE);
-        self.size = (w, h);
-        self.k = k;
-        self.small = (sw, sh);
+        self.grid.size = (w, h);
+        self.grid.k = k;
+        self.grid.small = (sw, sh);
         self.prev_grey.clear();
         self.prev_grey.resize(sw * sh, 0);
         for v in [&mut self.reference, &mut self.warped, &mut self.in_place, &mut self.alpha] {
@@ -355,9 +341,9 @@ impl Temporal {
         if let Some(anchor) = &mut self.anchor {
             anchor.resize(sw, sh);
         }
-        self.cols = taps(w, k, sw);
-        self.spans = (0..=sw).map(|sx| self.cols.partition_point(|c| c.0 < sx)).collect();
-        self.rows = taps(h, k, sh);
+        self.grid.cols = taps(w, k, sw);
+        self.grid.spans = (0..=sw).map(|sx| self.grid.cols.partition_point(|c| c.0 < sx)).collect();
+        self.grid.rows = taps(h, k, sh);
         self.primed = false;
     }
 
@@ -372,8 +358,8 @@ impl Temporal {
     /// along; returns the mean of `alpha` and the share of the frame the warp explains (a cut when low: with
     /// `on`, moving pixels keep nothing, so the kept share alone would call any pan a cut).
     fn trust(&mut self) -> (f32, f32) {
-        let (sw, sh) = self.small;
-        let still = STILL_FLOW / self.k as f32;
+        let (sw, sh) = self.grid.small;
+        let still = STILL_FLOW / self.grid.k as f32;
         // The reference warped along the flow; the difference to the new input, smoothed over 3x3 (noise).
         for y in 0..sh {
             for x in 0..sw {
@@ -407,11 +393,9 @@ impl Temporal {
         for i in 0..sw * sh {
             let (fx, fy) = (self.flow[2 * i], self.flow[2 * i + 1]);
             // Still where the flow says so, and where it reads a little motion (up to twice that) but no motion
-            // explains the input as well, within the noise: in flat parts the flow is a guess, and strokes renewed
-            // on a guess boil. (Without the bound on the flow, flat parts of a moving camera's view were held as
-            // the strokes around them moved on, and tore.)
-            let is_still = fx.abs() < still && fy.abs() < still
-                || self.in_place[i] <= same_level.min(self.alpha[i]) && fx.abs() < 2.0 * still && fy.abs() < 2.0 * still;
+            // explains the input as well. (Without the bound on the flow, flat parts of a moving camera's view were
+            // held as the strokes around them moved on, and tore.)
+            let is_still = fx.abs() < still && fy.abs() < still || levels.explained_in_place((fx, fy), still, self.in_place[i], self.alpha[i]);
             if is_still {
                 self.warped[i] = self.reference[i];
                 self.alpha[i] = self.in_place[i];
@@ -442,7 +426,6 @@ impl Temporal {
             let carrying = self.carrying;
             anchor.follow(&self.flow, &self.grey, (sw, sh), still, levels, |i| carrying && self.moving[i]);
             sum += anchor.alpha.iter().map(|&a| f64::from(a)).sum::<f64>();
-            self.renew = anchor.age >= RENEW_EVERY;
         }
         // Zeroed (once the anchor has followed it), the pixels between moving ones that keep nothing of the last
         // frame and held ones mix with the previous output where it is, not resampled from where the flow points.
@@ -459,7 +442,7 @@ impl Temporal {
 /// `styled` = alpha x (the previous output or the anchor, warped along the flow) + (1 - alpha) x `styled`, at full
 /// size, in `threads` bands of rows at once (`sources`: a row of sources for each band, kept from frame to frame).
 fn blend(inputs: &Blend, threads: usize, styled: &mut Frame, sources: &mut Vec<Source>) {
-    let (w, h) = inputs.size;
+    let (w, h) = inputs.grid.size;
     let band = h.div_ceil(threads.clamp(1, h.max(1)));
     sources.resize(h.div_ceil(band) * w, Source::default());
     if band >= h {

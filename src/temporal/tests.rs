@@ -236,8 +236,8 @@ fn the_blend_is_the_bilinear_mix_in_floats() {
     let (w, h) = (700, 300);
     let mut t = Temporal::new().unwrap();
     t.resize(w, h);
-    let (sw, sh) = t.small;
-    assert!(t.k > 1, "the test needs a shrunk grid");
+    let (sw, sh) = t.grid.small;
+    assert!(t.grid.k > 1, "the test needs a shrunk grid");
     for sy in 0..sh {
         for sx in 0..sw {
             let i = sy * sw + sx;
@@ -259,12 +259,12 @@ fn the_blend_is_the_bilinear_mix_in_floats() {
     t.prev_out = scene(w, h, 0.0, 0.0, 3, 4.0);
     let styled = stylize(&scene(w, h, 1.0, 0.0, 4, 4.0), 9);
     let mut out = styled.clone();
-    let inputs = Blend { size: t.size, small: t.small, k: t.k, rows: &t.rows, cols: &t.cols, spans: &t.spans, class: &t.class, alpha: &t.alpha, flow: &t.flow, prev: &t.prev_out, nearest: false };
+    let inputs = Blend { grid: &t.grid, class: &t.class, alpha: &t.alpha, flow: &t.flow, prev: &t.prev_out, nearest: false };
     blend(&inputs, t.threads, &mut out, &mut t.sources);
 
-    let k = t.k as f32;
+    let k = t.grid.k as f32;
     let lerp2 = |v: &[f32], n: usize, c: usize, x: usize, y: usize| {
-        let ((x0, wx), (y0, wy)) = (t.cols[x], t.rows[y]);
+        let ((x0, wx), (y0, wy)) = (t.grid.cols[x], t.grid.rows[y]);
         let (x1, y1) = ((x0 + 1).min(sw - 1), (y0 + 1).min(sh - 1));
         let g = |xx: usize, yy: usize| v[(yy * sw + xx) * n + c];
         let top = g(x0, y0) + wx * (g(x1, y0) - g(x0, y0));
