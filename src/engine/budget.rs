@@ -125,7 +125,7 @@ impl Engine {
         let (env, _) = ort_environment(self.tiling.opts.ort_lib.as_deref())?;
         let tune = Tuning::from_env();
         let device = if self.device.on_cpu() { Device::Cpu } else { self.device };
-        let rewrites = if device == Device::Cpu { (tune.cpu_rewrites, tune.cpu_rewrites) } else { (tune.gpu_rewrites, false) };
+        let rewrites = tune.rewrites(device == Device::Cpu);
         let cannot = |why: String| Error::ModelContract { path: path.clone(), reason: format!("this frame needs tiling, but {why}") };
         let (_, wrapped) = wrap_for_frames(&env, &bytes, path, Precision::Fp32, rewrites)?.map_err(cannot)?;
         let rewrite = |variant| rewrite_bytes(&wrapped.bytes, variant).map_err(|e| cannot(e.to_string()));

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use super::budget::Tiling;
-use super::contract::{check_wrapped, inspect, invalid, wrap_for_frames, WrapResult};
+use super::contract::{check_wrapped, inspect, invalid, wrap_for_frames, Rewrites, WrapResult};
 use super::library::ort_environment;
 use super::onnxruntime::{build_session, OrtRun, SessionError, Tuning};
 use super::{int8, ov, AutoCpu, Backend, Device, Engine, EngineOptions, FrameIo, OvTarget, Precision};
@@ -65,7 +65,7 @@ impl Engine {
         // CPU gets its own rewrites (`WrapOptions::for_cpu`: convs on phases, uint8 shuffles CUDA has no kernels
         // for); GPUs get the phase convs only when a benchmark asks (`STYLIZE_ORT_TUNE=gpurewrite=1`).
         let tune = Tuning::from_env();
-        let mut wrapped: Option<((bool, bool), WrapResult)> = None;
+        let mut wrapped: Option<(Rewrites, WrapResult)> = None;
         // Asking for float32 frames, fp16 or ONNX Runtime tuning (STYLIZE_ORT_TUNE) means ONNX Runtime.
         let openvino_first = opts.device == Device::Auto
             && opts.auto_cpu != AutoCpu::OnnxRuntime
@@ -97,10 +97,7 @@ impl Engine {
             let mut io = opts.frame_io.resolve(device, opts.precision);
             let mut io_note = None;
             if io == FrameIo::U8 {
-                let rewrites = match device {
-                    Device::Cpu => (tune.cpu_rewrites, tune.cpu_rewrites),
-                    _ => (tune.gpu_rewrites, false),
-                };
+                let rewrites = tune.rewrites(device == Device::Cpu);
                 if wrapped.as_ref().map(|w| w.0) != Some(rewrites) {
                     wrapped = Some((rewrites, wrap_for_frames(&env, &bytes, model, opts.precision, rewrites)?));
                 }
@@ -167,8 +164,9 @@ impl Engine {
         unreachable!("the CPU provider is always tried last")
     }
 
-    /// The uint8-wrapped graph on OpenVINO. The wrap is the plain one: its CPU rewrites were measured on ONNX
-    /// Runtime's kernels, and OpenVINO fuses the conversions itself.
+    /// The uint8-wrapped graph on OpenVINO. The wrap is the plain one (its CPU rewrites were measured on ONNX
+    /// Runtime's kernels, and OpenVINO fuses the conversions itself), but a lite net's frames cross as their 2x2
+    /// phases: OpenVINO's shuffles cost 4-5% of the net each, the host's copy does them for free.
     /// An INT8 `choice` runs its int8 layers in int8 and the rest at what `auto` would pick for a float model.
     fn load_openvino(choice: &int8::Choice, bytes: &[u8], env: &ort::environment::Environment, target: OvTarget, opts: &EngineOptions) -> Result<Engine> {
         if opts.frame_io == FrameIo::F32 {
@@ -189,9 +187,9 @@ impl Engine {
             Some(int8_why) => format!(" ({}: {int8_why}; its float layers {})", if opts.precision == Precision::Int8 { "int8" } else { "auto" }, precision.name()),
             None => why.to_string(),
         };
-        let (info, wrapped) = wrap_for_frames(env, bytes, model, Precision::Fp32, (false, false))?
+        let (info, wrapped) = wrap_for_frames(env, bytes, model, Precision::Fp32, Rewrites { phases_on_host: true, ..Rewrites::default() })?
             .map_err(|why| Error::ModelContract { path: model.to_path_buf(), reason: format!("{why}; the OpenVINO backend needs it: use --device cpu") })?;
-        let session = ov::OvSession::new(&wrapped.bytes, &info, target, precision, opts.threads, opts.openvino_lib.as_deref())?;
+        let session = ov::OvSession::new(&wrapped.bytes, &info, wrapped.info.phases, target, precision, opts.threads, opts.openvino_lib.as_deref())?;
         let tiling = Tiling::new(&info, info.pad_rule(), opts);
         Ok(Engine {
             backend: Backend::OpenVino(session),

@@ -11,7 +11,7 @@ use ort::session::{builder::GraphOptimizationLevel, IoBinding, Session};
 use ort::value::{DynTensor, Tensor};
 use stylize_model::wrap::{FRAME_INPUT, FRAME_OUTPUT};
 
-use super::contract::first_line;
+use super::contract::{first_line, Rewrites};
 use super::pixels::{crop_rgb, pad_rgb, pad_side, planar_to_rgb, rgb_to_planar};
 use super::{resize_into, Backend, Device, Engine, EngineOptions, FrameIo, ModelInfo, Residence};
 use crate::error::{Error, Result};
@@ -276,6 +276,14 @@ pub(super) struct Tuning {
 }
 
 impl Tuning {
+    /// The uint8 wrap's rewrites for ONNX Runtime on the CPU (`on_cpu`) or a GPU.
+    pub(super) fn rewrites(&self, on_cpu: bool) -> Rewrites {
+        match on_cpu {
+            true => Rewrites { phase_convs: self.cpu_rewrites, shuffle_bytes: self.cpu_rewrites, phases_on_host: false },
+            false => Rewrites { phase_convs: self.gpu_rewrites, ..Rewrites::default() },
+        }
+    }
+
     pub(super) fn from_env() -> Tuning {
         Self::parse(&std::env::var("STYLIZE_ORT_TUNE").unwrap_or_default())
     }

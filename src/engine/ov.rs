@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 use openvino::{CompiledModel, Core, DeviceType, ElementType, InferRequest, Model, PartialShape, RwPropertyKey, Shape, Tensor};
 use stylize_model::wrap::{FRAME_INPUT, FRAME_OUTPUT};
 
-use super::pixels::{crop_rgb, pad_rgb};
+use super::pixels::{crop_rgb, crop_rgb_phases, pad_rgb, pad_rgb_phases};
 use super::{first_line, AutoCpu, ModelInfo, Precision};
 use crate::error::{Error, Result};
 use crate::frame::Frame;
@@ -169,7 +169,7 @@ struct Compiled {
     request: InferRequest,
     input: Tensor,
     output: Tensor,
-    /// The output's `[1, H', W', 3]`.
+    /// The output's `[1, H', W', 3]` (in pixels, also when it crosses as phases).
     out_dims: [usize; 4],
     extras: Vec<(String, Tensor)>,
     _compiled: CompiledModel,
@@ -187,11 +187,14 @@ pub(crate) struct OvSession {
     /// The extra inputs' values (`style_weights`), set into every size's request.
     extras: Vec<(String, Vec<i64>, Vec<f32>)>,
     path: PathBuf,
+    /// 2: frames cross as their 2x2 phases (`stylize_model::wrap::WrapInfo::phases`); 1: as they are.
+    phases: usize,
 }
 
 impl OvSession {
-    /// Reads the uint8-wrapped `graph` for `target` at `precision` (already resolved) with `threads` (None: all).
-    pub fn new(graph: &[u8], info: &ModelInfo, target: OvTarget, precision: Precision, threads: Option<usize>, lib: Option<&Path>) -> Result<OvSession> {
+    /// Reads the uint8-wrapped `graph` (its frames as `phases` x `phases` blocks) for `target` at `precision`
+    /// (already resolved) with `threads` (None: all).
+    pub fn new(graph: &[u8], info: &ModelInfo, phases: usize, target: OvTarget, precision: Precision, threads: Option<usize>, lib: Option<&Path>) -> Result<OvSession> {
         let wanted = format!("openvino:{}", target.name());
         load_library(lib)?;
         let ov_err = |e: &dyn std::fmt::Display| first_line(&e.to_string());
@@ -238,7 +241,7 @@ impl OvSession {
                 (name.clone(), shape.iter().map(|&d| d.max(1)).collect(), vec![1.0 / n as f32; n])
             })
             .collect();
-        Ok(OvSession { core, model, target, compiled: Vec::new(), extras, path: info.path.clone() })
+        Ok(OvSession { core, model, target, compiled: Vec::new(), extras, path: info.path.clone(), phases })
     }
 
     /// Sets an extra input's values (validated by the engine) for this and every following frame.
@@ -276,31 +279,41 @@ impl OvSession {
             }
         }
         let c = &mut self.compiled[0];
-        pad_rgb(frame, c.input.get_data_mut::<u8>().map_err(|e| infer_err(&e))?, ph, pw);
+        let input = c.input.get_data_mut::<u8>().map_err(|e| infer_err(&e))?;
+        match self.phases {
+            2 => pad_rgb_phases(frame, input, ph, pw),
+            _ => pad_rgb(frame, input, ph, pw),
+        }
         c.request.infer().map_err(|e| infer_err(&e))?;
         let [_, oh, ow, _] = c.out_dims;
         if oh < h || ow < w {
             let reason = format!("output shape {:?} (NHWC after the uint8 wrap) does not cover the {w}x{h} input", c.out_dims);
             return Err(Error::ModelContract { path: self.path.clone(), reason });
         }
-        crop_rgb(c.output.get_data::<u8>().map_err(|e| infer_err(&e))?, ow, frame);
+        let output = c.output.get_data::<u8>().map_err(|e| infer_err(&e))?;
+        match self.phases {
+            2 => crop_rgb_phases(output, ow, frame),
+            _ => crop_rgb(output, ow, frame),
+        }
         Ok(())
     }
 
-    /// Reshapes the model to `[1, ph, pw, 3]` frames, compiles it and sets its tensors.
+    /// Reshapes the model to `[1, ph, pw, 3]` frames (`[1, ph/2, pw/2, 12]` as phases), compiles it and sets its tensors.
     fn compile(&mut self, ph: usize, pw: usize) -> std::result::Result<Compiled, String> {
         let e = |what: &str, err: &dyn std::fmt::Display| format!("{what}: {}", first_line(&err.to_string()));
-        let shape = PartialShape::new_static(4, &[1, ph as i64, pw as i64, 3]).map_err(|x| e("shape", &x))?;
+        let b = self.phases as i64;
+        let frame_dims = [1, ph as i64 / b, pw as i64 / b, 3 * b * b];
+        let shape = PartialShape::new_static(4, &frame_dims).map_err(|x| e("shape", &x))?;
         self.model.reshape_input_by_name(FRAME_INPUT, &shape).map_err(|x| e("reshape", &x))?;
         let mut compiled = self.core.compile_model(&self.model, self.target.device_type()).map_err(|x| e("compile", &x))?;
         let out_shape = compiled.get_output_by_name(FRAME_OUTPUT).and_then(|o| o.get_shape()).map_err(|x| e("output shape", &x))?;
         let dims = out_shape.get_dimensions();
-        if dims.len() != 4 || dims[0] != 1 || dims[3] != 3 {
-            return Err(format!("output shape {dims:?} is not 1xHxWx3"));
+        if dims.len() != 4 || dims[0] != 1 || dims[3] != 3 * b * b {
+            return Err(format!("output shape {dims:?} is not 1xHxWx{}", 3 * b * b));
         }
-        let out_dims = [1, dims[1] as usize, dims[2] as usize, 3];
+        let out_dims = [1, (dims[1] * b) as usize, (dims[2] * b) as usize, 3];
         let mut request = compiled.create_infer_request().map_err(|x| e("infer request", &x))?;
-        let input = Tensor::new(ElementType::U8, &Shape::new(&[1, ph as i64, pw as i64, 3]).map_err(|x| e("shape", &x))?).map_err(|x| e("input tensor", &x))?;
+        let input = Tensor::new(ElementType::U8, &Shape::new(&frame_dims).map_err(|x| e("shape", &x))?).map_err(|x| e("input tensor", &x))?;
         let output = Tensor::new(ElementType::U8, &out_shape).map_err(|x| e("output tensor", &x))?;
         request.set_tensor(FRAME_INPUT, &input).map_err(|x| e("input", &x))?;
         request.set_tensor(FRAME_OUTPUT, &output).map_err(|x| e("output", &x))?;

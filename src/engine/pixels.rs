@@ -38,6 +38,50 @@ pub(crate) fn crop_rgb(src: &[u8], ow: usize, frame: &mut Frame) {
     }
 }
 
+/// RGB24 frame -> padded (`ph x pw`, both even) and given as its 2x2 phases: `[ph/2][pw/2][12]`, byte
+/// `(2 x row + column) x 3 + colour` of each 2x2 block (ONNX `SpaceToDepth`, DCR; [`stylize_model::wrap::WrapOptions::phases_on_host`]).
+/// Each block row's two pixels are contiguous in both layouts: six bytes move at a time.
+pub(crate) fn pad_rgb_phases(frame: &Frame, dst: &mut [u8], ph: usize, pw: usize) {
+    let (h, w) = (frame.height, frame.width);
+    let pairs = w / 2; // whole pairs of pixels inside the frame
+    for (yy, out) in dst.chunks_exact_mut(pw / 2 * 12).enumerate().take(ph / 2) {
+        for by in 0..2 {
+            let src = &frame.data[(2 * yy + by).min(h - 1) * w * 3..][..w * 3];
+            let mut blocks = out.chunks_exact_mut(12);
+            // (The source first: zip takes from its first iterator before it finds the second empty.)
+            for (pair, block) in src.chunks_exact(6).zip(blocks.by_ref()) {
+                block[by * 6..by * 6 + 6].copy_from_slice(pair);
+            }
+            // Past the whole pairs: each pixel repeats the row's last one.
+            for (xx, block) in blocks.enumerate() {
+                for bx in 0..2 {
+                    let x = (2 * (pairs + xx) + bx).min(w - 1);
+                    block[by * 6 + bx * 3..][..3].copy_from_slice(&src[x * 3..x * 3 + 3]);
+                }
+            }
+        }
+    }
+}
+
+/// The inverse of [`pad_rgb_phases`] for an output of `ow` padded columns: its 2x2 phases -> the frame, cropped.
+pub(crate) fn crop_rgb_phases(src: &[u8], ow: usize, frame: &mut Frame) {
+    let w = frame.width;
+    let row = ow / 2 * 12;
+    for (y, dst) in frame.data.chunks_exact_mut(w * 3).enumerate() {
+        let blocks = &src[y / 2 * row..][..row];
+        let by = y % 2;
+        let mut pixels = dst.chunks_exact_mut(6);
+        for (pair, block) in pixels.by_ref().zip(blocks.chunks_exact(12)) {
+            pair.copy_from_slice(&block[by * 6..by * 6 + 6]);
+        }
+        // An odd width's last pixel: the first column of its block.
+        let last = pixels.into_remainder();
+        if !last.is_empty() {
+            last.copy_from_slice(&blocks[w / 2 * 12 + by * 6..][..3]);
+        }
+    }
+}
+
 pub(crate) fn pad_side(n: usize, (multiple, min_side): (usize, usize)) -> usize {
     n.max(min_side).div_ceil(multiple) * multiple
 }
@@ -105,6 +149,28 @@ mod tests {
         assert_eq!(pad_side(17, (8, 32)), 32);
         assert_eq!(pad_side(301, (8, 32)), 304);
         assert_eq!(pad_side(360, (8, 32)), 360);
+    }
+
+    #[test]
+    fn phases_are_space_to_depth_of_the_padded_frame_and_crop_back() {
+        for (w, h, pw, ph) in [(5, 3, 8, 4), (6, 4, 6, 4), (7, 7, 8, 8), (1, 1, 2, 2)] {
+            let mut frame = Frame::new(w, h);
+            for (i, v) in frame.data.iter_mut().enumerate() {
+                *v = (i * 37 % 251) as u8;
+            }
+            let mut padded = vec![0; ph * pw * 3];
+            pad_rgb(&frame, &mut padded, ph, pw);
+            let mut phases = vec![0; ph * pw * 3];
+            pad_rgb_phases(&frame, &mut phases, ph, pw);
+            // ONNX SpaceToDepth (DCR) of the padded frame, written out from its definition.
+            for (y, x, c) in (0..ph).flat_map(|y| (0..pw).flat_map(move |x| (0..3).map(move |c| (y, x, c)))) {
+                let i = ((y / 2) * (pw / 2) + x / 2) * 12 + ((y % 2) * 2 + x % 2) * 3 + c;
+                assert_eq!(phases[i], padded[(y * pw + x) * 3 + c], "{w}x{h} in {pw}x{ph}: pixel {x},{y} colour {c}");
+            }
+            let mut back = Frame::new(w, h);
+            crop_rgb_phases(&phases, pw, &mut back);
+            assert_eq!(back, frame, "{w}x{h} in {pw}x{ph}");
+        }
     }
 
     #[test]
