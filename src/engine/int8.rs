@@ -2,8 +2,8 @@
 //!
 //! `scripts/quantize.sh NAME.onnx` writes `NAME-int8.onnx` beside the float model (QDQ ONNX: int8 weights and
 //! activations, the first and last convolutions float) only when it passes its quality check against the float
-//! model. On a CPU with 8-bit dot products (VNNI), OpenVINO runs it 1.6x faster than bf16 (docs/benchmarks.md
-//! "INT8"), so `auto` takes it for streams of frames there (video, live, serve, bench); a single photo keeps the
+//! model. On a CPU with 8-bit dot products (VNNI), OpenVINO runs it 1.4-1.7x faster than bf16 where the CPU has
+//! native bf16, and 1.8-2.2x faster than fp32 where it has not (docs/benchmarks.md "INT8"), so `auto` takes it for streams of frames there (video, live, serve, bench); a single photo keeps the
 //! float model (quality first, and OpenVINO's compile per size dominates it). A GPU always gets the float model.
 
 use std::path::{Path, PathBuf};
@@ -38,6 +38,8 @@ pub struct Facts<'a> {
     pub requested: Precision,
     /// The CPU has VNNI ([`has_vnni`]).
     pub vnni: bool,
+    /// The CPU has native bf16 (what the float model would run in; only for the reason given).
+    pub bf16: bool,
     /// The engine runs a stream of frames on OpenVINO's CPU (auto takes INT8 only there).
     pub stream_on_openvino_cpu: bool,
 }
@@ -65,7 +67,11 @@ pub fn choose(f: Facts) -> Result<Choice> {
             f.model.display()
         ))),
         Precision::Auto if f.sibling && f.vnni && f.stream_on_openvino_cpu => {
-            Ok(Choice { why: Some("an INT8 model beside it and a CPU with VNNI: 1.6x bf16"), ..sibling })
+            let why = match f.bf16 {
+                true => "an INT8 model beside it and a CPU with VNNI: 1.4-1.7x bf16",
+                false => "an INT8 model beside it and a CPU with VNNI: about 2x fp32 (no native bf16 here)",
+            };
+            Ok(Choice { why: Some(why), ..sibling })
         }
         _ => Ok(float),
     }
@@ -76,7 +82,7 @@ mod tests {
     use super::*;
 
     fn facts(requested: Precision) -> Facts<'static> {
-        Facts { model: Path::new("onnx/candy-lite.onnx"), quantized: false, sibling: true, requested, vnni: true, stream_on_openvino_cpu: true }
+        Facts { model: Path::new("onnx/candy-lite.onnx"), quantized: false, sibling: true, requested, vnni: true, bf16: true, stream_on_openvino_cpu: true }
     }
 
     #[test]
@@ -92,6 +98,10 @@ mod tests {
         let int8 = PathBuf::from("onnx/candy-lite-int8.onnx");
         let c = choose(facts(Precision::Auto)).unwrap();
         assert_eq!((c.path, c.int8), (int8.clone(), true));
+        assert!(c.why.unwrap().ends_with("bf16"), "{:?}", c.why);
+        // The reason names what the float model would have run in.
+        let c = choose(Facts { bf16: false, ..facts(Precision::Auto) }).unwrap();
+        assert!(c.int8 && c.why.unwrap().contains("2x fp32"), "{:?}", c.why);
         // No VNNI, no sibling, or not a stream on OpenVINO's CPU: the float model.
         for f in [Facts { vnni: false, ..facts(Precision::Auto) }, Facts { sibling: false, ..facts(Precision::Auto) }, Facts { stream_on_openvino_cpu: false, ..facts(Precision::Auto) }] {
             let c = choose(f).unwrap();

@@ -26,6 +26,7 @@ impl Engine {
             sibling: crate::models::int8_sibling(model).is_file(),
             requested: opts.precision,
             vnni: int8::has_vnni(&flags),
+            bf16: ov::native_bf16(&flags),
             stream_on_openvino_cpu: false,
         };
         if let Device::OpenVino(target) = opts.device {
