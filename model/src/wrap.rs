@@ -13,8 +13,9 @@
 //!
 //! The transposes move bytes, not floats. With [`WrapOptions::shuffle_bytes`], so do a `SpaceToDepth` that
 //! takes the image and a `DepthToSpace` that makes the output (the lite nets'): they only move values, so they
-//! are moved outside the casts. `Cast` to uint8 truncates, so `Add 0.5` after the clip rounds half
-//! up, which is what the runtime's float path (`f32::round` of a value in 0..=255) does. The original input and
+//! are moved outside the casts; with [`WrapOptions::phases_on_host`] they leave the graph, and frames cross as
+//! their 2x2 phases (the caller's copy shuffles them). `Cast` to uint8 truncates, so `Add 0.5` after the clip
+//! rounds half up, which is what the runtime's float path (`f32::round` of a value in 0..=255) does. The original input and
 //! output names become internal values; extra inputs (e.g. `style_weights`) stay graph inputs as they are;
 //! other graph outputs are dropped.
 //!
@@ -189,9 +190,9 @@ pub fn wrap_model(model: &mut ModelProto, opts: &WrapOptions) -> Result<WrapInfo
     let host = opts.phases_on_host
         && sole_consumer(graph, &input, "SpaceToDepth").and_then(|i| block_2(i, "SpaceToDepth")).is_some()
         && sole_producer(graph, &output, "DepthToSpace").and_then(|i| block_2(i, "DepthToSpace")).is_some();
-    let moved = opts.shuffle_bytes || host;
-    let s2d = moved.then(|| sole_consumer(graph, &input, "SpaceToDepth")).flatten().map(|i| graph.node.remove(i));
-    let d2s = moved.then(|| sole_producer(graph, &output, "DepthToSpace")).flatten().map(|i| graph.node.remove(i));
+    let take_out = opts.shuffle_bytes || host;
+    let s2d = take_out.then(|| sole_consumer(graph, &input, "SpaceToDepth")).flatten().map(|i| graph.node.remove(i));
+    let d2s = take_out.then(|| sole_producer(graph, &output, "DepthToSpace")).flatten().map(|i| graph.node.remove(i));
 
     // Input side: frame -> (original input name, or the output of the SpaceToDepth that took it).
     let mut head = Vec::new();
