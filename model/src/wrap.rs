@@ -50,7 +50,7 @@ pub const PREFIX: &str = "stylize_wrap/";
 const MIN_OPSET: i64 = 7;
 
 /// What to wrap and how; `None` fields are found in the model.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct WrapOptions {
     /// The image input; default `input`, else the first rank-4 graph input.
     pub input: Option<String>,

@@ -127,7 +127,7 @@ impl Engine {
         let device = if self.device.on_cpu() { Device::Cpu } else { self.device };
         let rewrites = tune.rewrites(device == Device::Cpu);
         let cannot = |why: String| Error::ModelContract { path: path.clone(), reason: format!("this frame needs tiling, but {why}") };
-        let (_, wrapped) = wrap_for_frames(&env, &bytes, path, Precision::Fp32, rewrites)?.map_err(cannot)?;
+        let (_, wrapped) = wrap_for_frames(&env, &bytes, path, Precision::Fp32, &rewrites)?.map_err(cannot)?;
         let rewrite = |variant| rewrite_bytes(&wrapped.bytes, variant).map_err(|e| cannot(e.to_string()));
         let (tiles, norms) = rewrite(Variant::Render)?;
         // Exact statistics need one graph per norm; probe statistics the probe graph.

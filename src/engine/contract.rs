@@ -75,16 +75,9 @@ pub(super) type WrapResult = std::result::Result<(ModelInfo, wrap::Wrapped), Str
 /// Inspects the model as it is (a plain CPU session, not optimized: the contract checks and messages of
 /// [`inspect`]) and wraps it for uint8 frames. The outer error: the model is unusable; the inner one: it is
 /// fine but cannot be wrapped (the float32 path can still run it).
-/// The wrap's rewrites for a backend ([`WrapOptions::phase_convs`], [`WrapOptions::shuffle_bytes`],
-/// [`WrapOptions::phases_on_host`]).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(super) struct Rewrites {
-    pub(super) phase_convs: bool,
-    pub(super) shuffle_bytes: bool,
-    pub(super) phases_on_host: bool,
-}
-
-pub(super) fn wrap_for_frames(env: &ort::environment::Environment, bytes: &[u8], path: &Path, precision: Precision, rewrites: Rewrites) -> Result<WrapResult> {
+/// `rewrites`: the backend's rewrites ([`WrapOptions::phase_convs`], [`WrapOptions::shuffle_bytes`],
+/// [`WrapOptions::phases_on_host`]); the rest of the options come from the model and `precision`.
+pub(super) fn wrap_for_frames(env: &ort::environment::Environment, bytes: &[u8], path: &Path, precision: Precision, rewrites: &WrapOptions) -> Result<WrapResult> {
     let session = (|| Session::builder(env)?.with_optimization_level(GraphOptimizationLevel::Disable)?.with_intra_threads(1)?.commit_from_memory(bytes))()
         .map_err(|e| invalid(path, e))?;
     let info = inspect(&session, path)?;
@@ -94,9 +87,7 @@ pub(super) fn wrap_for_frames(env: &ort::environment::Environment, bytes: &[u8],
         output: Some(info.output.clone()),
         range_max: Some(info.range_max),
         fp16: precision == Precision::Fp16,
-        phase_convs: rewrites.phase_convs,
-        shuffle_bytes: rewrites.shuffle_bytes,
-        phases_on_host: rewrites.phases_on_host,
+        ..rewrites.clone()
     };
     Ok(match wrap::wrap_frame_io(bytes, &opts) {
         Ok(w) => Ok((info, w)),

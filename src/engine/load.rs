@@ -4,8 +4,10 @@
 
 use std::path::Path;
 
+use stylize_model::wrap::WrapOptions;
+
 use super::budget::Tiling;
-use super::contract::{check_wrapped, inspect, invalid, wrap_for_frames, Rewrites, WrapResult};
+use super::contract::{check_wrapped, inspect, invalid, wrap_for_frames, WrapResult};
 use super::library::ort_environment;
 use super::onnxruntime::{build_session, OrtRun, SessionError, Tuning};
 use super::{int8, ov, AutoCpu, Backend, Device, Engine, EngineOptions, FrameIo, OvTarget, Precision};
@@ -66,7 +68,7 @@ impl Engine {
         // CPU gets its own rewrites (`WrapOptions::for_cpu`: convs on phases, uint8 shuffles CUDA has no kernels
         // for); GPUs get the phase convs only when a benchmark asks (`STYLIZE_ORT_TUNE=gpurewrite=1`).
         let tune = Tuning::from_env();
-        let mut wrapped: Option<(Rewrites, WrapResult)> = None;
+        let mut wrapped: Option<(WrapOptions, WrapResult)> = None;
         // Asking for float32 frames, fp16 or ONNX Runtime tuning (STYLIZE_ORT_TUNE) means ONNX Runtime.
         let openvino_first = opts.device == Device::Auto
             && opts.auto_cpu != AutoCpu::OnnxRuntime
@@ -99,8 +101,9 @@ impl Engine {
             let mut io_note = None;
             if io == FrameIo::U8 {
                 let rewrites = tune.rewrites(device == Device::Cpu);
-                if wrapped.as_ref().map(|w| w.0) != Some(rewrites) {
-                    wrapped = Some((rewrites, wrap_for_frames(&env, &bytes, model, opts.precision, rewrites)?));
+                if wrapped.as_ref().map(|w| &w.0) != Some(&rewrites) {
+                    let result = wrap_for_frames(&env, &bytes, model, opts.precision, &rewrites)?;
+                    wrapped = Some((rewrites, result));
                 }
                 if let Some((_, Err(why))) = &wrapped {
                     // Auto keeps the model as it is when it cannot be wrapped (unless fp16 needs the wrap).
@@ -188,7 +191,7 @@ impl Engine {
             Some(int8_why) => format!(" ({}: {int8_why}; its float layers {})", if opts.precision == Precision::Int8 { "int8" } else { "auto" }, precision.name()),
             None => why.to_string(),
         };
-        let (info, wrapped) = wrap_for_frames(env, bytes, model, Precision::Fp32, Rewrites { phases_on_host: true, ..Rewrites::default() })?
+        let (info, wrapped) = wrap_for_frames(env, bytes, model, Precision::Fp32, &WrapOptions { phases_on_host: true, ..WrapOptions::default() })?
             .map_err(|why| Error::ModelContract { path: model.to_path_buf(), reason: format!("{why}; the OpenVINO backend needs it: use --device cpu") })?;
         let session = ov::OvSession::new(&wrapped.bytes, &info, wrapped.info.phases, target, precision, opts.threads, opts.openvino_lib.as_deref())?;
         let tiling = Tiling::new(&info, info.pad_rule(), opts);

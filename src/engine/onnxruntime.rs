@@ -9,9 +9,9 @@ use ort::ep::{self, ExecutionProvider};
 use ort::memory::{AllocationDevice, Allocator, AllocatorType, MemoryInfo, MemoryType};
 use ort::session::{builder::GraphOptimizationLevel, IoBinding, Session};
 use ort::value::{DynTensor, Tensor};
-use stylize_model::wrap::{FRAME_INPUT, FRAME_OUTPUT};
+use stylize_model::wrap::{WrapOptions, FRAME_INPUT, FRAME_OUTPUT};
 
-use super::contract::{first_line, Rewrites};
+use super::contract::first_line;
 use super::pixels::{crop_rgb, pad_rgb, pad_side, planar_to_rgb, rgb_to_planar};
 use super::{resize_into, Backend, Device, Engine, EngineOptions, FrameIo, ModelInfo, Residence};
 use crate::error::{Error, Result};
@@ -277,10 +277,11 @@ pub(super) struct Tuning {
 
 impl Tuning {
     /// The uint8 wrap's rewrites for ONNX Runtime on the CPU (`on_cpu`) or a GPU.
-    pub(super) fn rewrites(&self, on_cpu: bool) -> Rewrites {
-        match on_cpu {
-            true => Rewrites { phase_convs: self.cpu_rewrites, shuffle_bytes: self.cpu_rewrites, phases_on_host: false },
-            false => Rewrites { phase_convs: self.gpu_rewrites, ..Rewrites::default() },
+    pub(super) fn rewrites(&self, on_cpu: bool) -> WrapOptions {
+        if on_cpu {
+            if self.cpu_rewrites { WrapOptions::default().for_cpu() } else { WrapOptions::default() }
+        } else {
+            WrapOptions { phase_convs: self.gpu_rewrites, ..WrapOptions::default() }
         }
     }
 
