@@ -242,21 +242,34 @@ impl VideoSink {
 
     pub fn push_frame(&mut self, frame: &Frame, pts: Option<i64>) -> Result<()> {
         let (w, h) = (self.rgb.width(), self.rgb.height());
-        let stride = self.rgb.stride(0);
-        frame.copy_to_strided(self.rgb.data_mut(0), stride);
         let pts = Some(self.pts.stamp(pts));
         if self.pixel == format::Pixel::RGB24 {
+            let stride = self.rgb.stride(0);
+            frame.copy_to_strided(self.rgb.data_mut(0), stride);
             self.rgb.set_pts(pts);
             self.encoder.send_frame(&self.rgb).map_err(enc_err)?;
             return self.write_encoded();
         }
-        if self.scaler.is_none() {
-            let mut ctx = scaling::Context::get(format::Pixel::RGB24, w, h, self.pixel, w, h, crate::media::color::ENCODE_FLAGS).map_err(enc_err)?;
-            self.color.set_rgb_to_yuv(&mut ctx);
-            self.scaler = Some(Scaler(ctx));
+        if self.yuv.format() != self.pixel {
+            self.yuv = frame::Video::new(self.pixel, w, h);
         }
-        let scaler = self.scaler.as_mut().expect("scaler set above");
-        scaler.0.run(&self.rgb, &mut self.yuv).map_err(enc_err)?;
+        // An encoder may still hold the last frame's buffers: then this one gets fresh ones.
+        // SAFETY: the frame is allocated (above) and owned here.
+        if unsafe { ffmpeg::ffi::av_frame_make_writable(self.yuv.as_mut_ptr()) } < 0 {
+            return Err(enc_err("out of memory for a video frame"));
+        }
+        // 4:2:0 (most codecs) straight from the frame; swscale does the rest.
+        if !self.color.rgb_to_yuv420(frame, &mut self.yuv) {
+            let stride = self.rgb.stride(0);
+            frame.copy_to_strided(self.rgb.data_mut(0), stride);
+            if self.scaler.is_none() {
+                let mut ctx = scaling::Context::get(format::Pixel::RGB24, w, h, self.pixel, w, h, crate::media::color::ENCODE_FLAGS).map_err(enc_err)?;
+                self.color.set_rgb_to_yuv(&mut ctx);
+                self.scaler = Some(Scaler(ctx));
+            }
+            let scaler = self.scaler.as_mut().expect("scaler set above");
+            scaler.0.run(&self.rgb, &mut self.yuv).map_err(enc_err)?;
+        }
         self.yuv.set_pts(pts);
         self.encoder.send_frame(&self.yuv).map_err(enc_err)?;
         self.write_encoded()
