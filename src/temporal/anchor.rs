@@ -6,7 +6,7 @@
 //! anchor's own input says where it still shows the scene.
 
 use super::blend::{class_of, NEW};
-use super::box3;
+use super::{box3, RENEW_EVERY};
 use super::warp::sample;
 use crate::frame::Frame;
 
@@ -77,6 +77,13 @@ impl Anchor {
         self.grey.iter_mut().zip(grey).for_each(|(g, &v)| *g = f32::from(v));
         self.to.iter_mut().for_each(|v| *v = 0.0);
         self.age = 0;
+    }
+
+    /// Takes nothing from the anchor this frame, and has it set afresh from this frame's output.
+    pub(super) fn pass(&mut self) {
+        self.alpha.fill(0.0);
+        self.class.fill(NEW);
+        self.age = RENEW_EVERY;
     }
 
     /// Follows `flow` (from the current frame's small pixels to the frame before) into the anchor and decides, per

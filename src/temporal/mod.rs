@@ -423,9 +423,14 @@ impl Temporal {
             // would otherwise switch what moves between the anchor's strokes and new ones, frame after frame.)
             let from = if self.carrying { CARRY_UNTIL } else { CARRY_SHARE };
             self.carrying = moving as f32 >= from * self.moving.len() as f32;
-            let carrying = self.carrying;
-            anchor.follow(&self.flow, &self.grey, (sw, sh), still, levels, |i| carrying && self.moving[i]);
-            sum += anchor.alpha.iter().map(|&a| f64::from(a)).sum::<f64>();
+            if self.carrying {
+                anchor.follow(&self.flow, &self.grey, (sw, sh), still, levels, |i| self.moving[i]);
+                sum += anchor.alpha.iter().map(|&a| f64::from(a)).sum::<f64>();
+            } else {
+                // Not carrying, the anchor is not followed (a third of the stage's own work on a still camera):
+                // it becomes this frame's output, so that carrying starts from the frame before.
+                anchor.pass();
+            }
         }
         // Zeroed (once the anchor has followed it), the pixels between moving ones that keep nothing of the last
         // frame and held ones mix with the previous output where it is, not resampled from where the flow points.

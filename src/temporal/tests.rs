@@ -114,6 +114,28 @@ fn a_pan_carries_the_strokes_and_renews_them() {
     assert!(mean_abs(&held, &out) < 0.5, "a still scene should be held: {:.2}", mean_abs(&held, &out));
 }
 
+/// A camera that stood still and starts to pan carries the strokes the network drew for the frame before (the
+/// anchor is not followed while nothing is carried).
+#[test]
+fn a_pan_after_a_still_shot_carries_the_last_frame_strokes() {
+    let (w, h) = (192, 128);
+    let mut t = Temporal::new().unwrap();
+    let still = scene(w, h, 0.0, 0.0, 1, 0.5);
+    let mut last = Frame::new(0, 0);
+    for k in 0..4 {
+        last = stylize(&still, 10 + k);
+        t.apply(&still, &mut last.clone()).unwrap();
+    }
+    let input = scene(w, h, 4.0, 0.0, 2, 0.5);
+    let styled = stylize(&input, 20);
+    let mut out = styled.clone();
+    t.apply(&input, &mut out).unwrap();
+    let middle = |f: &Frame, shift: usize| (40..h - 40).flat_map(|y| f.data[(y * w + 56 - shift) * 3..(y * w + w - 56 - shift) * 3].to_vec()).collect::<Vec<u8>>();
+    let (a, b) = (middle(&out, 0), middle(&last, 4));
+    let carried = a.iter().zip(&b).filter(|(p, q)| p == q).count() as f64 / a.len() as f64;
+    assert!(carried > 0.99, "{:.1}% of the last still frame's strokes moved 4 px", 100.0 * carried);
+}
+
 /// `--temporal on` before a still camera: what moves (here a textured square, a small part of the frame) shows
 /// the network's new frame as it is, nothing of the last frame's strokes blended into it; the rest is held.
 #[test]
