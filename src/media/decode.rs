@@ -494,7 +494,6 @@ impl Drop for Frames {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
