@@ -19,7 +19,8 @@ pub const DECODE_FLAGS: scaling::Flags = scaling::Flags::BICUBIC.union(scaling::
 /// swscale flags for scaling YUV planes to 4:4:4 (before the `yuv` crate converts them): exact rounding.
 pub const SCALE_FLAGS: scaling::Flags = scaling::Flags::BICUBIC.union(scaling::Flags::ACCURATE_RND);
 
-/// swscale flags for RGB -> YUV: exact rounding (full chroma input buys nothing here); ~0.1 ms per 640x360 frame.
+/// swscale flags for RGB -> YUV (formats the `yuv` crate does not write): exact rounding (full chroma input buys
+/// nothing here); 2.8 ms a 1280x720 frame on one core.
 pub const ENCODE_FLAGS: scaling::Flags = scaling::Flags::BICUBIC.union(scaling::Flags::ACCURATE_RND);
 
 /// How a video's YUV samples map to RGB, and what its colours are (for the output's tags).
@@ -118,10 +119,15 @@ impl VideoColor {
         Some((if self.full_range() { yuv::YuvRange::Full } else { yuv::YuvRange::Limited }, matrix))
     }
 
-    /// Whether [`Self::yuv_to_rgb`] converts frames in this colour. (The `yuv` crate's BT.2020 came out 2 levels
-    /// off swscale's on colour bars, where BT.601 and BT.709 are within 1.)
+    /// [`Self::yuv_crate`] for YUV -> RGB: the `yuv` crate's BT.2020 came out 2 levels off swscale's on colour bars,
+    /// where BT.601 and BT.709 are within 1.
+    fn yuv_crate_to_rgb(&self) -> Option<(yuv::YuvRange, yuv::YuvStandardMatrix)> {
+        self.yuv_crate().filter(|(_, m)| *m != yuv::YuvStandardMatrix::Bt2020)
+    }
+
+    /// Whether [`Self::yuv_to_rgb`] converts frames in this colour.
     pub fn yuv_to_rgb_supported(&self) -> bool {
-        self.yuv_crate().is_some_and(|(_, m)| m != yuv::YuvStandardMatrix::Bt2020)
+        self.yuv_crate_to_rgb().is_some()
     }
 
     /// Converts an 8-bit 4:2:0 or 4:4:4 frame of `rgb`'s size into it (full-range RGB) with the `yuv` crate's SIMD
@@ -130,9 +136,13 @@ impl VideoColor {
     /// the YUV came from instead of 0.78, and no bias (swscale's own fast path is 1.1 levels dark). False, `rgb`
     /// untouched, for any other format, size or matrix: swscale does those.
     pub fn yuv_to_rgb(&self, yuv: &ffmpeg::util::frame::Video, rgb: &mut Frame) -> bool {
-        let Some((range, matrix)) = self.yuv_crate().filter(|_| self.yuv_to_rgb_supported()) else { return false };
-        let planar = matches!(yuv.format(), Pixel::YUV420P | Pixel::YUVJ420P | Pixel::YUV444P | Pixel::YUVJ444P);
-        if !planar || (yuv.width() as usize, yuv.height() as usize) != (rgb.width, rgb.height) {
+        let Some((range, matrix)) = self.yuv_crate_to_rgb() else { return false };
+        let convert = match yuv.format() {
+            Pixel::YUV420P | Pixel::YUVJ420P => yuv::yuv420_to_rgb,
+            Pixel::YUV444P | Pixel::YUVJ444P => yuv::yuv444_to_rgb,
+            _ => return false,
+        };
+        if (yuv.width() as usize, yuv.height() as usize) != (rgb.width, rgb.height) {
             return false;
         }
         let planes = yuv::YuvPlanarImage {
@@ -145,12 +155,7 @@ impl VideoColor {
             width: yuv.width(),
             height: yuv.height(),
         };
-        let stride = 3 * yuv.width();
-        match yuv.format() {
-            Pixel::YUV420P | Pixel::YUVJ420P => yuv::yuv420_to_rgb(&planes, &mut rgb.data, stride, range, matrix).is_ok(),
-            Pixel::YUV444P | Pixel::YUVJ444P => yuv::yuv444_to_rgb(&planes, &mut rgb.data, stride, range, matrix).is_ok(),
-            _ => false,
-        }
+        convert(&planes, &mut rgb.data, 3 * yuv.width(), range, matrix).is_ok()
     }
 
     /// Converts `rgb` into `yuv`, a YUV 4:2:0 frame of its size (even sides), with the `yuv` crate at its most exact
@@ -212,7 +217,7 @@ pub(crate) mod tests {
         VideoColor::from_tags(space, range, Primaries::Unspecified, TransferCharacteristic::Unspecified, format, w, h).0
     }
 
-    /// A 4:2:0 frame of `format` with what real pictures have: smooth ramps, hard edges in luma and colour, noise.
+    /// A planar YUV frame of `format` with what real pictures have: smooth ramps, hard edges in luma and colour, noise.
     pub(crate) fn test_yuv(w: u32, h: u32, format: Pixel) -> ffmpeg::util::frame::Video {
         let mut f = ffmpeg::util::frame::Video::new(format, w, h);
         let mut seed = 0x2545_f491_u32;
@@ -222,7 +227,8 @@ pub(crate) mod tests {
             seed ^= seed << 5;
             (seed % 9) as i32 - 4
         };
-        for (plane, (pw, ph)) in [(0, (w, h)), (1, (w / 2, h / 2)), (2, (w / 2, h / 2))] {
+        for plane in 0..3 {
+            let (pw, ph) = (f.plane_width(plane), f.plane_height(plane));
             let stride = f.stride(plane);
             let data = f.data_mut(plane);
             for y in 0..ph as usize {
@@ -243,8 +249,19 @@ pub(crate) mod tests {
         f
     }
 
+    /// What swscale's exact path makes of `yuv` at `w` x `h` in `color`.
+    pub(crate) fn swscale_rgb(yuv: &ffmpeg::util::frame::Video, color: &VideoColor, w: u32, h: u32) -> Frame {
+        let mut ctx = scaling::Context::get(yuv.format(), yuv.width(), yuv.height(), Pixel::RGB24, w, h, DECODE_FLAGS).unwrap();
+        color.set_yuv_to_rgb(&mut ctx);
+        let mut rgb = ffmpeg::util::frame::Video::empty();
+        ctx.run(yuv, &mut rgb).unwrap();
+        let mut out = Frame::new(w as usize, h as usize);
+        out.copy_from_strided(rgb.data(0), rgb.stride(0));
+        out
+    }
+
     /// Mean absolute and mean signed difference.
-    fn diff(a: &[u8], b: &[u8]) -> (f64, f64) {
+    pub(crate) fn diff(a: &[u8], b: &[u8]) -> (f64, f64) {
         let n = a.len() as f64;
         let abs = a.iter().zip(b).map(|(&p, &q)| f64::from(p.abs_diff(q))).sum::<f64>() / n;
         (abs, a.iter().zip(b).map(|(&p, &q)| f64::from(p) - f64::from(q)).sum::<f64>() / n)
@@ -258,16 +275,7 @@ pub(crate) mod tests {
             let yuv = test_yuv(w, h, format);
             let mut ours = Frame::new(w as usize, h as usize);
             assert!(color.yuv_to_rgb(&yuv, &mut ours), "{space:?} not converted");
-            let swscale = |color: &VideoColor| {
-                let mut ctx = scaling::Context::get(format, w, h, Pixel::RGB24, w, h, DECODE_FLAGS).unwrap();
-                color.set_yuv_to_rgb(&mut ctx);
-                let mut rgb = ffmpeg::util::frame::Video::empty();
-                ctx.run(&yuv, &mut rgb).unwrap();
-                let mut exact = Frame::new(w as usize, h as usize);
-                exact.copy_from_strided(rgb.data(0), rgb.stride(0));
-                (rgb, exact)
-            };
-            let (rgb, exact) = swscale(&color);
+            let exact = swscale_rgb(&yuv, &color, w, h);
             // Chroma per 2x2 block where swscale interpolates it (this frame's chroma steps every 8 samples: more
             // edges than pictures have, where the mean is ~0.6), and no bias.
             let close = |other: &Frame| {
@@ -278,15 +286,18 @@ pub(crate) mod tests {
             assert!(ok, "{space:?} {range:?} to RGB: {how}");
             // ... where another matrix or range is not.
             let other = VideoColor { space: if space == Space::BT709 { Space::SMPTE170M } else { Space::BT709 }, ..color };
-            let (ok, how) = close(&swscale(&other).1);
+            let (ok, how) = close(&swscale_rgb(&yuv, &other, w, h));
             assert!(!ok, "{space:?} {range:?}: as close to {:?} ({how})", other.space);
-            let (ok, how) = close(&swscale(&VideoColor { range: if range == Range::JPEG { Range::MPEG } else { Range::JPEG }, ..color }).1);
+            let (ok, how) = close(&swscale_rgb(&yuv, &VideoColor { range: if range == Range::JPEG { Range::MPEG } else { Range::JPEG }, ..color }, w, h));
             assert!(!ok, "{space:?} {range:?}: as close to the other range ({how})");
 
             let mut back = ffmpeg::util::frame::Video::new(Pixel::YUV420P, w, h);
             assert!(color.rgb_to_yuv420(&exact, &mut back));
             let mut ctx = scaling::Context::get(Pixel::RGB24, w, h, Pixel::YUV420P, w, h, ENCODE_FLAGS).unwrap();
             color.set_rgb_to_yuv(&mut ctx);
+            let mut rgb = ffmpeg::util::frame::Video::new(Pixel::RGB24, w, h);
+            let stride = rgb.stride(0);
+            exact.copy_to_strided(rgb.data_mut(0), stride);
             let mut theirs = ffmpeg::util::frame::Video::empty();
             ctx.run(&rgb, &mut theirs).unwrap();
             for (plane, (pw, ph)) in [(0, (w, h)), (1, (w / 2, h / 2)), (2, (w / 2, h / 2))] {

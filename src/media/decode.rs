@@ -497,19 +497,8 @@ impl Drop for Frames {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::media::color::tests::test_yuv;
+    use crate::media::color::tests::{diff, swscale_rgb as swscale, test_yuv};
     use ffmpeg::util::color::{Primaries, Range, Space, TransferCharacteristic};
-
-    /// What swscale's exact path makes of `yuv` at `w` x `h`.
-    fn swscale(yuv: &frame::Video, color: &VideoColor, w: u32, h: u32) -> Frame {
-        let mut ctx = scaling::Context::get(yuv.format(), yuv.width(), yuv.height(), format::Pixel::RGB24, w, h, crate::media::color::DECODE_FLAGS).unwrap();
-        color.set_yuv_to_rgb(&mut ctx);
-        let mut rgb = frame::Video::empty();
-        ctx.run(yuv, &mut rgb).unwrap();
-        let mut out = Frame::new(w as usize, h as usize);
-        out.copy_from_strided(rgb.data(0), rgb.stride(0));
-        out
-    }
 
     #[test]
     fn frames_come_out_as_swscale_makes_them_at_any_size() {
@@ -519,10 +508,7 @@ mod tests {
         for (w, h) in [(128, 96), (64, 48), (96, 72), (128, 96)] {
             let mut ours = Frame::new(w as usize, h as usize);
             to_rgb.convert(&yuv, &color, &mut ours).unwrap();
-            let exact = swscale(&yuv, &color, w, h);
-            let n = ours.data.len() as f64;
-            let abs = ours.data.iter().zip(&exact.data).map(|(&a, &b)| f64::from(a.abs_diff(b))).sum::<f64>() / n;
-            let bias = ours.data.iter().zip(&exact.data).map(|(&a, &b)| f64::from(a) - f64::from(b)).sum::<f64>() / n;
+            let (abs, bias) = diff(&ours.data, &swscale(&yuv, &color, w, h).data);
             assert!(abs < 2.5 && bias.abs() < 0.3, "{w}x{h}: mean difference {abs:.2}, bias {bias:.2}");
         }
         // Formats the crate does not take go through swscale as they did.
