@@ -72,6 +72,10 @@ pub struct WrapOptions {
     /// so ([`WrapInfo::phases`]); the caller shuffles while it copies the frame anyway. OpenVINO's CPU plugin
     /// moved the shuffles at 4-5% of a lite net's time each.
     pub phases_on_host: bool,
+    /// Run a reflection or edge `Pad` that reads the image on the bytes, before the cast (opset 11 or newer):
+    /// it only moves pixels. On OpenVINO's CPU plugin an int8 first convolution then reads uint8 straight from
+    /// it (no float pad in its reference kernel, no float reorder).
+    pub pad_bytes: bool,
 }
 
 impl WrapOptions {
@@ -211,6 +215,19 @@ pub fn wrap_model(model: &mut ModelProto, opts: &WrapOptions) -> Result<WrapInfo
             x = moved;
         }
         net_input = s2d.output[0].clone();
+    }
+    if opts.pad_bytes && opset >= 11 {
+        if let Some(i) = sole_consumer(graph, &net_input, "Pad").filter(|&i| moves_pixels_only(&graph.node[i])) {
+            let mut pad = graph.node.remove(i);
+            net_input = std::mem::replace(&mut pad.output[0], format!("{PREFIX}pad_u8"));
+            pad.name = pad.output[0].clone();
+            pad.input[0] = std::mem::replace(&mut x, pad.output[0].clone());
+            // The constant's type would have to be uint8 now; reflection and edge padding never read it.
+            if let Some(value) = pad.input.get_mut(2) {
+                value.clear();
+            }
+            head.push(pad);
+        }
     }
     if range_max == 1.0 {
         let cast = format!("{PREFIX}pixels");
@@ -455,6 +472,12 @@ fn sole_consumer(g: &GraphProto, value: &str, op: &str) -> Option<usize> {
     }
 }
 
+/// A `Pad` (opset 11 or newer) that reflects or repeats the edge, with its pads given.
+fn moves_pixels_only(pad: &NodeProto) -> bool {
+    let mode = pad.attribute.iter().find(|a| a.name == "mode").map(|a| a.s.as_slice());
+    matches!(mode, Some(b"reflect" | b"edge")) && pad.input.get(1).is_some_and(|p| !p.is_empty())
+}
+
 /// The node that makes `value`, if it is an `op` of the default domain whose input nothing else reads.
 fn sole_producer(g: &GraphProto, value: &str, op: &str) -> Option<usize> {
     let i = g.node.iter().position(|n| n.output.iter().any(|o| o == value))?;
@@ -560,6 +583,28 @@ mod tests {
             ops(g),
             ["Transpose", "Cast", "SpaceToDepth", "Conv", "DepthToSpace", "Add", "Clip", "Add", "Cast", "Transpose"]
         );
+    }
+
+    #[test]
+    fn a_reflection_pad_of_the_image_can_move_bytes() {
+        let opts = WrapOptions { pad_bytes: true, ..Default::default() };
+        for (range, head) in [("0-255", &["Transpose", "Pad", "Cast", "Conv"][..]), ("0-1", &["Transpose", "Pad", "Cast", "Mul", "Conv"])] {
+            let m = ModelProto::parse_from_bytes(&wrap_frame_io(&tiny(range).write_to_bytes().unwrap(), &opts).unwrap().bytes).unwrap();
+            let g = m.graph.as_ref().unwrap();
+            assert_eq!(&ops(g)[..head.len()], head, "{range}");
+            let (pad, cast, conv) = (&g.node[1], &g.node[2], &g.node[head.len() - 1]);
+            assert_eq!((pad.input[0].as_str(), cast.input[0].as_str()), (g.node[0].output[0].as_str(), pad.output[0].as_str()));
+            assert_eq!(conv.input[0], g.node[head.len() - 2].output[0], "{range}: the conv reads the cast pixels");
+            assert!(pad.input.get(2).is_none_or(|v| v.is_empty()), "no float constant on a uint8 pad");
+        }
+        // A constant pad (its value would need a uint8 type) and the default options leave the pad where it was.
+        let mut constant = tiny("0-255");
+        let g = constant.graph.as_mut().unwrap();
+        g.node.iter_mut().find(|n| n.op_type == "Pad").unwrap().attribute.retain(|a| a.name != "mode");
+        for (model, opts) in [(constant, opts.clone()), (tiny("0-255"), WrapOptions::default())] {
+            let m = ModelProto::parse_from_bytes(&wrap_frame_io(&model.write_to_bytes().unwrap(), &opts).unwrap().bytes).unwrap();
+            assert_eq!(&ops(m.graph.as_ref().unwrap())[..3], ["Transpose", "Cast", "Pad"]);
+        }
     }
 
     #[test]

@@ -191,7 +191,7 @@ impl Engine {
             Some(int8_why) => format!(" ({}: {int8_why}; its float layers {})", if opts.precision == Precision::Int8 { "int8" } else { "auto" }, precision.name()),
             None => why.to_string(),
         };
-        let (info, wrapped) = wrap_for_frames(env, bytes, model, Precision::Fp32, &WrapOptions { phases_on_host: true, ..WrapOptions::default() })?
+        let (info, wrapped) = wrap_for_frames(env, bytes, model, Precision::Fp32, &WrapOptions { phases_on_host: true, pad_bytes: true, ..WrapOptions::default() })?
             .map_err(|why| Error::ModelContract { path: model.to_path_buf(), reason: format!("{why}; the OpenVINO backend needs it: use --device cpu") })?;
         let session = ov::OvSession::new(&wrapped.bytes, &info, wrapped.info.phases, target, precision, opts.threads, opts.openvino_lib.as_deref())?;
         let tiling = Tiling::new(&info, info.pad_rule(), opts);
