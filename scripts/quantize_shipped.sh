@@ -51,7 +51,7 @@ for name in "$@"; do
         --crops "onnx/cards/$name-int8.jpg" --json "$WORK/$name.json" >"$WORK/$name.log" 2>&1 || status=$?
     grep -v -e '━' -e '^INFO:nncf' "$WORK/$name.log" | tail -4 >&2
     ((status <= 1)) || { echo "error: quantizing $name failed (see above)" >&2; exit 1; }
-    read -r mean p999 worst worst_image held calib kept < <(python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(j["mean"], j["p99.9"], j["worst_image_mean"], j["worst_image"], j["held_out"], j["calibration"], ",".join(k.split(".")[0] for k in j["kept_float"]))' "$WORK/$name.json")
+    read -r mean p999 worst worst_image held calib kept first < <(python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(j["mean"], j["p99.9"], j["worst_image_mean"], j["worst_image"], j["held_out"], j["calibration"], ",".join(k.split(".")[0] for k in j["kept_float"]), int(j.get("first_conv_int8", False)))' "$WORK/$name.json")
     style_line=""
     style=${name%-lite-stable} style=${style%-lite}   # styles4-lite mixes four: no single style image
     if ((status == 0)) && [[ -x $TRAIN && -f $DATA/styles/$style.jpg ]]; then
@@ -59,15 +59,16 @@ for name in "$@"; do
         style_line=$(awk -v a="$s32" -v b="$s8" 'BEGIN { printf "Style term (`stylize-train score`, amber.jpg and two clip frames, lower is more style): float %.4f, INT8 %.4f (%.3fx).", a, b, b / a }')
     fi
     # Replace the card's INT8 section (it is the last one) with the new numbers.
-    python3 - "$card" "$name" "$status" "$mean" "$p999" "$worst" "$worst_image" "$held" "$calib" "$kept" "$style_line" <<'EOF'
+    python3 - "$card" "$name" "$status" "$mean" "$p999" "$worst" "$worst_image" "$held" "$calib" "$kept" "$style_line" "$first" <<'EOF'
 import sys
-card, name, status, mean, p999, worst, worst_image, held, calib, kept, style_line = sys.argv[1:]
+card, name, status, mean, p999, worst, worst_image, held, calib, kept, style_line, first = sys.argv[1:]
 text = open(card).read()
 text = text.split("\n## INT8\n")[0].rstrip("\n") + "\n"
 if status == "0":
     body = (f"`{name}-int8.onnx` beside this model is its INT8 version (`scripts/quantize_shipped.sh`: NNCF post-training "
             f"quantization after channel equalization, calibrated on {calib} photos and clip frames; convolutions "
-            f"{', '.join(kept.split(','))} and the residual adds float). `--precision auto` runs it for video, live, serve and bench on CPUs with VNNI; "
+            f"{', '.join(kept.split(','))} and the residual adds float"
+            f"{'; the first convolution int8 on its exact pixels' if first == '1' else ''}). `--precision auto` runs it for video, live, serve and bench on CPUs with VNNI; "
             f"`--precision int8` forces it, `--precision bf16`/`fp32` the float model.\n\n"
             f"Against the float model on {held} held-out images (people, rooms, clip frames; OpenVINO): mean difference "
             f"{float(mean):.2f} grey levels (worst image {float(worst):.2f}, {worst_image}), 99.9th percentile up to {float(p999):.0f}.")

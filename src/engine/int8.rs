@@ -1,7 +1,7 @@
 //! INT8 models: which file runs under `--precision auto|int8`, and why.
 //!
 //! `scripts/quantize.sh NAME.onnx` writes `NAME-int8.onnx` beside the float model (QDQ ONNX: int8 weights and
-//! activations, the first and last convolutions float) only when it passes its quality check against the float
+//! activations, the first convolution on its exact uint8 pixels, the last float) only when it passes its quality check against the float
 //! model. On a CPU with 8-bit dot products (VNNI), OpenVINO runs it 1.4-1.7x faster than bf16 where the CPU has
 //! native bf16, and 1.7-2.4x faster than fp32 where it has not (docs/benchmarks.md "INT8"), so `auto` takes it
 //! for streams of frames there (video, live, serve, bench); a single photo keeps the float model (quality first,
