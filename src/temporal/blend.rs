@@ -36,6 +36,10 @@ pub(super) struct Blend<'a> {
     /// Read the nearest pixel, not a bilinear mix of four, and at any offset (the anchor, read once per pixel: its
     /// strokes stay as sharp as drawn); else offsets below [`STILL_FLOW`] read in place.
     pub(super) nearest: bool,
+    /// The new frame's local mean, and per alpha the gain that gives a mixed pixel's difference to it the
+    /// contrast of one painting ([`super::CONTRAST_POWER`]); `None` mixes plainly.
+    pub(super) mean: Option<&'a Frame>,
+    pub(super) gain: &'a [u16; 257],
 }
 
 impl Blend<'_> {
@@ -96,6 +100,19 @@ impl Blend<'_> {
         }
     }
 
+    /// `v`, a mix that kept `a` (in 1/256ths) of the previous output, with its difference to the new frame's local
+    /// mean at data index `i` scaled back to one painting's contrast.
+    #[inline]
+    fn contrast(&self, v: u32, i: usize, a: u32) -> u8 {
+        match self.mean {
+            None => v as u8,
+            Some(mean) => {
+                let m = i32::from(mean.data[i]);
+                (m + ((i32::from(self.gain[a as usize]) * (v as i32 - m) + 128) >> 8)).clamp(0, 255) as u8
+            }
+        }
+    }
+
     /// alpha of `along`, interpolated across to full-size column `x`, in 1/256ths.
     #[inline]
     fn alpha_at(&self, along: &[[f32; 3]], x: usize) -> u32 {
@@ -113,7 +130,7 @@ impl Blend<'_> {
         for ((px, o), x) in row[xs.start * 3..xs.end * 3].chunks_exact_mut(3).zip(old.chunks_exact(3)).zip(xs) {
             let a = self.alpha_at(along, x);
             for c in 0..3 {
-                px[c] = ((a * u32::from(o[c]) + (256 - a) * u32::from(px[c]) + 128) >> 8) as u8;
+                px[c] = self.contrast((a * u32::from(o[c]) + (256 - a) * u32::from(px[c]) + 128) >> 8, (y * w + x) * 3 + c, a);
             }
         }
     }
@@ -134,8 +151,8 @@ impl Blend<'_> {
             let sx = ((x as f32 + l[1] + wx * (r[1] - l[1]) + 0.5) as i32).clamp(0, xmax) as usize;
             let sy = ((y as f32 + l[2] + wx * (r[2] - l[2]) + 0.5) as i32).clamp(0, ymax) as usize;
             let old = &prev.data[sy * stride + sx * 3..sy * stride + sx * 3 + 3];
-            for (p, &o) in px.iter_mut().zip(old) {
-                *p = ((a * u32::from(o) + (256 - a) * u32::from(*p) + 128) >> 8) as u8;
+            for (c, (p, &o)) in px.iter_mut().zip(old).enumerate() {
+                *p = self.contrast((a * u32::from(o) + (256 - a) * u32::from(*p) + 128) >> 8, (y * prev.width + x) * 3 + c, a);
             }
         }
     }
@@ -169,7 +186,7 @@ impl Blend<'_> {
             };
         }
         // (alpha 0 gives the new pixel back exactly, so it needs no branch either.)
-        for (px, src) in row[xs.start * 3..xs.end * 3].chunks_exact_mut(3).zip(at.iter()) {
+        for ((px, src), x) in row[xs.start * 3..xs.end * 3].chunks_exact_mut(3).zip(at.iter()).zip(xs.clone()) {
             let a = src.alpha;
             let (ux, uy) = (src.x & 255, src.y & 255);
             let top = ((src.y >> 8) as usize) * stride + ((src.x >> 8) as usize) * 3;
@@ -182,7 +199,7 @@ impl Blend<'_> {
                 let lerp = |p: &[u8]| (u32::from(p[c]) << 8) + ux * u32::from(p[c + right]) - ux * u32::from(p[c]);
                 let (t, b) = (lerp(r0), lerp(r1));
                 let old = ((t << 8) + uy * b - uy * t) >> 8;
-                px[c] = ((a * old + (256 - a) * (u32::from(px[c]) << 8) + (1 << 15)) >> 16) as u8;
+                px[c] = self.contrast((a * old + (256 - a) * (u32::from(px[c]) << 8) + (1 << 15)) >> 16, (y * prev.width + x) * 3 + c, a);
             }
         }
     }
