@@ -100,17 +100,11 @@ impl Blend<'_> {
         }
     }
 
-    /// `v`, a mix that kept `a` (in 1/256ths) of the previous output, with its difference to the new frame's local
-    /// mean at data index `i` scaled back to one painting's contrast.
+    /// The new frame's local means of pixels `xs` of row `y`, where mixes keep their contrast.
     #[inline]
-    fn contrast(&self, v: u32, i: usize, a: u32) -> u8 {
-        match self.mean {
-            None => v as u8,
-            Some(mean) => {
-                let m = i32::from(mean.data[i]);
-                (m + ((i32::from(self.gain[a as usize]) * (v as i32 - m) + 128) >> 8)).clamp(0, 255) as u8
-            }
-        }
+    fn means(&self, y: usize, xs: &std::ops::Range<usize>) -> Option<&[u8]> {
+        let w = self.grid.size.0;
+        self.mean.map(|m| &m.data[(y * w + xs.start) * 3..(y * w + xs.end) * 3])
     }
 
     /// alpha of `along`, interpolated across to full-size column `x`, in 1/256ths.
@@ -127,10 +121,24 @@ impl Blend<'_> {
     fn mix_in_place(&self, row: &mut [u8], y: usize, xs: std::ops::Range<usize>, along: &[[f32; 3]]) {
         let w = self.grid.size.0;
         let old = &self.prev.data[(y * w + xs.start) * 3..(y * w + xs.end) * 3];
-        for ((px, o), x) in row[xs.start * 3..xs.end * 3].chunks_exact_mut(3).zip(old.chunks_exact(3)).zip(xs) {
-            let a = self.alpha_at(along, x);
-            for c in 0..3 {
-                px[c] = self.contrast((a * u32::from(o[c]) + (256 - a) * u32::from(px[c]) + 128) >> 8, (y * w + x) * 3 + c, a);
+        let row = &mut row[xs.start * 3..xs.end * 3];
+        match self.means(y, &xs) {
+            None => {
+                for ((px, o), x) in row.chunks_exact_mut(3).zip(old.chunks_exact(3)).zip(xs) {
+                    let a = self.alpha_at(along, x);
+                    for c in 0..3 {
+                        px[c] = ((a * u32::from(o[c]) + (256 - a) * u32::from(px[c]) + 128) >> 8) as u8;
+                    }
+                }
+            }
+            Some(means) => {
+                for (((px, o), m), x) in row.chunks_exact_mut(3).zip(old.chunks_exact(3)).zip(means.chunks_exact(3)).zip(xs) {
+                    let a = self.alpha_at(along, x);
+                    let g = i32::from(self.gain[a as usize]);
+                    for c in 0..3 {
+                        px[c] = keep_contrast((a * u32::from(o[c]) + (256 - a) * u32::from(px[c]) + 128) >> 8, m[c], g);
+                    }
+                }
             }
         }
     }
@@ -143,7 +151,8 @@ impl Blend<'_> {
         let prev = self.prev;
         let stride = prev.width * 3;
         let (xmax, ymax) = (prev.width as i32 - 1, prev.height as i32 - 1);
-        for (px, x) in row[xs.start * 3..xs.end * 3].chunks_exact_mut(3).zip(xs) {
+        let means = self.means(y, &xs);
+        for ((px, x), j) in row[xs.start * 3..xs.end * 3].chunks_exact_mut(3).zip(xs).zip(0..) {
             let (s, wx) = self.grid.cols[x];
             let (l, r) = (along[s], along[(s + 1).min(last)]);
             let a = self.alpha_at(along, x);
@@ -151,8 +160,10 @@ impl Blend<'_> {
             let sx = ((x as f32 + l[1] + wx * (r[1] - l[1]) + 0.5) as i32).clamp(0, xmax) as usize;
             let sy = ((y as f32 + l[2] + wx * (r[2] - l[2]) + 0.5) as i32).clamp(0, ymax) as usize;
             let old = &prev.data[sy * stride + sx * 3..sy * stride + sx * 3 + 3];
+            let g = i32::from(self.gain[a as usize]);
             for (c, (p, &o)) in px.iter_mut().zip(old).enumerate() {
-                *p = self.contrast((a * u32::from(o) + (256 - a) * u32::from(*p) + 128) >> 8, (y * prev.width + x) * 3 + c, a);
+                let v = (a * u32::from(o) + (256 - a) * u32::from(*p) + 128) >> 8;
+                *p = means.map_or(v as u8, |m| keep_contrast(v, m[j * 3 + c], g));
             }
         }
     }
@@ -186,8 +197,10 @@ impl Blend<'_> {
             };
         }
         // (alpha 0 gives the new pixel back exactly, so it needs no branch either.)
-        for ((px, src), x) in row[xs.start * 3..xs.end * 3].chunks_exact_mut(3).zip(at.iter()).zip(xs.clone()) {
+        let means = self.means(y, &xs);
+        for ((px, src), j) in row[xs.start * 3..xs.end * 3].chunks_exact_mut(3).zip(at.iter()).zip(0..) {
             let a = src.alpha;
+            let g = i32::from(self.gain[a as usize]);
             let (ux, uy) = (src.x & 255, src.y & 255);
             let top = ((src.y >> 8) as usize) * stride + ((src.x >> 8) as usize) * 3;
             // The next pixel to the right and below, or this one where the fraction is 0 (at the border).
@@ -199,10 +212,18 @@ impl Blend<'_> {
                 let lerp = |p: &[u8]| (u32::from(p[c]) << 8) + ux * u32::from(p[c + right]) - ux * u32::from(p[c]);
                 let (t, b) = (lerp(r0), lerp(r1));
                 let old = ((t << 8) + uy * b - uy * t) >> 8;
-                px[c] = self.contrast((a * old + (256 - a) * (u32::from(px[c]) << 8) + (1 << 15)) >> 16, (y * prev.width + x) * 3 + c, a);
+                let v = (a * old + (256 - a) * (u32::from(px[c]) << 8) + (1 << 15)) >> 16;
+                px[c] = means.map_or(v as u8, |m| keep_contrast(v, m[j * 3 + c], g));
             }
         }
     }
+}
+
+/// `v`, a mix of two paintings, with its difference to their local mean `m` scaled by `gain` (in 1/256ths).
+#[inline]
+fn keep_contrast(v: u32, m: u8, gain: i32) -> u8 {
+    let m = i32::from(m);
+    (m + ((gain * (v as i32 - m) + 128) >> 8)).clamp(0, 255) as u8
 }
 
 /// Where [`Blend::mix`] reads a pixel of the previous output (in 1/256ths of a pixel) and how much of it it keeps
