@@ -106,6 +106,7 @@ pub const RENEW_EVERY: u32 = 6;
 /// (bikes.mp4): carrying from a moving share of 0.3 on, 1.11x weaker style for a warping error of 0.55x; from 0.5,
 /// 1.07x and 0.62x (per frame as before: 1.06x and 0.65x).
 pub const CARRY_SHARE: f32 = 0.5;
+pub const CARRY_UNTIL: f32 = 0.3;
 /// Mixing two paintings pales them: `a x old + (1 - a) x new` has `sqrt(a^2 + (1 - a)^2)` of the contrast of
 /// either where their strokes differ (0.71 at a half). `on` gives a mixed pixel's difference to the new frame's
 /// local mean ([`CONTRAST_RADIUS`]) back its contrast, to this power for the previous output and to the
@@ -117,7 +118,6 @@ pub const CONTRAST_POWER: f32 = 0.5;
 pub const ANCHOR_CONTRAST_POWER: f32 = 1.0;
 /// The local mean's window: (2 r + 1)^2 pixels of the new frame.
 pub const CONTRAST_RADIUS: usize = 2;
-pub const CARRY_UNTIL: f32 = 0.3;
 /// Flow below this many pixels (at the frame's size) counts as none: the previous output is copied, not resampled,
 /// where the input still matches it (DIS on noisy still footage reads up to about a pixel of motion, and a face
 /// that barely moves should not boil; measured on a face close-up, Megamind.avi, 2.0 against 1.0 with a flow side
@@ -290,12 +290,14 @@ impl Temporal {
             return;
         };
         self.stats.frames += 1;
-        if let Some(mean) = self.mean.as_mut() {
+        // The anchor first (what moves), then the previous output (what stands still) over it.
+        let renew = plan.is_none() || self.anchor.as_ref().is_some_and(|a| a.age >= RENEW_EVERY);
+        // The new frame's local mean, before either blends into it, where one will.
+        let blends = plan.is_some() || (self.anchor.is_some() && !renew);
+        if let Some(mean) = self.mean.as_mut().filter(|_| blends) {
             box_mean(styled, mean, (&mut self.row_sums, &mut self.col_sums), CONTRAST_RADIUS);
         }
         let (mean, (gain, anchor_gain)) = (self.mean.as_ref(), gains());
-        // The anchor first (what moves), then the previous output (what stands still) over it.
-        let renew = plan.is_none() || self.anchor.as_ref().is_some_and(|a| a.age >= RENEW_EVERY);
         if let Some(anchor) = self.anchor.as_mut().filter(|_| renew) {
             anchor.set(styled, &self.grey);
         } else if let Some(a) = &self.anchor {

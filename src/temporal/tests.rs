@@ -416,20 +416,19 @@ fn mixing_two_paintings_keeps_the_contrast_of_one() {
     let styled = stylize(&picture, 12);
     let mut mean = Frame::new(0, 0);
     box_mean(&styled, &mut mean, (&mut Vec::new(), &mut Vec::new()), CONTRAST_RADIUS);
+    // Strokes: the difference to the picture under them; their contrast, its standard deviation.
+    let strokes = |f: &Frame| {
+        let d: Vec<f64> = f.data.iter().zip(&picture.data).map(|(&o, &p)| f64::from(o) - f64::from(p)).collect();
+        let m = d.iter().sum::<f64>() / d.len() as f64;
+        (d.iter().map(|v| (v - m).powi(2)).sum::<f64>() / d.len() as f64).sqrt()
+    };
     let mut contrast = |gain: Option<&[u16; 257]>| {
         let mut out = styled.clone();
         let inputs = Blend { grid: &t.grid, class: &t.class, alpha: &t.alpha, flow: &t.flow, prev: &t.prev_out, nearest: false, mean: gain.map(|_| &mean), gain: gain.unwrap_or(&[256; 257]) };
         blend(&inputs, 1, &mut out, &mut t.sources);
-        // Strokes: the difference to the picture under them.
-        let d: Vec<f64> = out.data.iter().zip(&picture.data).map(|(&o, &p)| f64::from(o) - f64::from(p)).collect();
-        let m = d.iter().sum::<f64>() / d.len() as f64;
-        (d.iter().map(|v| (v - m).powi(2)).sum::<f64>() / d.len() as f64).sqrt()
+        strokes(&out)
     };
-    let one = {
-        let d: Vec<f64> = styled.data.iter().zip(&picture.data).map(|(&o, &p)| f64::from(o) - f64::from(p)).collect();
-        let m = d.iter().sum::<f64>() / d.len() as f64;
-        (d.iter().map(|v| (v - m).powi(2)).sum::<f64>() / d.len() as f64).sqrt()
-    };
+    let one = strokes(&styled);
     let (plain, kept) = (contrast(None), contrast(Some(&gains().0)));
     eprintln!("stroke contrast: one painting {one:.2}, mixed {plain:.2}, mixed with the gain {kept:.2}");
     assert!(plain < 0.78 * one, "plain mixing should pale the strokes: {plain:.2} of {one:.2}");
